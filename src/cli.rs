@@ -1,0 +1,283 @@
+//! Command-line types. The only module that knows clap; everything below takes resolved settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clawlocal",
+    version,
+    about = "Run a local model for OpenClaw: pick what fits this box, download and verify it, serve it with \
+             llama-server under a hardened unit, and point OpenClaw at it",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Print exactly one JSON document on stdout (progress goes to stderr as JSON lines)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors and the result
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Hide progress bars
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Where things go [default: system when root on Linux, user otherwise]
+    #[arg(long, global = true, value_enum)]
+    pub scope: Option<Scope>,
+    /// Write every file under DIR as if DIR were `/`, and never call a service manager
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// No network: use only what is cached or bundled (HF_HUB_OFFLINE=1 means the same)
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceTarget {
+    Systemd,
+    Launchd,
+    Compose,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderTarget {
+    Systemd,
+    Launchd,
+    Compose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    Primary,
+    Fallback,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List or show the bundled hardware profiles
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Show the model catalog, with a fit verdict per model for a profile
+    Models(ModelsArgs),
+    /// Show what `init` would choose and do, and why; changes nothing
+    Plan(PlanArgs),
+    /// Download and verify a model into the Hugging Face cache
+    Pull(PullArgs),
+    /// Select, download, install the engine unit, patch OpenClaw, start and check
+    Init(InitArgs),
+    /// Write the service unit files for a profile's plan into a folder
+    Render(RenderArgs),
+    /// Run the engine in the foreground with exactly the unit's arguments
+    Serve,
+    /// Patch or unpatch OpenClaw's config by hand
+    #[command(subcommand)]
+    Openclaw(OpenclawCommand),
+    /// Check the whole chain, from hardware to a real chat answer
+    Doctor(DoctorArgs),
+    /// Show what is installed, where, and whether it runs
+    Status,
+    /// Undo `init` from its receipt
+    Uninstall(UninstallArgs),
+    /// Write (or check) the JSON schemas in schemas/ [for developers]
+    #[command(hide = true)]
+    Schemas(SchemasArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List the bundled profiles
+    List,
+    /// Show one profile, resolved (a bundled name, `auto`, or a JSON5 file)
+    Show {
+        /// Profile name, `auto`, or a path to a JSON5 profile file
+        name: String,
+    },
+}
+
+/// Which model, quantization and context to plan for; all optional.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModelChoice {
+    /// A catalog id (`clawlocal models`) or `hf:ORG/REPO/FILE.gguf[@REVISION]`
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Quantization, e.g. Q4_K_M, Q5_K_M, Q6_K, Q8_0
+    #[arg(long, value_name = "QUANT")]
+    pub quant: Option<String>,
+    /// Context window in tokens (OpenClaw needs at least 16000)
+    #[arg(long, value_name = "TOKENS")]
+    pub context: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Judge the catalog against this profile (a bundled name, `auto`, or a JSON5 file)
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A bundled profile name, `auto` (detect this host), or a JSON5 profile file
+    #[arg(long, value_name = "PROFILE", default_value = "auto")]
+    pub profile: String,
+    #[command(flatten)]
+    pub choice: ModelChoice,
+    /// Port for llama-server [default: the profile's]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Service target [default: the profile's]
+    #[arg(long, value_enum)]
+    pub service: Option<ServiceTarget>,
+    /// Add the model as OpenClaw's primary or as a fallback [default: fallback on CPU-only profiles]
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    /// OpenClaw config to patch [default: found as OpenClaw finds it]
+    #[arg(long, value_name = "PATH")]
+    pub openclaw_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// A catalog id or `hf:ORG/REPO/FILE.gguf[@REVISION]`
+    pub model: String,
+    #[arg(long)]
+    pub quant: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[arg(long, value_name = "PROFILE", default_value = "auto")]
+    pub profile: String,
+    #[command(flatten)]
+    pub choice: ModelChoice,
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// llama-server binary to use (same as CLAWLOCAL_LLAMA_SERVER)
+    #[arg(long, value_name = "PATH")]
+    pub engine: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub service: Option<ServiceTarget>,
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    #[arg(long, value_name = "PATH")]
+    pub openclaw_config: Option<PathBuf>,
+    /// Install but do not start the service
+    #[arg(long)]
+    pub no_start: bool,
+    /// Show the plan with every file diff; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[arg(long, value_enum)]
+    pub target: RenderTarget,
+    #[arg(long, value_name = "PROFILE", default_value = "auto")]
+    pub profile: String,
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long, value_name = "PATH")]
+    pub engine: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpenclawCommand {
+    /// Add the clawlocal provider and model to OpenClaw's config, keeping everything else
+    Patch(PatchArgs),
+    /// Remove exactly what `patch` added and restore the previous primary
+    Unpatch {
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    #[arg(long)]
+    pub base_url: String,
+    #[arg(long)]
+    pub model_id: String,
+    #[arg(long)]
+    pub model_name: Option<String>,
+    #[arg(long)]
+    pub context_window: u32,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also re-hash the model
+    #[arg(long)]
+    pub deep: bool,
+    /// Run only this check (and what it depends on)
+    #[arg(long, value_name = "ID")]
+    pub only: Option<String>,
+    /// List the checks and exit
+    #[arg(long)]
+    pub list_checks: bool,
+    /// Repair what is safe to repair
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: show what would be repaired
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Also remove the downloaded model
+    #[arg(long)]
+    pub purge: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemasArgs {
+    /// Folder to write into
+    #[arg(long, value_name = "DIR", default_value = "schemas")]
+    pub dir: PathBuf,
+    /// Fail (exit 1) instead of writing when a file differs
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

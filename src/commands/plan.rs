@@ -1,0 +1,266 @@
+//! `clawlocal plan`: the selection, every candidate with its reason, and the actions `init` would take.
+//! No side effects.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::cli::{GlobalArgs, PlanArgs};
+use crate::error::{Error, Exit, Result};
+use crate::host::Host;
+use crate::layout;
+use crate::output::Printer;
+use crate::plan::{self, Action, Role};
+use crate::profile::{self, Budget, Profile};
+use crate::select::{self, Candidate, Request, Selection};
+use crate::size::human;
+
+/// The `plan --json` document (schema: schemas/plan.schema.json).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanDocument {
+    /// False when nothing fits; the process then exits 1.
+    pub ok: bool,
+    /// The resolved profile, with its reserve and budget.
+    pub profile: serde_json::Value,
+    pub budget: Budget,
+    pub selection: Option<Selection>,
+    pub candidates: Vec<Candidate>,
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub fn run(
+    args: &PlanArgs,
+    global: &GlobalArgs,
+    host: &dyn Host,
+    printer: &Printer,
+) -> Result<Exit> {
+    let catalog = Catalog::bundled();
+    let request = Request::from(&args.choice);
+    select::check_request(catalog, &request)?;
+    let profile = profile::resolve(&args.profile, host)?;
+    let layout = layout::resolve(
+        host,
+        global.scope.map(Into::into),
+        global.root.as_deref(),
+        args.openclaw_config.as_deref(),
+    )?;
+    let outcome = select::select(&profile, catalog, &request);
+    let options = plan::Options {
+        service: args.service.map_or(profile.service, Into::into),
+        port: args.port.unwrap_or(profile.port),
+        role: args.role.map_or(
+            if profile.has_accelerator() {
+                Role::Primary
+            } else {
+                Role::Fallback
+            },
+            Into::into,
+        ),
+    };
+    let actions = outcome
+        .selection
+        .as_ref()
+        .map(|s| plan::actions(s, &layout, options))
+        .unwrap_or_default();
+    let failure = outcome
+        .selection
+        .is_none()
+        .then(|| nothing_fits(&profile, &request, &outcome.candidates));
+    let doc = PlanDocument {
+        ok: failure.is_none(),
+        profile: super::profiles::profile_json(&profile),
+        budget: outcome.budget.clone(),
+        selection: outcome.selection.clone(),
+        candidates: outcome.candidates.clone(),
+        actions,
+        warnings: outcome.warnings.clone(),
+        error: failure.as_ref().map(|e| e.message.clone()),
+    };
+    if printer.json {
+        printer.document(&serde_json::to_value(&doc).expect("plan serialises"));
+        if let Some(err) = &failure {
+            printer.note(&format!("error: {}", err.message));
+        }
+        return Ok(if failure.is_some() {
+            Exit::Failure
+        } else {
+            Exit::Success
+        });
+    }
+    printer.data(&render(&profile, &doc, printer.verbose, options));
+    for w in &doc.warnings {
+        printer.warn(w);
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(Exit::Success),
+    }
+}
+
+fn nothing_fits(profile: &Profile, request: &Request, candidates: &[Candidate]) -> Error {
+    let what = request.model.as_deref().map_or_else(
+        || "no model in the catalog".to_string(),
+        |m| format!("model {m}"),
+    );
+    let closest = candidates
+        .iter()
+        .min_by_key(|c| c.estimate.total_bytes)
+        .map(|c| format!(" (closest: {} {}: {})", c.model, c.quant, c.reason));
+    Error::failure(format!(
+        "{what} fits profile {}{}",
+        profile.name,
+        closest.unwrap_or_default()
+    ))
+    .with_hint(
+        "try --quant Q4_K_M, a smaller --context, a smaller --model, or a profile with more memory",
+    )
+}
+
+fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::Options) -> String {
+    let mut out = String::new();
+    let b = &doc.budget;
+    out.push_str(&format!(
+        "Profile   {} — {}\n",
+        profile.name, profile.description
+    ));
+    out.push_str(&format!(
+        "Budget    {} for the model ({}: {})\n",
+        human(b.bytes),
+        b.kind,
+        b.explanation
+    ));
+    if let Some(s) = &doc.selection {
+        let e = &s.estimate;
+        out.push_str(&format!(
+            "\nSelected  {} {} at context {} (OpenClaw model id `{}`, as {})\n",
+            s.model,
+            s.quant,
+            s.context,
+            s.model_id,
+            options.role.as_str()
+        ));
+        out.push_str(&format!(
+            "          {} · {}{} · {}{}\n",
+            s.repo,
+            s.file,
+            if s.files.len() > 1 {
+                format!(" (+{} shards)", s.files.len() - 1)
+            } else {
+                String::new()
+            },
+            human(s.download_bytes),
+            if e.weights_source == "hub" {
+                ""
+            } else {
+                " (estimated)"
+            },
+        ));
+        out.push_str(&format!(
+            "Memory    {} of {}: weights {} + KV cache {} ({}) + compute {} + overhead {}\n",
+            human(e.total_bytes),
+            human(s.budget_bytes),
+            human(e.weights_bytes),
+            human(e.kv_bytes),
+            e.kv_cache_type.as_str(),
+            human(e.compute_bytes),
+            human(e.overhead_bytes),
+        ));
+        out.push_str(&format!(
+            "Speed     ~{:.1} tokens/s generating, ~{} to read a {}-token prompt (estimates)\n",
+            s.speed.generation_tps,
+            duration(s.speed.prefill_seconds),
+            s.speed.prompt_tokens,
+        ));
+        out.push_str(&format!(
+            "Model     {} · {} · tools: {}\n",
+            s.name,
+            s.license,
+            if s.tools { "yes" } else { "no" }
+        ));
+    }
+    out.push_str("\nCandidates");
+    out.push_str(if verbose {
+        " (every quant)\n"
+    } else {
+        " (best quant of each model; -v for all)\n"
+    });
+    let mut rows = vec![vec![
+        "".into(),
+        "MODEL".into(),
+        "QUANT".into(),
+        "CONTEXT".into(),
+        "NEEDS".into(),
+        "TOK/S".into(),
+        "REASON".into(),
+    ]];
+    let mut shown = std::collections::BTreeSet::new();
+    for c in shown_candidates(&doc.candidates, verbose) {
+        shown.insert(c.model.clone());
+        let mark = if c.selected {
+            "*"
+        } else if c.fits {
+            "+"
+        } else {
+            "-"
+        };
+        rows.push(vec![
+            mark.into(),
+            c.model.clone(),
+            c.quant.clone(),
+            c.context.to_string(),
+            human(c.estimate.total_bytes),
+            format!("{:.1}", c.speed.generation_tps),
+            c.reason.clone(),
+        ]);
+    }
+    out.push_str(&super::table(&rows));
+    out.push_str("  (* selected, + fits, - does not fit)\n");
+    if !doc.actions.is_empty() {
+        out.push_str("\n`clawlocal init` would:\n");
+        for (i, a) in doc.actions.iter().enumerate() {
+            out.push_str(&format!("  {}. {:<16} {}\n", i + 1, a.kind, a.description));
+            if let Some(p) = &a.path {
+                out.push_str(&format!("     {:<16} {}\n", "", p.display()));
+            }
+        }
+    }
+    out
+}
+
+/// Without -v: per model, the selected candidate, else the best that fits, else the smallest that does not.
+fn shown_candidates(candidates: &[Candidate], verbose: bool) -> Vec<&Candidate> {
+    if verbose {
+        return candidates.iter().collect();
+    }
+    let mut out: Vec<&Candidate> = Vec::new();
+    for c in candidates {
+        match out.iter_mut().find(|o| o.model == c.model) {
+            None => out.push(c),
+            Some(o) => {
+                let better = (c.selected && !o.selected)
+                    || (!o.selected && c.fits && !o.fits)
+                    || (!o.selected
+                        && !o.fits
+                        && !c.fits
+                        && c.estimate.total_bytes < o.estimate.total_bytes);
+                if better {
+                    *o = c;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn duration(seconds: f64) -> String {
+    if seconds < 1.0 {
+        "<1 s".into()
+    } else if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else {
+        format!("{:.0} min", seconds / 60.0)
+    }
+}

@@ -1,0 +1,180 @@
+//! The one seam to the outside world for *reading* host facts: environment variables, absolute system
+//! paths (`/proc`, `/sys`), and child processes. Tests hand `FakeHost` to the same code.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a command printed; `None` from [`Host::run`] means it could not be run or timed out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub trait Host {
+    fn env(&self, name: &str) -> Option<String>;
+    fn read_to_string(&self, path: &Path) -> io::Result<String>;
+    fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>>;
+    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput>;
+    /// `std::env::consts::OS` on the real host.
+    fn os(&self) -> &str;
+    fn arch(&self) -> &str;
+
+    /// An environment variable, with empty values treated as unset (as OpenClaw and HF tools do).
+    fn env_nonempty(&self, name: &str) -> Option<String> {
+        self.env(name).filter(|v| !v.trim().is_empty())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        self.env_nonempty("HOME").map(PathBuf::from)
+    }
+    /// Effective uid from `/proc/self/status` (Linux); elsewhere assume not root.
+    fn is_root(&self) -> bool {
+        self.read_to_string(Path::new("/proc/self/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|rest| rest.split_whitespace().nth(1).map(|euid| euid == "0"))
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// The machine this process runs on.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+    fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+        let out = child.wait_with_output().ok()?;
+        Some(CommandOutput {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+    fn os(&self) -> &str {
+        std::env::consts::OS
+    }
+    fn arch(&self) -> &str {
+        std::env::consts::ARCH
+    }
+}
+
+/// A scripted host for unit tests: files, directories, env and command outputs are all given.
+#[derive(Debug, Clone, Default)]
+pub struct FakeHost {
+    pub env: BTreeMap<String, String>,
+    pub files: BTreeMap<PathBuf, String>,
+    pub commands: BTreeMap<String, CommandOutput>,
+    pub os: String,
+    pub arch: String,
+}
+
+impl FakeHost {
+    pub fn linux() -> Self {
+        Self {
+            os: "linux".into(),
+            arch: "x86_64".into(),
+            ..Self::default()
+        }
+    }
+    pub fn with_env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+    pub fn with_file(mut self, path: &str, content: &str) -> Self {
+        self.files.insert(path.into(), content.into());
+        self
+    }
+    /// `key` is the program and its arguments joined by spaces.
+    pub fn with_command(mut self, key: &str, stdout: &str) -> Self {
+        self.commands.insert(
+            key.into(),
+            CommandOutput {
+                status: 0,
+                stdout: stdout.into(),
+                stderr: String::new(),
+            },
+        );
+        self
+    }
+}
+
+impl Host for FakeHost {
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+    fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|p| p.strip_prefix(path).ok())
+            .filter_map(|rest| rest.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        }
+        Ok(names)
+    }
+    fn run(&self, program: &str, args: &[&str], _timeout: Duration) -> Option<CommandOutput> {
+        let key = std::iter::once(program)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.commands.get(&key).cloned()
+    }
+    fn os(&self) -> &str {
+        &self.os
+    }
+    fn arch(&self) -> &str {
+        &self.arch
+    }
+}

@@ -1,0 +1,252 @@
+//! Where things go, by scope (`system` / `user`), OS, `--root`, and the environment variables Hugging Face
+//! and OpenClaw tools read. Pure given a `Host`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::host::Host;
+
+pub const UNIT_NAME: &str = "clawlocal-llm.service";
+pub const LAUNCHD_LABEL: &str = "ai.clawlocal.llm";
+pub const COMPOSE_SERVICE: &str = "clawlocal-llm";
+pub const LOCK_FILE: &str = "clawlocal.lock";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    pub scope: Scope,
+    /// `--root`: every path below is already under it.
+    pub root: Option<PathBuf>,
+    /// Lock file, receipt, compose file.
+    pub state_dir: PathBuf,
+    /// The API key file.
+    pub config_dir: PathBuf,
+    /// Hugging Face hub cache (`models--ORG--NAME/…`).
+    pub hub_cache: PathBuf,
+    pub systemd_unit: PathBuf,
+    pub launchd_plist: PathBuf,
+    pub compose_file: PathBuf,
+    pub openclaw_config: PathBuf,
+}
+
+impl Layout {
+    pub fn api_key_file(&self) -> PathBuf {
+        self.config_dir.join("api-key")
+    }
+    pub fn lock_file(&self) -> PathBuf {
+        self.state_dir.join(LOCK_FILE)
+    }
+    pub fn receipt_file(&self) -> PathBuf {
+        self.state_dir.join("receipt.json")
+    }
+    /// `models--ORG--NAME` under the hub cache.
+    pub fn repo_cache(&self, repo: &str) -> PathBuf {
+        self.hub_cache
+            .join(format!("models--{}", repo.replace('/', "--")))
+    }
+}
+
+/// Default scope: system when root on Linux, user otherwise (the contract).
+pub fn default_scope(host: &dyn Host) -> Scope {
+    if host.os() == "linux" && host.is_root() {
+        Scope::System
+    } else {
+        Scope::User
+    }
+}
+
+pub fn resolve(
+    host: &dyn Host,
+    scope: Option<Scope>,
+    root: Option<&Path>,
+    openclaw_config: Option<&Path>,
+) -> Result<Layout> {
+    let scope = scope.unwrap_or_else(|| default_scope(host));
+    let home = host.home().ok_or_else(|| {
+        Error::usage("HOME is not set")
+            .with_hint("set HOME, or pass --openclaw-config and --scope system")
+    })?;
+    let macos = host.os() == "macos";
+    let xdg = |var: &str, default: &str| {
+        host.env_nonempty(var)
+            .map_or_else(|| home.join(default), PathBuf::from)
+    };
+    let (state_dir, config_dir, systemd_unit, launchd_plist) = match (scope, macos) {
+        (Scope::System, false) => (
+            PathBuf::from("/var/lib/clawlocal"),
+            PathBuf::from("/etc/clawlocal"),
+            PathBuf::from("/etc/systemd/system").join(UNIT_NAME),
+            PathBuf::from("/Library/LaunchDaemons").join(format!("{LAUNCHD_LABEL}.plist")),
+        ),
+        (Scope::System, true) => (
+            PathBuf::from("/Library/Application Support/clawlocal"),
+            PathBuf::from("/Library/Application Support/clawlocal"),
+            PathBuf::from("/etc/systemd/system").join(UNIT_NAME),
+            PathBuf::from("/Library/LaunchDaemons").join(format!("{LAUNCHD_LABEL}.plist")),
+        ),
+        (Scope::User, false) => (
+            xdg("XDG_STATE_HOME", ".local/state").join("clawlocal"),
+            xdg("XDG_CONFIG_HOME", ".config").join("clawlocal"),
+            xdg("XDG_CONFIG_HOME", ".config")
+                .join("systemd/user")
+                .join(UNIT_NAME),
+            home.join("Library/LaunchAgents")
+                .join(format!("{LAUNCHD_LABEL}.plist")),
+        ),
+        (Scope::User, true) => (
+            home.join("Library/Application Support/clawlocal"),
+            home.join("Library/Application Support/clawlocal"),
+            xdg("XDG_CONFIG_HOME", ".config")
+                .join("systemd/user")
+                .join(UNIT_NAME),
+            home.join("Library/LaunchAgents")
+                .join(format!("{LAUNCHD_LABEL}.plist")),
+        ),
+    };
+    // HF_HUB_CACHE > HF_HOME/hub > the XDG cache (user) or clawlocal's own (system), as huggingface_hub does.
+    let hub_cache = host
+        .env_nonempty("HF_HUB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            host.env_nonempty("HF_HOME")
+                .map(|h| PathBuf::from(h).join("hub"))
+        })
+        .unwrap_or_else(|| match scope {
+            Scope::User => xdg("XDG_CACHE_HOME", ".cache").join("huggingface/hub"),
+            Scope::System => PathBuf::from("/var/cache/clawlocal/huggingface/hub"),
+        });
+    let compose_file = state_dir.join("compose.yaml");
+    let openclaw_config =
+        openclaw_config.map_or_else(|| openclaw_config_path(host, &home), Path::to_path_buf);
+    let under = |p: PathBuf| match root {
+        Some(r) => r.join(p.strip_prefix("/").unwrap_or(&p)),
+        None => p,
+    };
+    Ok(Layout {
+        scope,
+        root: root.map(Path::to_path_buf),
+        state_dir: under(state_dir),
+        config_dir: under(config_dir),
+        hub_cache: under(hub_cache),
+        systemd_unit: under(systemd_unit),
+        launchd_plist: under(launchd_plist),
+        compose_file: under(compose_file),
+        openclaw_config: under(openclaw_config),
+    })
+}
+
+/// OpenClaw's own order: OPENCLAW_CONFIG_PATH, then OPENCLAW_STATE_DIR, then the profile directory
+/// (`~/.openclaw-<profile>`), then `~/.openclaw/openclaw.json` under OPENCLAW_HOME or HOME.
+fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
+    let oc_home = host
+        .env_nonempty("OPENCLAW_HOME")
+        .map_or_else(|| home.to_path_buf(), |h| expand_tilde(&h, home));
+    if let Some(p) = host.env_nonempty("OPENCLAW_CONFIG_PATH") {
+        return expand_tilde(&p, &oc_home);
+    }
+    if let Some(dir) = host.env_nonempty("OPENCLAW_STATE_DIR") {
+        return expand_tilde(&dir, &oc_home).join("openclaw.json");
+    }
+    match host
+        .env_nonempty("OPENCLAW_PROFILE")
+        .filter(|p| p != "default")
+    {
+        Some(profile) => oc_home
+            .join(format!(".openclaw-{profile}"))
+            .join("openclaw.json"),
+        None => oc_home.join(".openclaw/openclaw.json"),
+    }
+}
+
+fn expand_tilde(path: &str, home: &Path) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None if path == "~" => home.to_path_buf(),
+        None => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FakeHost;
+
+    #[test]
+    fn user_scope_on_linux_follows_xdg_and_hf() {
+        let host = FakeHost::linux()
+            .with_env("HOME", "/home/u")
+            .with_env("XDG_STATE_HOME", "/xs")
+            .with_env("HF_HOME", "/hf");
+        let l = resolve(&host, None, None, None).unwrap();
+        assert_eq!(l.scope, Scope::User, "not root");
+        assert_eq!(l.state_dir, PathBuf::from("/xs/clawlocal"));
+        assert_eq!(l.hub_cache, PathBuf::from("/hf/hub"));
+        assert_eq!(
+            l.systemd_unit,
+            PathBuf::from("/home/u/.config/systemd/user/clawlocal-llm.service")
+        );
+        assert_eq!(
+            l.openclaw_config,
+            PathBuf::from("/home/u/.openclaw/openclaw.json")
+        );
+        assert_eq!(
+            l.repo_cache("Qwen/X-GGUF"),
+            PathBuf::from("/hf/hub/models--Qwen--X-GGUF")
+        );
+    }
+
+    #[test]
+    fn root_user_gets_system_scope_and_root_dir_prefixes_everything() {
+        let host = FakeHost::linux()
+            .with_env("HOME", "/root")
+            .with_file("/proc/self/status", "Name:\tx\nUid:\t0\t0\t0\t0\n");
+        let l = resolve(&host, None, Some(Path::new("/img")), None).unwrap();
+        assert_eq!(l.scope, Scope::System);
+        assert_eq!(
+            l.systemd_unit,
+            PathBuf::from("/img/etc/systemd/system/clawlocal-llm.service")
+        );
+        assert_eq!(
+            l.lock_file(),
+            PathBuf::from("/img/var/lib/clawlocal/clawlocal.lock")
+        );
+        assert_eq!(
+            l.api_key_file(),
+            PathBuf::from("/img/etc/clawlocal/api-key")
+        );
+    }
+
+    #[test]
+    fn openclaw_config_is_found_as_openclaw_finds_it() {
+        let base = FakeHost::linux().with_env("HOME", "/home/u");
+        let path = |h: &FakeHost| {
+            resolve(h, Some(Scope::User), None, None)
+                .unwrap()
+                .openclaw_config
+        };
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_CONFIG_PATH", "~/oc.json5")),
+            PathBuf::from("/home/u/oc.json5")
+        );
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_STATE_DIR", "/srv/oc")),
+            PathBuf::from("/srv/oc/openclaw.json")
+        );
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_PROFILE", "work")),
+            PathBuf::from("/home/u/.openclaw-work/openclaw.json")
+        );
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_HOME", "/opt/h")),
+            PathBuf::from("/opt/h/.openclaw/openclaw.json")
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! clawlocal: provision a local llama-server model for OpenClaw from a hardware profile.
+//! See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod estimate;
+pub mod hardware;
+pub mod host;
+pub mod layout;
+pub mod output;
+pub mod plan;
+pub mod profile;
+pub mod schemas;
+pub mod select;
+pub mod size;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::host::{Host, RealHost};
+use crate::output::Printer;
+
+/// Parse arguments, run the command, print the error if any, and map it to the contract's exit code.
+pub fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let host = RealHost;
+    let printer = Printer::new(
+        cli.global.json,
+        cli.global.quiet,
+        cli.global.verbose,
+        host.env("NO_COLOR").is_some(),
+    );
+    let exit = match commands::run(cli, &host, &printer) {
+        Ok(exit) => exit,
+        Err(err) => {
+            printer.error(&err);
+            err.exit
+        }
+    };
+    ExitCode::from(exit as u8)
+}
+
+impl From<cli::Scope> for layout::Scope {
+    fn from(s: cli::Scope) -> Self {
+        match s {
+            cli::Scope::System => Self::System,
+            cli::Scope::User => Self::User,
+        }
+    }
+}
+
+impl From<cli::ServiceTarget> for profile::ServiceKind {
+    fn from(s: cli::ServiceTarget) -> Self {
+        match s {
+            cli::ServiceTarget::Systemd => Self::Systemd,
+            cli::ServiceTarget::Launchd => Self::Launchd,
+            cli::ServiceTarget::Compose => Self::Compose,
+            cli::ServiceTarget::None => Self::None,
+        }
+    }
+}
+
+impl From<cli::Role> for plan::Role {
+    fn from(r: cli::Role) -> Self {
+        match r {
+            cli::Role::Primary => Self::Primary,
+            cli::Role::Fallback => Self::Fallback,
+        }
+    }
+}
+
+impl From<&cli::ModelChoice> for select::Request {
+    fn from(c: &cli::ModelChoice) -> Self {
+        Self {
+            model: c.model.clone(),
+            quant: c.quant.clone(),
+            context: c.context,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The list of actions `init` would take for a selection. Pure: what is written where is decided here.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::layout::{Layout, UNIT_NAME};
+use crate::profile::ServiceKind;
+use crate::select::Selection;
+use crate::size::human;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Fallback,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Fallback => "fallback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Action {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub service: ServiceKind,
+    pub port: u16,
+    pub role: Role,
+}
+
+pub fn base_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<Action> {
+    let act = |kind, path: Option<PathBuf>, description: String| Action {
+        kind,
+        path,
+        description,
+        diff: None,
+    };
+    let mut out = Vec::new();
+    let shards = if selection.files.len() > 1 {
+        format!(" ({} shards)", selection.files.len())
+    } else {
+        String::new()
+    };
+    let revision = selection
+        .revision
+        .as_deref()
+        .unwrap_or("main, resolved to a commit at download time");
+    let download_path = match &selection.revision {
+        Some(rev) => layout
+            .repo_cache(&selection.repo)
+            .join("snapshots")
+            .join(rev)
+            .join(&selection.file),
+        None => layout.repo_cache(&selection.repo),
+    };
+    out.push(act(
+        "download",
+        Some(download_path),
+        format!(
+            "download {}/{}{shards} ({}{}) at revision {revision}, verifying sha256 while streaming",
+            selection.repo,
+            selection.file,
+            human(selection.download_bytes),
+            if selection.estimate.weights_source == "hub" { "" } else { ", estimated" },
+        ),
+    ));
+    out.push(act(
+        "engine",
+        None,
+        "find llama-server (--engine, CLAWLOCAL_LLAMA_SERVER, PATH) and check its version".into(),
+    ));
+    out.push(act(
+        "api-key",
+        Some(layout.api_key_file()),
+        "create a random API key for llama-server, mode 0600 (passed as --api-key-file)".into(),
+    ));
+    let listen = format!("127.0.0.1:{}", options.port);
+    let serve = format!(
+        "llama-server -m {} --alias {} -c {} --host 127.0.0.1 --port {}",
+        selection.file, selection.model_id, selection.context, options.port
+    );
+    let in_root = layout.root.is_some();
+    match options.service {
+        ServiceKind::Systemd => {
+            out.push(act(
+                "unit",
+                Some(layout.systemd_unit.clone()),
+                format!("install hardened systemd unit {UNIT_NAME} running `{serve}`"),
+            ));
+        }
+        ServiceKind::Launchd => {
+            out.push(act(
+                "unit",
+                Some(layout.launchd_plist.clone()),
+                format!("install launchd job ai.clawlocal.llm running `{serve}`"),
+            ));
+        }
+        ServiceKind::Compose => {
+            out.push(act(
+                "unit",
+                Some(layout.compose_file.clone()),
+                format!("write compose service clawlocal-llm publishing {listen} only"),
+            ));
+        }
+        ServiceKind::None => {
+            out.push(act(
+                "unit",
+                None,
+                "no service unit (--service none): run `clawlocal serve` to start the engine"
+                    .into(),
+            ));
+        }
+    }
+    out.push(act(
+        "openclaw-config",
+        Some(layout.openclaw_config.clone()),
+        format!(
+            "add provider `clawlocal` ({}, api openai-completions) with model `{}` (contextWindow {}) as {}, keeping comments and other providers",
+            base_url(options.port),
+            selection.model_id,
+            selection.context,
+            options.role.as_str()
+        ),
+    ));
+    if options.service != ServiceKind::None && !in_root {
+        out.push(act(
+            "start",
+            None,
+            format!("start the service and wait until http://{listen}/health answers"),
+        ));
+    }
+    out.push(act(
+        "lock",
+        Some(layout.lock_file()),
+        "pin repo, revision, files, sizes and sha256 in the lock file".into(),
+    ));
+    out.push(act(
+        "receipt",
+        Some(layout.receipt_file()),
+        "record every file and edit made, for `clawlocal uninstall`".into(),
+    ));
+    out
+}
