@@ -134,11 +134,7 @@ impl Model {
     pub fn files_for(&self, quant: &str) -> Option<ResolvedFiles> {
         let entry = self.quants.get(quant)?;
         let files = if entry.files.is_empty() {
-            vec![FileFact {
-                name: self.file_pattern.replace("{quant}", quant),
-                size: None,
-                sha256: None,
-            }]
+            vec![FileFact { name: self.file_pattern.replace("{quant}", quant), size: None, sha256: None }]
         } else {
             entry.files.clone()
         };
@@ -173,72 +169,17 @@ pub struct QuantSpec {
 /// Body rates are whole-file sizes of Llama-3-8B from llama.cpp's quantize tool with the embedding and output
 /// tensors taken out; those two use the preset's base type (embedding) and Q6_K (output), as llama-quantize does.
 pub const QUANTS: &[QuantSpec] = &[
-    QuantSpec {
-        name: "F16",
-        body_bpw: 16.0,
-        embed_bpw: 16.0,
-        output_bpw: 16.0,
-    },
-    QuantSpec {
-        name: "BF16",
-        body_bpw: 16.0,
-        embed_bpw: 16.0,
-        output_bpw: 16.0,
-    },
-    QuantSpec {
-        name: "Q8_0",
-        body_bpw: 8.5,
-        embed_bpw: 8.5,
-        output_bpw: 8.5,
-    },
-    QuantSpec {
-        name: "Q6_K",
-        body_bpw: 6.5625,
-        embed_bpw: 6.5625,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q5_K_M",
-        body_bpw: 5.65,
-        embed_bpw: 5.5,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q5_K_S",
-        body_bpw: 5.5,
-        embed_bpw: 5.5,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q4_K_M",
-        body_bpw: 4.82,
-        embed_bpw: 4.5,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q4_K_S",
-        body_bpw: 4.6,
-        embed_bpw: 4.5,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q4_0",
-        body_bpw: 4.5,
-        embed_bpw: 4.5,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q3_K_M",
-        body_bpw: 3.85,
-        embed_bpw: 3.4375,
-        output_bpw: 6.5625,
-    },
-    QuantSpec {
-        name: "Q2_K",
-        body_bpw: 2.95,
-        embed_bpw: 2.625,
-        output_bpw: 6.5625,
-    },
+    QuantSpec { name: "F16", body_bpw: 16.0, embed_bpw: 16.0, output_bpw: 16.0 },
+    QuantSpec { name: "BF16", body_bpw: 16.0, embed_bpw: 16.0, output_bpw: 16.0 },
+    QuantSpec { name: "Q8_0", body_bpw: 8.5, embed_bpw: 8.5, output_bpw: 8.5 },
+    QuantSpec { name: "Q6_K", body_bpw: 6.5625, embed_bpw: 6.5625, output_bpw: 6.5625 },
+    QuantSpec { name: "Q5_K_M", body_bpw: 5.65, embed_bpw: 5.5, output_bpw: 6.5625 },
+    QuantSpec { name: "Q5_K_S", body_bpw: 5.5, embed_bpw: 5.5, output_bpw: 6.5625 },
+    QuantSpec { name: "Q4_K_M", body_bpw: 4.82, embed_bpw: 4.5, output_bpw: 6.5625 },
+    QuantSpec { name: "Q4_K_S", body_bpw: 4.6, embed_bpw: 4.5, output_bpw: 6.5625 },
+    QuantSpec { name: "Q4_0", body_bpw: 4.5, embed_bpw: 4.5, output_bpw: 6.5625 },
+    QuantSpec { name: "Q3_K_M", body_bpw: 3.85, embed_bpw: 3.4375, output_bpw: 6.5625 },
+    QuantSpec { name: "Q2_K", body_bpw: 2.95, embed_bpw: 2.625, output_bpw: 6.5625 },
 ];
 
 /// What automatic selection tries, best first. Nothing below Q4_K_M unless asked with `--quant`.
@@ -251,17 +192,13 @@ pub fn quant_spec(name: &str) -> Option<&'static QuantSpec> {
 
 /// Rank for "higher quality first" among quants: Q8_0 highest.
 pub fn quant_rank(name: &str) -> usize {
-    AUTO_QUANTS
-        .iter()
-        .position(|q| *q == name)
-        .map_or(0, |i| AUTO_QUANTS.len() - i)
+    AUTO_QUANTS.iter().position(|q| *q == name).map_or(0, |i| AUTO_QUANTS.len() - i)
 }
 
 impl Catalog {
     /// Parse catalog text (JSON5). The bundled catalog is also checked against its schema by a test.
     pub fn parse(text: &str) -> Result<Self> {
-        let catalog: Self =
-            json5::from_str(text).map_err(|e| Error::usage(format!("catalog: {e}")))?;
+        let catalog: Self = json5::from_str(text).map_err(|e| Error::usage(format!("catalog: {e}")))?;
         catalog.check()?;
         Ok(catalog)
     }
@@ -274,8 +211,7 @@ impl Catalog {
             if !seen.insert(&m.id) {
                 return bad("duplicate id");
             }
-            if m.arch.attention.iter().map(|g| g.layers).sum::<u32>()
-                + m.arch.recurrent.map_or(0, |r| r.layers)
+            if m.arch.attention.iter().map(|g| g.layers).sum::<u32>() + m.arch.recurrent.map_or(0, |r| r.layers)
                 > m.arch.layers
             {
                 return bad("attention + recurrent layers exceed arch.layers");
@@ -288,10 +224,7 @@ impl Catalog {
             }
             for quant in m.quants.keys() {
                 if quant_spec(quant).is_none_or(|q| q.name != quant) {
-                    return bad(&format!(
-                        "unknown quant {quant} (known: {})",
-                        known_quants()
-                    ));
+                    return bad(&format!("unknown quant {quant} (known: {})", known_quants()));
                 }
             }
         }
@@ -300,8 +233,7 @@ impl Catalog {
 
     pub fn bundled() -> &'static Self {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG
-            .get_or_init(|| Self::parse(BUNDLED).expect("the bundled catalog is checked by tests"))
+        CATALOG.get_or_init(|| Self::parse(BUNDLED).expect("the bundled catalog is checked by tests"))
     }
 
     pub fn get(&self, id: &str) -> Option<&Model> {
@@ -320,18 +252,12 @@ mod tests {
     #[test]
     fn bundled_catalog_parses_and_validates_against_its_schema() {
         let catalog = Catalog::bundled();
-        assert!(
-            catalog.models.len() >= 26,
-            "catalog has {} models",
-            catalog.models.len()
-        );
+        assert!(catalog.models.len() >= 26, "catalog has {} models", catalog.models.len());
         let value: serde_json::Value = json5::from_str(BUNDLED).unwrap();
         let schema = serde_json::to_value(schemars::schema_for!(Catalog)).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
-            .map(|e| format!("{}: {e}", e.instance_path()))
-            .collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{}: {e}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{errors:#?}");
     }
 
@@ -360,11 +286,7 @@ mod tests {
         ] {
             assert!(c.get(id).is_some(), "missing {id}");
         }
-        let recipes: Vec<&str> = c
-            .models
-            .iter()
-            .filter_map(|m| m.recipe.as_deref())
-            .collect();
+        let recipes: Vec<&str> = c.models.iter().filter_map(|m| m.recipe.as_deref()).collect();
         for recipe in [
             "qwen3.8-27b-ud-q4_k_m",
             "muse-glimmer-30b-q4_k_m",
@@ -375,10 +297,7 @@ mod tests {
             "qwen3.5-4b-q4_k_m",
             "gemma-4-e2b-it-q4_k_m",
         ] {
-            assert!(
-                recipes.contains(&recipe),
-                "missing OpenClaw recipe {recipe}"
-            );
+            assert!(recipes.contains(&recipe), "missing OpenClaw recipe {recipe}");
         }
     }
 

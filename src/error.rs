@@ -21,19 +21,11 @@ pub struct Error {
 impl Error {
     /// Bad flag, unreadable or invalid file, unknown profile: exit 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            exit: Exit::Usage,
-            message: message.into(),
-            hint: None,
-        }
+        Self { exit: Exit::Usage, message: message.into(), hint: None }
     }
     /// The command ran and found failure (nothing fits, a check failed): exit 1.
     pub fn failure(message: impl Into<String>) -> Self {
-        Self {
-            exit: Exit::Failure,
-            message: message.into(),
-            hint: None,
-        }
+        Self { exit: Exit::Failure, message: message.into(), hint: None }
     }
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

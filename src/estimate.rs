@@ -63,11 +63,7 @@ pub struct Estimate {
 
 /// Weights: the real file size when known; else parameters × bits per weight of the preset, with the
 /// vocabulary-sized tensors at their own rates (they dominate small models), raised by 5%.
-pub fn weights_bytes(
-    model: &Model,
-    quant: &QuantSpec,
-    known_size: Option<u64>,
-) -> (u64, &'static str) {
+pub fn weights_bytes(model: &Model, quant: &QuantSpec, known_size: Option<u64>) -> (u64, &'static str) {
     if let Some(size) = known_size {
         return (size, "hub");
     }
@@ -77,10 +73,7 @@ pub fn weights_bytes(
         // One tensor serves as embedding and output; llama-quantize gives it the output type.
         (vocab_tensor as f64 * quant.output_bpw, vocab_tensor)
     } else {
-        (
-            vocab_tensor as f64 * (quant.embed_bpw + quant.output_bpw),
-            2 * vocab_tensor,
-        )
+        (vocab_tensor as f64 * (quant.embed_bpw + quant.output_bpw), 2 * vocab_tensor)
     };
     let body = model.params.saturating_sub(vocab_params) as f64 * quant.body_bpw;
     let bytes = ((body + embed_bits) / 8.0).ceil() as u64;
@@ -99,16 +92,11 @@ pub fn kv_bytes(arch: &Arch, context: u64, cache: CacheType) -> u64 {
         .attention
         .iter()
         .map(|g| {
-            let cells = g
-                .window
-                .map_or(context, |w| context.min(u64::from(w) + N_UBATCH));
+            let cells = g.window.map_or(context, |w| context.min(u64::from(w) + N_UBATCH));
             group_bytes_per_cell(g.layers, g.kv_heads, g.head_dim, cache) * cells
         })
         .sum();
-    attention
-        + arch
-            .recurrent
-            .map_or(0, |r| u64::from(r.layers) * r.state_bytes)
+    attention + arch.recurrent.map_or(0, |r| u64::from(r.layers) * r.state_bytes)
 }
 
 /// Compute buffers with flash attention on (the engine passes `-fa on`): the largest activation of one
@@ -170,8 +158,7 @@ impl Speed {
 pub fn speed(model: &Model, weights_bytes: u64, cache: CacheType, device: Device) -> Speed {
     let n = REFERENCE_PROMPT_TOKENS;
     let active_fraction = model.active_params() as f64 / model.params as f64;
-    let bytes_per_token =
-        weights_bytes as f64 * active_fraction + kv_bytes(&model.arch, n, cache) as f64;
+    let bytes_per_token = weights_bytes as f64 * active_fraction + kv_bytes(&model.arch, n, cache) as f64;
     let generation_tps = device.bandwidth_gbps * 1e9 / bytes_per_token;
     // 2 FLOPs per active parameter per token, plus QK^T and AV: 4·heads·head_dim per (query, key) pair;
     // a causal prompt has n²/2 pairs per global layer and about window·n per sliding layer.
@@ -189,11 +176,7 @@ pub fn speed(model: &Model, weights_bytes: u64, cache: CacheType, device: Device
             4.0 * f64::from(g.layers) * f64::from(model.arch.heads) * f64::from(g.head_dim) * pairs
         })
         .sum();
-    Speed {
-        generation_tps,
-        prefill_seconds: (matmul + attention) / (device.compute_gflops * 1e9),
-        prompt_tokens: n,
-    }
+    Speed { generation_tps, prefill_seconds: (matmul + attention) / (device.compute_gflops * 1e9), prompt_tokens: n }
 }
 
 #[cfg(test)]
@@ -224,28 +207,16 @@ mod tests {
             assert_eq!(e.compute_bytes, compute);
             assert_eq!(e.margin_bytes, margin);
             assert_eq!(e.overhead_bytes, runtime + margin);
-            assert_eq!(
-                e.total_bytes,
-                1_117_320_736 + kv + compute + runtime + margin
-            );
+            assert_eq!(e.total_bytes, 1_117_320_736 + kv + compute + runtime + margin);
         }
         // 16K: 1,117,320,736 + 469,762,048 + 323,747,840 + 215,912,448 + 95,541,532
-        assert_eq!(
-            estimate(model, quant, size, 16_384, CacheType::F16, false).total_bytes,
-            2_222_284_604
-        );
+        assert_eq!(estimate(model, quant, size, 16_384, CacheType::F16, false).total_bytes, 2_222_284_604);
     }
 
     #[test]
     fn q8_cache_is_17_of_32_of_f16() {
-        let arch = &Catalog::bundled()
-            .get("qwen2.5-1.5b-instruct")
-            .unwrap()
-            .arch;
-        assert_eq!(
-            kv_bytes(arch, 16_384, CacheType::Q8_0),
-            28 * 2 * 2 * (4 * 34) * 16_384
-        );
+        let arch = &Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap().arch;
+        assert_eq!(kv_bytes(arch, 16_384, CacheType::Q8_0), 28 * 2 * 2 * (4 * 34) * 16_384);
     }
 
     #[test]
@@ -263,10 +234,7 @@ mod tests {
     fn hybrid_models_count_only_full_attention_layers_plus_fixed_state() {
         // Qwen3.5-9B: 8 full-attention layers of 4 KV heads × 256, and 24 linear layers with fixed state.
         let arch = &Catalog::bundled().get("qwen3.5-9b").unwrap().arch;
-        assert_eq!(
-            kv_bytes(arch, 65_536, CacheType::F16),
-            8 * 2 * 4 * 256 * 2 * 65_536 + 24 * 2_195_456
-        );
+        assert_eq!(kv_bytes(arch, 65_536, CacheType::F16), 8 * 2 * 4 * 256 * 2 * 65_536 + 24 * 2_195_456);
     }
 
     #[test]
@@ -284,30 +252,19 @@ mod tests {
             let (est, source) = weights_bytes(m, quant_spec(quant).unwrap(), None);
             assert_eq!(source, "estimated");
             let ratio = est as f64 / 1.05 / known;
-            assert!(
-                (0.9..1.1).contains(&ratio),
-                "{id} {quant}: estimate/known = {ratio:.3}"
-            );
+            assert!((0.9..1.1).contains(&ratio), "{id} {quant}: estimate/known = {ratio:.3}");
         }
     }
 
     #[test]
     fn speed_follows_bandwidth_and_compute() {
         let m = Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap();
-        let device = Device {
-            bandwidth_gbps: 10.0,
-            compute_gflops: 100.0,
-            cuda: false,
-        };
+        let device = Device { bandwidth_gbps: 10.0, compute_gflops: 100.0, cuda: false };
         let s = speed(m, 1_000_000_000, CacheType::F16, device);
         let bytes = 1e9 + 469_762_048.0;
         assert!((s.generation_tps - 10e9 / bytes).abs() < 1e-9);
-        let flops = 2.0 * 1_543_714_304.0 * 16_384.0
-            + 4.0 * 28.0 * 12.0 * 128.0 * 16_384.0 * 16_384.0 / 2.0;
+        let flops = 2.0 * 1_543_714_304.0 * 16_384.0 + 4.0 * 28.0 * 12.0 * 128.0 * 16_384.0 * 16_384.0 / 2.0;
         assert!((s.prefill_seconds - flops / 100e9).abs() < 1e-6);
-        assert!(
-            !s.usable(),
-            "{s:?}: 10 GB/s and 100 GFLOPS is too slow for a 16K prompt"
-        );
+        assert!(!s.usable(), "{s:?}: 10 GB/s and 100 GFLOPS is too slow for a 16K prompt");
     }
 }

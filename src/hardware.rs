@@ -20,10 +20,8 @@ pub fn detect(host: &dyn Host) -> Result<Profile> {
     match host.os() {
         "linux" => detect_linux(host),
         "macos" => detect_macos(host),
-        other => Err(Error::usage(format!(
-            "`--profile auto` cannot detect hardware on {other}"
-        ))
-        .with_hint("pass a bundled profile (`clawlocal profiles list`) or a JSON5 profile file")),
+        other => Err(Error::usage(format!("`--profile auto` cannot detect hardware on {other}"))
+            .with_hint("pass a bundled profile (`clawlocal profiles list`) or a JSON5 profile file")),
     }
 }
 
@@ -31,26 +29,19 @@ fn detect_linux(host: &dyn Host) -> Result<Profile> {
     let meminfo = host
         .read_to_string(Path::new("/proc/meminfo"))
         .map_err(|e| Error::usage(format!("cannot read /proc/meminfo: {e}")))?;
-    let total = meminfo_kib(&meminfo, "MemTotal")
-        .map(|k| k * 1024)
-        .ok_or_else(|| {
-            Error::usage("/proc/meminfo has no MemTotal line")
-                .with_hint("pass a profile explicitly, e.g. --profile vps-8gb")
-        })?;
+    let total = meminfo_kib(&meminfo, "MemTotal").map(|k| k * 1024).ok_or_else(|| {
+        Error::usage("/proc/meminfo has no MemTotal line")
+            .with_hint("pass a profile explicitly, e.g. --profile vps-8gb")
+    })?;
     let available = meminfo_kib(&meminfo, "MemAvailable").map_or(total, |k| k * 1024);
     let cgroup = cgroup_memory(host);
     let (memory, memory_available) = match cgroup {
-        Some((limit, usage)) if limit < total => {
-            (limit, available.min(limit.saturating_sub(usage)))
-        }
+        Some((limit, usage)) if limit < total => (limit, available.min(limit.saturating_sub(usage))),
         _ => (total, available),
     };
     let cores = physical_cores(host).max(1);
     let accelerator = nvidia(host);
-    let service = if host
-        .read_dir_names(Path::new("/run/systemd/system"))
-        .is_ok()
-    {
+    let service = if host.read_dir_names(Path::new("/run/systemd/system")).is_ok() {
         ServiceKind::Systemd
     } else {
         ServiceKind::None
@@ -60,12 +51,7 @@ fn detect_linux(host: &dyn Host) -> Result<Profile> {
         notes.push(format!("cgroup limit; host has {}", human(total)));
     }
     notes.push(format!("{cores} cores"));
-    notes.push(
-        accelerator
-            .as_ref()
-            .and_then(|a| a.name.clone())
-            .unwrap_or_else(|| "no GPU".into()),
-    );
+    notes.push(accelerator.as_ref().and_then(|a| a.name.clone()).unwrap_or_else(|| "no GPU".into()));
     Ok(Profile {
         name: "auto".into(),
         description: format!("detected: {}", notes.join(", ")),
@@ -88,8 +74,7 @@ fn detect_macos(host: &dyn Host) -> Result<Profile> {
             .filter(|o| o.status == 0)
             .and_then(|o| o.stdout.trim().parse::<u64>().ok())
     };
-    let memory = sysctl("hw.memsize")
-        .ok_or_else(|| Error::usage("`sysctl -n hw.memsize` gave no memory size"))?;
+    let memory = sysctl("hw.memsize").ok_or_else(|| Error::usage("`sysctl -n hw.memsize` gave no memory size"))?;
     let cores = sysctl("hw.physicalcpu").unwrap_or(1) as u32;
     let apple_silicon = matches!(host.arch(), "aarch64" | "arm64");
     let accelerator = apple_silicon.then(|| Accelerator {
@@ -107,11 +92,7 @@ fn detect_macos(host: &dyn Host) -> Result<Profile> {
         description: format!(
             "detected: {} unified memory, {cores} cores, {}",
             human(memory),
-            if apple_silicon {
-                "Apple silicon"
-            } else {
-                "Intel Mac, CPU only"
-            }
+            if apple_silicon { "Apple silicon" } else { "Intel Mac, CPU only" }
         ),
         memory: ByteSize(memory),
         memory_available: None,
@@ -135,20 +116,11 @@ fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
 
 /// (limit, usage) of this process's memory cgroup, v2 or v1; `None` when unlimited or unreadable.
 fn cgroup_memory(host: &dyn Host) -> Option<(u64, u64)> {
-    let read_u64 = |p: &str| {
-        host.read_to_string(Path::new(p))
-            .ok()?
-            .trim()
-            .parse::<u64>()
-            .ok()
-    };
-    let membership = host
-        .read_to_string(Path::new("/proc/self/cgroup"))
-        .unwrap_or_default();
+    let read_u64 = |p: &str| host.read_to_string(Path::new(p)).ok()?.trim().parse::<u64>().ok();
+    let membership = host.read_to_string(Path::new("/proc/self/cgroup")).unwrap_or_default();
     for line in membership.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         let path = path.trim_end_matches('/');
@@ -171,19 +143,12 @@ fn cgroup_memory(host: &dyn Host) -> Option<(u64, u64)> {
                     break;
                 }
             }
-            (
-                best,
-                read_u64(&format!("/sys/fs/cgroup{path}/memory.current")),
-            )
+            (best, read_u64(&format!("/sys/fs/cgroup{path}/memory.current")))
         } else if controllers.split(',').any(|c| c == "memory") {
             (
-                read_u64(&format!(
-                    "/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"
-                ))
-                .or_else(|| read_u64("/sys/fs/cgroup/memory/memory.limit_in_bytes")),
-                read_u64(&format!(
-                    "/sys/fs/cgroup/memory{path}/memory.usage_in_bytes"
-                )),
+                read_u64(&format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"))
+                    .or_else(|| read_u64("/sys/fs/cgroup/memory/memory.limit_in_bytes")),
+                read_u64(&format!("/sys/fs/cgroup/memory{path}/memory.usage_in_bytes")),
             )
         } else {
             continue;
@@ -197,16 +162,12 @@ fn cgroup_memory(host: &dyn Host) -> Option<(u64, u64)> {
 
 /// Distinct (physical id, core id) pairs in /proc/cpuinfo, else processor count; capped by a cgroup quota.
 fn physical_cores(host: &dyn Host) -> u32 {
-    let cpuinfo = host
-        .read_to_string(Path::new("/proc/cpuinfo"))
-        .unwrap_or_default();
+    let cpuinfo = host.read_to_string(Path::new("/proc/cpuinfo")).unwrap_or_default();
     let mut pairs = std::collections::BTreeSet::new();
     let mut processors = 0u32;
     let (mut physical, mut core) = (None::<String>, None::<String>);
     for line in cpuinfo.lines().chain(std::iter::once("")) {
-        let (key, value) = line
-            .split_once(':')
-            .map_or((line.trim(), ""), |(k, v)| (k.trim(), v.trim()));
+        let (key, value) = line.split_once(':').map_or((line.trim(), ""), |(k, v)| (k.trim(), v.trim()));
         match key {
             "processor" => processors += 1,
             "physical id" => physical = Some(value.to_string()),
@@ -219,11 +180,7 @@ fn physical_cores(host: &dyn Host) -> u32 {
             _ => {}
         }
     }
-    let mut cores = if pairs.is_empty() {
-        processors
-    } else {
-        pairs.len() as u32
-    };
+    let mut cores = if pairs.is_empty() { processors } else { pairs.len() as u32 };
     if cores == 0 {
         cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     }
@@ -238,19 +195,10 @@ fn cgroup_cpu_quota(host: &dyn Host) -> Option<u32> {
     let read = |p: &str| host.read_to_string(Path::new(p)).ok();
     let (quota, period) = if let Some(text) = read("/sys/fs/cgroup/cpu.max") {
         let mut it = text.split_whitespace();
-        (
-            it.next()?.parse::<f64>().ok()?,
-            it.next()?.parse::<f64>().ok()?,
-        )
+        (it.next()?.parse::<f64>().ok()?, it.next()?.parse::<f64>().ok()?)
     } else {
-        let q = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")?
-            .trim()
-            .parse::<f64>()
-            .ok()?;
-        let p = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")?
-            .trim()
-            .parse::<f64>()
-            .ok()?;
+        let q = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")?.trim().parse::<f64>().ok()?;
+        let p = read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")?.trim().parse::<f64>().ok()?;
         (q, p)
     };
     (quota > 0.0 && period > 0.0).then(|| (quota / period).ceil().max(1.0) as u32)
@@ -260,10 +208,7 @@ fn cgroup_cpu_quota(host: &dyn Host) -> Option<u32> {
 fn nvidia(host: &dyn Host) -> Option<Accelerator> {
     let out = host.run(
         "nvidia-smi",
-        &[
-            "--query-gpu=name,memory.total,memory.free",
-            "--format=csv,noheader,nounits",
-        ],
+        &["--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
         NVIDIA_SMI_TIMEOUT,
     )?;
     if out.status != 0 {
@@ -276,11 +221,7 @@ fn nvidia(host: &dyn Host) -> Option<Accelerator> {
             let [name, total, free] = fields.as_slice() else {
                 return None;
             };
-            Some((
-                name.to_string(),
-                total.parse::<u64>().ok()? << 20,
-                free.parse::<u64>().ok()? << 20,
-            ))
+            Some((name.to_string(), total.parse::<u64>().ok()? << 20, free.parse::<u64>().ok()? << 20))
         })
         .max_by_key(|(_, total, _)| *total)
         .map(|(name, total, free)| Accelerator {
@@ -300,15 +241,7 @@ fn free_disk(host: &dyn Host) -> u64 {
     let dir = host.home().unwrap_or_else(|| "/".into());
     host.run("df", &["-Pk", &dir.to_string_lossy()], NVIDIA_SMI_TIMEOUT)
         .filter(|o| o.status == 0)
-        .and_then(|o| {
-            o.stdout
-                .lines()
-                .nth(1)?
-                .split_whitespace()
-                .nth(3)?
-                .parse::<u64>()
-                .ok()
-        })
+        .and_then(|o| o.stdout.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
 }
 
@@ -318,8 +251,7 @@ mod tests {
     use crate::host::FakeHost;
     use crate::size::GIB;
 
-    const MEMINFO: &str =
-        "MemTotal:       32768000 kB\nMemFree:         1000000 kB\nMemAvailable:   30000000 kB\n";
+    const MEMINFO: &str = "MemTotal:       32768000 kB\nMemFree:         1000000 kB\nMemAvailable:   30000000 kB\n";
     const CPUINFO: &str = "processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\nprocessor\t: 1\nphysical id\t: 0\ncore id\t\t: 0\n\n\
                            processor\t: 2\nphysical id\t: 0\ncore id\t\t: 1\n\nprocessor\t: 3\nphysical id\t: 0\ncore id\t\t: 1\n";
 
@@ -328,7 +260,10 @@ mod tests {
             .with_env("HOME", "/home/u")
             .with_file("/proc/meminfo", MEMINFO)
             .with_file("/proc/cpuinfo", CPUINFO)
-            .with_command("df -Pk /home/u", "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 100 50 52428800 50% /\n")
+            .with_command(
+                "df -Pk /home/u",
+                "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 100 50 52428800 50% /\n",
+            )
     }
 
     #[test]
@@ -347,56 +282,28 @@ mod tests {
         let host = base()
             .with_file("/proc/self/cgroup", "0::/user.slice/box\n")
             .with_file("/sys/fs/cgroup/user.slice/box/memory.max", "max\n")
-            .with_file(
-                "/sys/fs/cgroup/user.slice/memory.max",
-                &format!("{}\n", 6 * GIB),
-            )
-            .with_file(
-                "/sys/fs/cgroup/user.slice/box/memory.current",
-                &format!("{}\n", GIB),
-            )
+            .with_file("/sys/fs/cgroup/user.slice/memory.max", &format!("{}\n", 6 * GIB))
+            .with_file("/sys/fs/cgroup/user.slice/box/memory.current", &format!("{}\n", GIB))
             .with_file("/sys/fs/cgroup/cpu.max", "150000 100000\n");
         let p = detect(&host).unwrap();
         assert_eq!(p.memory.bytes(), 6 * GIB);
         assert_eq!(p.memory_available.unwrap().bytes(), 5 * GIB);
         assert!(p.description.contains("cgroup limit"), "{}", p.description);
-        assert_eq!(
-            p.cores, 2,
-            "a 1.5-core quota rounds up to 2, and the host has 2"
-        );
-        assert_eq!(
-            p.budget().bytes,
-            4 * GIB,
-            "min(available 5 GiB, memory 6 GiB − reserve 2 GiB)"
-        );
+        assert_eq!(p.cores, 2, "a 1.5-core quota rounds up to 2, and the host has 2");
+        assert_eq!(p.budget().bytes, 4 * GIB, "min(available 5 GiB, memory 6 GiB − reserve 2 GiB)");
     }
 
     #[test]
     fn cgroup_v1_limit() {
         let host = base()
-            .with_file(
-                "/proc/self/cgroup",
-                "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n",
-            )
-            .with_file(
-                "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes",
-                &format!("{}", 4 * GIB),
-            )
-            .with_file(
-                "/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes",
-                "0",
-            );
+            .with_file("/proc/self/cgroup", "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n")
+            .with_file("/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", &format!("{}", 4 * GIB))
+            .with_file("/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", "0");
         assert_eq!(detect(&host).unwrap().memory.bytes(), 4 * GIB);
         let unlimited = base()
             .with_file("/proc/self/cgroup", "4:memory:/\n")
-            .with_file(
-                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                "9223372036854771712",
-            );
-        assert_eq!(
-            detect(&unlimited).unwrap().memory.bytes(),
-            32_768_000 * 1024
-        );
+            .with_file("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712");
+        assert_eq!(detect(&unlimited).unwrap().memory.bytes(), 32_768_000 * 1024);
     }
 
     #[test]

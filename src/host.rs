@@ -1,6 +1,9 @@
 //! The one seam to the outside world for *reading* host facts: environment variables, absolute system
 //! paths (`/proc`, `/sys`), and child processes. Tests hand `FakeHost` to the same code.
 
+// The one module allowed to touch the process environment and spawn processes (see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -75,9 +78,7 @@ impl Host for RealHost {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -112,11 +113,7 @@ pub struct FakeHost {
 
 impl FakeHost {
     pub fn linux() -> Self {
-        Self {
-            os: "linux".into(),
-            arch: "x86_64".into(),
-            ..Self::default()
-        }
+        Self { os: "linux".into(), arch: "x86_64".into(), ..Self::default() }
     }
     pub fn with_env(mut self, k: &str, v: &str) -> Self {
         self.env.insert(k.into(), v.into());
@@ -128,14 +125,7 @@ impl FakeHost {
     }
     /// `key` is the program and its arguments joined by spaces.
     pub fn with_command(mut self, key: &str, stdout: &str) -> Self {
-        self.commands.insert(
-            key.into(),
-            CommandOutput {
-                status: 0,
-                stdout: stdout.into(),
-                stderr: String::new(),
-            },
-        );
+        self.commands.insert(key.into(), CommandOutput { status: 0, stdout: stdout.into(), stderr: String::new() });
         self
     }
 }
@@ -145,10 +135,7 @@ impl Host for FakeHost {
         self.env.get(name).cloned()
     }
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        self.files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        self.files.get(path).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>> {
         let mut names: Vec<String> = self
@@ -165,10 +152,7 @@ impl Host for FakeHost {
         Ok(names)
     }
     fn run(&self, program: &str, args: &[&str], _timeout: Duration) -> Option<CommandOutput> {
-        let key = std::iter::once(program)
-            .chain(args.iter().copied())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let key = std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
         self.commands.get(&key).cloned()
     }
     fn os(&self) -> &str {

@@ -49,18 +49,13 @@ impl Layout {
     }
     /// `models--ORG--NAME` under the hub cache.
     pub fn repo_cache(&self, repo: &str) -> PathBuf {
-        self.hub_cache
-            .join(format!("models--{}", repo.replace('/', "--")))
+        self.hub_cache.join(format!("models--{}", repo.replace('/', "--")))
     }
 }
 
 /// Default scope: system when root on Linux, user otherwise (the contract).
 pub fn default_scope(host: &dyn Host) -> Scope {
-    if host.os() == "linux" && host.is_root() {
-        Scope::System
-    } else {
-        Scope::User
-    }
+    if host.os() == "linux" && host.is_root() { Scope::System } else { Scope::User }
 }
 
 pub fn resolve(
@@ -71,14 +66,10 @@ pub fn resolve(
 ) -> Result<Layout> {
     let scope = scope.unwrap_or_else(|| default_scope(host));
     let home = host.home().ok_or_else(|| {
-        Error::usage("HOME is not set")
-            .with_hint("set HOME, or pass --openclaw-config and --scope system")
+        Error::usage("HOME is not set").with_hint("set HOME, or pass --openclaw-config and --scope system")
     })?;
     let macos = host.os() == "macos";
-    let xdg = |var: &str, default: &str| {
-        host.env_nonempty(var)
-            .map_or_else(|| home.join(default), PathBuf::from)
-    };
+    let xdg = |var: &str, default: &str| host.env_nonempty(var).map_or_else(|| home.join(default), PathBuf::from);
     let (state_dir, config_dir, systemd_unit, launchd_plist) = match (scope, macos) {
         (Scope::System, false) => (
             PathBuf::from("/var/lib/clawlocal"),
@@ -95,37 +86,27 @@ pub fn resolve(
         (Scope::User, false) => (
             xdg("XDG_STATE_HOME", ".local/state").join("clawlocal"),
             xdg("XDG_CONFIG_HOME", ".config").join("clawlocal"),
-            xdg("XDG_CONFIG_HOME", ".config")
-                .join("systemd/user")
-                .join(UNIT_NAME),
-            home.join("Library/LaunchAgents")
-                .join(format!("{LAUNCHD_LABEL}.plist")),
+            xdg("XDG_CONFIG_HOME", ".config").join("systemd/user").join(UNIT_NAME),
+            home.join("Library/LaunchAgents").join(format!("{LAUNCHD_LABEL}.plist")),
         ),
         (Scope::User, true) => (
             home.join("Library/Application Support/clawlocal"),
             home.join("Library/Application Support/clawlocal"),
-            xdg("XDG_CONFIG_HOME", ".config")
-                .join("systemd/user")
-                .join(UNIT_NAME),
-            home.join("Library/LaunchAgents")
-                .join(format!("{LAUNCHD_LABEL}.plist")),
+            xdg("XDG_CONFIG_HOME", ".config").join("systemd/user").join(UNIT_NAME),
+            home.join("Library/LaunchAgents").join(format!("{LAUNCHD_LABEL}.plist")),
         ),
     };
     // HF_HUB_CACHE > HF_HOME/hub > the XDG cache (user) or clawlocal's own (system), as huggingface_hub does.
     let hub_cache = host
         .env_nonempty("HF_HUB_CACHE")
         .map(PathBuf::from)
-        .or_else(|| {
-            host.env_nonempty("HF_HOME")
-                .map(|h| PathBuf::from(h).join("hub"))
-        })
+        .or_else(|| host.env_nonempty("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
         .unwrap_or_else(|| match scope {
             Scope::User => xdg("XDG_CACHE_HOME", ".cache").join("huggingface/hub"),
             Scope::System => PathBuf::from("/var/cache/clawlocal/huggingface/hub"),
         });
     let compose_file = state_dir.join("compose.yaml");
-    let openclaw_config =
-        openclaw_config.map_or_else(|| openclaw_config_path(host, &home), Path::to_path_buf);
+    let openclaw_config = openclaw_config.map_or_else(|| openclaw_config_path(host, &home), Path::to_path_buf);
     let under = |p: PathBuf| match root {
         Some(r) => r.join(p.strip_prefix("/").unwrap_or(&p)),
         None => p,
@@ -146,22 +127,15 @@ pub fn resolve(
 /// OpenClaw's own order: OPENCLAW_CONFIG_PATH, then OPENCLAW_STATE_DIR, then the profile directory
 /// (`~/.openclaw-<profile>`), then `~/.openclaw/openclaw.json` under OPENCLAW_HOME or HOME.
 fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
-    let oc_home = host
-        .env_nonempty("OPENCLAW_HOME")
-        .map_or_else(|| home.to_path_buf(), |h| expand_tilde(&h, home));
+    let oc_home = host.env_nonempty("OPENCLAW_HOME").map_or_else(|| home.to_path_buf(), |h| expand_tilde(&h, home));
     if let Some(p) = host.env_nonempty("OPENCLAW_CONFIG_PATH") {
         return expand_tilde(&p, &oc_home);
     }
     if let Some(dir) = host.env_nonempty("OPENCLAW_STATE_DIR") {
         return expand_tilde(&dir, &oc_home).join("openclaw.json");
     }
-    match host
-        .env_nonempty("OPENCLAW_PROFILE")
-        .filter(|p| p != "default")
-    {
-        Some(profile) => oc_home
-            .join(format!(".openclaw-{profile}"))
-            .join("openclaw.json"),
+    match host.env_nonempty("OPENCLAW_PROFILE").filter(|p| p != "default") {
+        Some(profile) => oc_home.join(format!(".openclaw-{profile}")).join("openclaw.json"),
         None => oc_home.join(".openclaw/openclaw.json"),
     }
 }
@@ -181,57 +155,32 @@ mod tests {
 
     #[test]
     fn user_scope_on_linux_follows_xdg_and_hf() {
-        let host = FakeHost::linux()
-            .with_env("HOME", "/home/u")
-            .with_env("XDG_STATE_HOME", "/xs")
-            .with_env("HF_HOME", "/hf");
+        let host =
+            FakeHost::linux().with_env("HOME", "/home/u").with_env("XDG_STATE_HOME", "/xs").with_env("HF_HOME", "/hf");
         let l = resolve(&host, None, None, None).unwrap();
         assert_eq!(l.scope, Scope::User, "not root");
         assert_eq!(l.state_dir, PathBuf::from("/xs/clawlocal"));
         assert_eq!(l.hub_cache, PathBuf::from("/hf/hub"));
-        assert_eq!(
-            l.systemd_unit,
-            PathBuf::from("/home/u/.config/systemd/user/clawlocal-llm.service")
-        );
-        assert_eq!(
-            l.openclaw_config,
-            PathBuf::from("/home/u/.openclaw/openclaw.json")
-        );
-        assert_eq!(
-            l.repo_cache("Qwen/X-GGUF"),
-            PathBuf::from("/hf/hub/models--Qwen--X-GGUF")
-        );
+        assert_eq!(l.systemd_unit, PathBuf::from("/home/u/.config/systemd/user/clawlocal-llm.service"));
+        assert_eq!(l.openclaw_config, PathBuf::from("/home/u/.openclaw/openclaw.json"));
+        assert_eq!(l.repo_cache("Qwen/X-GGUF"), PathBuf::from("/hf/hub/models--Qwen--X-GGUF"));
     }
 
     #[test]
     fn root_user_gets_system_scope_and_root_dir_prefixes_everything() {
-        let host = FakeHost::linux()
-            .with_env("HOME", "/root")
-            .with_file("/proc/self/status", "Name:\tx\nUid:\t0\t0\t0\t0\n");
+        let host =
+            FakeHost::linux().with_env("HOME", "/root").with_file("/proc/self/status", "Name:\tx\nUid:\t0\t0\t0\t0\n");
         let l = resolve(&host, None, Some(Path::new("/img")), None).unwrap();
         assert_eq!(l.scope, Scope::System);
-        assert_eq!(
-            l.systemd_unit,
-            PathBuf::from("/img/etc/systemd/system/clawlocal-llm.service")
-        );
-        assert_eq!(
-            l.lock_file(),
-            PathBuf::from("/img/var/lib/clawlocal/clawlocal.lock")
-        );
-        assert_eq!(
-            l.api_key_file(),
-            PathBuf::from("/img/etc/clawlocal/api-key")
-        );
+        assert_eq!(l.systemd_unit, PathBuf::from("/img/etc/systemd/system/clawlocal-llm.service"));
+        assert_eq!(l.lock_file(), PathBuf::from("/img/var/lib/clawlocal/clawlocal.lock"));
+        assert_eq!(l.api_key_file(), PathBuf::from("/img/etc/clawlocal/api-key"));
     }
 
     #[test]
     fn openclaw_config_is_found_as_openclaw_finds_it() {
         let base = FakeHost::linux().with_env("HOME", "/home/u");
-        let path = |h: &FakeHost| {
-            resolve(h, Some(Scope::User), None, None)
-                .unwrap()
-                .openclaw_config
-        };
+        let path = |h: &FakeHost| resolve(h, Some(Scope::User), None, None).unwrap().openclaw_config;
         assert_eq!(
             path(&base.clone().with_env("OPENCLAW_CONFIG_PATH", "~/oc.json5")),
             PathBuf::from("/home/u/oc.json5")

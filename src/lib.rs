@@ -27,12 +27,7 @@ use crate::output::Printer;
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let host = RealHost;
-    let printer = Printer::new(
-        cli.global.json,
-        cli.global.quiet,
-        cli.global.verbose,
-        host.env("NO_COLOR").is_some(),
-    );
+    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose, host.env("NO_COLOR").is_some());
     let exit = match commands::run(cli, &host, &printer) {
         Ok(exit) => exit,
         Err(err) => {
@@ -74,10 +69,6 @@ impl From<cli::Role> for plan::Role {
 
 impl From<&cli::ModelChoice> for select::Request {
     fn from(c: &cli::ModelChoice) -> Self {
-        Self {
-            model: c.model.clone(),
-            quant: c.quant.clone(),
-            context: c.context,
-        }
+        Self { model: c.model.clone(), quant: c.quant.clone(), context: c.context }
     }
 }

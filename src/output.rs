@@ -21,12 +21,7 @@ impl Printer {
     /// Colour only on a terminal, and never with `NO_COLOR` set.
     pub fn new(json: bool, quiet: bool, verbose: bool, no_color_env: bool) -> Self {
         let color = !no_color_env && !json && std::io::stderr().is_terminal();
-        Self {
-            json,
-            quiet,
-            verbose,
-            color,
-        }
+        Self { json, quiet, verbose, color }
     }
 
     /// Data for stdout, human form.
@@ -41,8 +36,7 @@ impl Printer {
 
     /// The one JSON document a `--json` run prints.
     pub fn document(&self, value: &serde_json::Value) {
-        let text =
-            serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises");
+        let text = serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises");
         self.data(&text);
     }
 

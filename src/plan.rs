@@ -48,28 +48,12 @@ pub fn base_url(port: u16) -> String {
 }
 
 pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<Action> {
-    let act = |kind, path: Option<PathBuf>, description: String| Action {
-        kind,
-        path,
-        description,
-        diff: None,
-    };
+    let act = |kind, path: Option<PathBuf>, description: String| Action { kind, path, description, diff: None };
     let mut out = Vec::new();
-    let shards = if selection.files.len() > 1 {
-        format!(" ({} shards)", selection.files.len())
-    } else {
-        String::new()
-    };
-    let revision = selection
-        .revision
-        .as_deref()
-        .unwrap_or("main, resolved to a commit at download time");
+    let shards = if selection.files.len() > 1 { format!(" ({} shards)", selection.files.len()) } else { String::new() };
+    let revision = selection.revision.as_deref().unwrap_or("main, resolved to a commit at download time");
     let download_path = match &selection.revision {
-        Some(rev) => layout
-            .repo_cache(&selection.repo)
-            .join("snapshots")
-            .join(rev)
-            .join(&selection.file),
+        Some(rev) => layout.repo_cache(&selection.repo).join("snapshots").join(rev).join(&selection.file),
         None => layout.repo_cache(&selection.repo),
     };
     out.push(act(
@@ -125,8 +109,7 @@ pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<
             out.push(act(
                 "unit",
                 None,
-                "no service unit (--service none): run `clawlocal serve` to start the engine"
-                    .into(),
+                "no service unit (--service none): run `clawlocal serve` to start the engine".into(),
             ));
         }
     }
@@ -142,11 +125,7 @@ pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<
         ),
     ));
     if options.service != ServiceKind::None && !in_root {
-        out.push(act(
-            "start",
-            None,
-            format!("start the service and wait until http://{listen}/health answers"),
-        ));
+        out.push(act("start", None, format!("start the service and wait until http://{listen}/health answers")));
     }
     out.push(act(
         "lock",

@@ -133,8 +133,7 @@ pub struct Device {
 
 impl Profile {
     pub fn reserve_bytes(&self) -> u64 {
-        self.reserve
-            .map_or_else(|| (2 * GIB).max(self.memory.bytes() / 4), ByteSize::bytes)
+        self.reserve.map_or_else(|| (2 * GIB).max(self.memory.bytes() / 4), ByteSize::bytes)
     }
 
     pub fn has_accelerator(&self) -> bool {
@@ -148,11 +147,7 @@ impl Profile {
         let reserve = self.reserve_bytes();
         let mut ram = memory.saturating_sub(reserve);
         let mut ram_why = format!("memory {} − reserve {}", human(memory), human(reserve));
-        if let Some(avail) = self
-            .memory_available
-            .map(ByteSize::bytes)
-            .filter(|a| *a < ram)
-        {
+        if let Some(avail) = self.memory_available.map(ByteSize::bytes).filter(|a| *a < ram) {
             ram = avail;
             ram_why = format!(
                 "available memory {} (memory {} − reserve {} is more)",
@@ -162,11 +157,7 @@ impl Profile {
             );
         }
         match &self.accelerator {
-            None => Budget {
-                bytes: ram,
-                kind: "ram",
-                explanation: ram_why,
-            },
+            None => Budget { bytes: ram, kind: "ram", explanation: ram_why },
             Some(acc) if acc.kind == AcceleratorKind::Metal => {
                 let fraction = acc.usable_fraction.unwrap_or(0.75);
                 let gpu = (memory as f64 * fraction) as u64;
@@ -174,32 +165,18 @@ impl Profile {
                     Budget {
                         bytes: gpu,
                         kind: "unified",
-                        explanation: format!(
-                            "{:.0}% of {} usable by Metal",
-                            fraction * 100.0,
-                            human(memory)
-                        ),
+                        explanation: format!("{:.0}% of {} usable by Metal", fraction * 100.0, human(memory)),
                     }
                 } else {
-                    Budget {
-                        bytes: ram,
-                        kind: "unified",
-                        explanation: ram_why,
-                    }
+                    Budget { bytes: ram, kind: "unified", explanation: ram_why }
                 }
             }
             Some(acc) => {
                 let vram = acc.memory.map_or(0, ByteSize::bytes);
-                let reserve = acc
-                    .reserve
-                    .map_or_else(|| GIB.max(vram / 10), ByteSize::bytes);
+                let reserve = acc.reserve.map_or_else(|| GIB.max(vram / 10), ByteSize::bytes);
                 let mut bytes = vram.saturating_sub(reserve);
                 let mut why = format!("VRAM {} − reserve {}", human(vram), human(reserve));
-                if let Some(free) = acc
-                    .memory_available
-                    .map(ByteSize::bytes)
-                    .filter(|f| *f < bytes)
-                {
+                if let Some(free) = acc.memory_available.map(ByteSize::bytes).filter(|f| *f < bytes) {
                     bytes = free;
                     why = format!(
                         "free VRAM {} (VRAM {} − reserve {} is more)",
@@ -208,11 +185,7 @@ impl Profile {
                         human(reserve)
                     );
                 }
-                Budget {
-                    bytes,
-                    kind: "vram",
-                    explanation: why,
-                }
+                Budget { bytes, kind: "vram", explanation: why }
             }
         }
     }
@@ -223,16 +196,8 @@ impl Profile {
             Some(acc) => {
                 let cuda = acc.kind == AcceleratorKind::Cuda;
                 Device {
-                    bandwidth_gbps: acc.memory_bandwidth_gbps.unwrap_or(if cuda {
-                        400.0
-                    } else {
-                        100.0
-                    }),
-                    compute_gflops: acc.compute_gflops.unwrap_or(if cuda {
-                        20_000.0
-                    } else {
-                        3_000.0
-                    }),
+                    bandwidth_gbps: acc.memory_bandwidth_gbps.unwrap_or(if cuda { 400.0 } else { 100.0 }),
+                    compute_gflops: acc.compute_gflops.unwrap_or(if cuda { 20_000.0 } else { 3_000.0 }),
                     cuda,
                 }
             }
@@ -294,8 +259,7 @@ pub fn bundled_names() -> Vec<&'static str> {
 
 pub fn bundled(name: &str) -> Option<Profile> {
     let (name, text) = BUNDLED.iter().find(|(n, _)| *n == name)?;
-    let mut profile = parse(text, &format!("bundled profile {name}"))
-        .expect("bundled profiles are checked by tests");
+    let mut profile = parse(text, &format!("bundled profile {name}")).expect("bundled profiles are checked by tests");
     profile.name = (*name).to_string();
     Some(profile)
 }
@@ -308,26 +272,20 @@ pub fn resolve(spec: &str, host: &dyn Host) -> Result<Profile> {
     if let Some(profile) = bundled(spec) {
         return Ok(profile);
     }
-    let looks_like_path = spec.contains('/')
-        || spec.ends_with(".json5")
-        || spec.ends_with(".json")
-        || Path::new(spec).exists();
+    let looks_like_path =
+        spec.contains('/') || spec.ends_with(".json5") || spec.ends_with(".json") || Path::new(spec).exists();
     if !looks_like_path {
-        return Err(
-            Error::usage(format!("unknown profile `{spec}`")).with_hint(format!(
-                "bundled profiles: {}; or `auto`, or a path to a JSON5 profile file",
-                bundled_names().join(", ")
-            )),
-        );
+        return Err(Error::usage(format!("unknown profile `{spec}`")).with_hint(format!(
+            "bundled profiles: {}; or `auto`, or a path to a JSON5 profile file",
+            bundled_names().join(", ")
+        )));
     }
     let path = Path::new(spec);
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("cannot read profile file {}: {e}", path.display())))?;
     let mut profile = parse(&text, &path.display().to_string())?;
     if profile.name.is_empty() {
-        profile.name = path
-            .file_stem()
-            .map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
+        profile.name = path.file_stem().map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
     }
     Ok(profile)
 }
@@ -336,41 +294,25 @@ pub fn resolve(spec: &str, host: &dyn Host) -> Result<Profile> {
 pub fn parse(text: &str, origin: &str) -> Result<Profile> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: serde_json::Value = json5::from_str(text).map_err(|e| {
-        let at = e
-            .position()
-            .map(|p| format!(":{}:{}", p.line + 1, p.column + 1))
-            .unwrap_or_default();
+        let at = e.position().map(|p| format!(":{}:{}", p.line + 1, p.column + 1)).unwrap_or_default();
         Error::usage(format!("profile {origin}{at}: {e}"))
     })?;
     let schema = serde_json::to_value(schemars::schema_for!(Profile)).expect("schema serialises");
-    let validator =
-        jsonschema::validator_for(&schema).expect("the generated profile schema compiles");
-    let schema_error = validator
-        .iter_errors(&value)
-        .next()
-        .map(|e| (field_name(&e.instance_path().to_string()), e.to_string()));
+    let validator = jsonschema::validator_for(&schema).expect("the generated profile schema compiles");
+    let schema_error =
+        validator.iter_errors(&value).next().map(|e| (field_name(&e.instance_path().to_string()), e.to_string()));
     // serde says what is wrong in the words of the field's type; the schema says where. Use both.
     match serde_path_to_error::deserialize::<_, Profile>(&value) {
         Err(e) => {
             let field = e.path().to_string();
             let inner = e.into_inner().to_string();
-            let field = if field == "." {
-                schema_error.map(|(f, _)| f).unwrap_or_default()
-            } else {
-                field
-            };
-            let field = if field.is_empty() {
-                String::new()
-            } else {
-                format!(" field `{field}`:")
-            };
+            let field = if field == "." { schema_error.map(|(f, _)| f).unwrap_or_default() } else { field };
+            let field = if field.is_empty() { String::new() } else { format!(" field `{field}`:") };
             Err(Error::usage(format!("profile {origin}:{field} {inner}")))
         }
         Ok(_) if schema_error.is_some() => {
             let (field, message) = schema_error.expect("checked");
-            Err(Error::usage(format!(
-                "profile {origin}: field `{field}`: {message}"
-            )))
+            Err(Error::usage(format!("profile {origin}: field `{field}`: {message}")))
         }
         Ok(profile) => Ok(profile),
     }
@@ -398,11 +340,9 @@ mod tests {
 
     #[test]
     fn comments_and_trailing_commas_load() {
-        let p = parse(
-            "// my box\n{\n  memory: '8GiB', /* RAM */\n  cores: 2,\n  disk: 21474836480,\n}\n",
-            "mine.json5",
-        )
-        .unwrap();
+        let p =
+            parse("// my box\n{\n  memory: '8GiB', /* RAM */\n  cores: 2,\n  disk: 21474836480,\n}\n", "mine.json5")
+                .unwrap();
         assert_eq!(p.memory, ByteSize::gib(8));
         assert_eq!(p.port, DEFAULT_PORT);
         assert_eq!(p.service, ServiceKind::Systemd);
@@ -413,19 +353,11 @@ mod tests {
         let err = parse("{ memory: 'lots', cores: 2, disk: '10GiB' }", "mine.json5").unwrap_err();
         assert!(err.message.contains("field `memory`"), "{}", err.message);
         assert!(err.message.contains("lots"), "{}", err.message);
-        let err = parse(
-            "{ memory: '8GiB', cores: 2, disk: '10GiB', colour: 'red' }",
-            "mine.json5",
-        )
-        .unwrap_err();
+        let err = parse("{ memory: '8GiB', cores: 2, disk: '10GiB', colour: 'red' }", "mine.json5").unwrap_err();
         assert!(err.message.contains("colour"), "{}", err.message);
         let err = parse("{ memory: '8GiB', cores: 0, disk: '10GiB' }", "mine.json5").unwrap_err();
         assert!(err.message.contains("cores"), "{}", err.message);
-        let err = parse(
-            "{ memory: '8GiB', cores: 2, disk: '10GiB', accelerator: { kind: 'tpu' } }",
-            "m",
-        )
-        .unwrap_err();
+        let err = parse("{ memory: '8GiB', cores: 2, disk: '10GiB', accelerator: { kind: 'tpu' } }", "m").unwrap_err();
         assert!(err.message.contains("accelerator.kind"), "{}", err.message);
         let err = parse("{ memory: '8GiB', cores: 2 }", "mine.json5").unwrap_err();
         assert!(err.message.contains("disk"), "{}", err.message);
@@ -434,31 +366,20 @@ mod tests {
     #[test]
     fn syntax_errors_carry_line_and_column() {
         let err = parse("{\n  memory: '8GiB'\n  cores: 2,\n}", "mine.json5").unwrap_err();
-        assert!(
-            err.message.starts_with("profile mine.json5:3:3"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.starts_with("profile mine.json5:3:3"), "{}", err.message);
     }
 
     #[test]
     fn budgets_follow_the_documented_rules() {
         let vps = bundled("vps-8gb").unwrap();
-        assert_eq!(
-            vps.budget().bytes,
-            5 * GIB,
-            "8 GiB − the 3 GiB the VPS guide reserves"
-        );
+        assert_eq!(vps.budget().bytes, 5 * GIB, "8 GiB − the 3 GiB the VPS guide reserves");
         let vps16 = bundled("vps-16gb").unwrap();
         assert_eq!(vps16.budget().bytes, 12 * GIB, "16 GiB − 25%");
         let gpu = bundled("gpu-24gb").unwrap();
         let b = gpu.budget();
         assert_eq!((b.kind, b.bytes), ("vram", 24 * GIB - 24 * GIB / 10));
         let mac = bundled("mac-16gb").unwrap();
-        assert_eq!(
-            (mac.budget().kind, mac.budget().bytes),
-            ("unified", 12 * GIB)
-        );
+        assert_eq!((mac.budget().kind, mac.budget().bytes), ("unified", 12 * GIB));
         let mut detected = vps.clone();
         detected.memory_available = Some(ByteSize::gib(2));
         assert_eq!(detected.budget().bytes, 2 * GIB, "never more than is free");

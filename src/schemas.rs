@@ -16,18 +16,9 @@ pub fn all() -> Vec<(&'static str, String)> {
         text
     };
     vec![
-        (
-            "profile.schema.json",
-            render(schemars::schema_for!(Profile)),
-        ),
-        (
-            "catalog.schema.json",
-            render(schemars::schema_for!(Catalog)),
-        ),
-        (
-            "plan.schema.json",
-            render(schemars::schema_for!(PlanDocument)),
-        ),
+        ("profile.schema.json", render(schemars::schema_for!(Profile))),
+        ("catalog.schema.json", render(schemars::schema_for!(Catalog))),
+        ("plan.schema.json", render(schemars::schema_for!(PlanDocument))),
     ]
 }
 
@@ -42,8 +33,7 @@ pub fn write(dir: &Path, check: bool) -> Result<Vec<String>> {
         }
         changed.push(name.to_string());
         if !check {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::usage(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::usage(format!("cannot create {}: {e}", dir.display())))?;
             std::fs::write(&path, content)
                 .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
         }
@@ -57,9 +47,6 @@ mod tests {
     fn checked_in_schemas_match_the_code() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
         let stale = super::write(&dir, true).unwrap();
-        assert!(
-            stale.is_empty(),
-            "schemas/ is stale: {stale:?}; run `cargo run -- schemas` and commit the result"
-        );
+        assert!(stale.is_empty(), "schemas/ is stale: {stale:?}; run `cargo run -- schemas` and commit the result");
     }
 }

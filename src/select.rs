@@ -11,13 +11,9 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::catalog::{
-    AUTO_QUANTS, Catalog, Model, ResolvedFiles, known_quants, quant_rank, quant_spec,
-};
+use crate::catalog::{AUTO_QUANTS, Catalog, Model, ResolvedFiles, known_quants, quant_rank, quant_spec};
 use crate::error::{Error, Result};
-use crate::estimate::{
-    CacheType, Estimate, MAX_PREFILL_SECONDS, MIN_GENERATION_TPS, Speed, estimate, speed,
-};
+use crate::estimate::{CacheType, Estimate, MAX_PREFILL_SECONDS, MIN_GENERATION_TPS, Speed, estimate, speed};
 use crate::profile::{Budget, Profile};
 use crate::size::human;
 
@@ -85,12 +81,39 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+impl Outcome {
+    /// One candidate per model, in catalog order: the selected one, else the best-ranked that fits, else the
+    /// one that came closest to fitting.
+    pub fn best_per_model(&self) -> Vec<&Candidate> {
+        let mut out: Vec<&Candidate> = Vec::new();
+        for c in &self.candidates {
+            match out.iter_mut().find(|o| o.model == c.model) {
+                None => out.push(c),
+                Some(o) => {
+                    let better = match (c.fits, o.fits) {
+                        (true, false) => true,
+                        (true, true) => c.selected || (!o.selected && rank(c) > rank(o)),
+                        (false, false) => c.estimate.total_bytes < o.estimate.total_bytes,
+                        (false, true) => false,
+                    };
+                    if better {
+                        *o = c;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Validate a request before selecting: unknown model or quant, or a context OpenClaw would refuse.
 pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
     if let Some(spec) = &request.model {
         if spec.starts_with("hf:") {
-            return Err(Error::usage(format!("model `{spec}`: hf: specs need the GGUF header from the Hub, which plan cannot read yet"))
-                .with_hint("use a catalog id (`clawlocal models`) for now"));
+            return Err(Error::usage(format!(
+                "model `{spec}`: hf: specs need the GGUF header from the Hub, which plan cannot read yet"
+            ))
+            .with_hint("use a catalog id (`clawlocal models`) for now"));
         }
         if catalog.get(spec).is_none() {
             return Err(Error::usage(format!("unknown model `{spec}`"))
@@ -99,14 +122,17 @@ pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
     }
     if let Some(q) = &request.quant {
         if quant_spec(q).is_none() {
-            return Err(Error::usage(format!("unknown quantization `{q}`"))
-                .with_hint(format!("known: {}", known_quants())));
+            return Err(
+                Error::usage(format!("unknown quantization `{q}`")).with_hint(format!("known: {}", known_quants()))
+            );
         }
     }
     if let Some(c) = request.context {
         if c < OPENCLAW_MIN_CONTEXT {
-            return Err(Error::usage(format!("--context {c} is below {OPENCLAW_MIN_CONTEXT}: OpenClaw refuses smaller context windows"))
-                .with_hint("use --context 16384 or more"));
+            return Err(Error::usage(format!(
+                "--context {c} is below {OPENCLAW_MIN_CONTEXT}: OpenClaw refuses smaller context windows"
+            ))
+            .with_hint("use --context 16384 or more"));
         }
     }
     Ok(())
@@ -124,21 +150,10 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
     for model in models {
         let quants: Vec<String> = match &request.quant {
             Some(q) => vec![quant_spec(q).map_or_else(|| q.clone(), |s| s.name.to_string())],
-            None => AUTO_QUANTS
-                .iter()
-                .filter(|q| model.quants.contains_key(**q))
-                .map(|q| (*q).to_string())
-                .collect(),
+            None => AUTO_QUANTS.iter().filter(|q| model.quants.contains_key(**q)).map(|q| (*q).to_string()).collect(),
         };
         for quant in quants {
-            candidates.push(judge(
-                model,
-                &quant,
-                profile,
-                &budget,
-                device,
-                request.context,
-            ));
+            candidates.push(judge(model, &quant, profile, &budget, device, request.context));
         }
     }
     let best = candidates
@@ -162,22 +177,14 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
                 c.selected = true;
                 c.reason = format!("selected: {}", c.reason);
             } else if c.fits {
-                c.reason = format!(
-                    "{}; ranked below: {}",
-                    c.reason,
-                    why_lower(&rank(c), &chosen_rank)
-                );
+                c.reason = format!("{}; ranked below: {}", c.reason, why_lower(&rank(c), &chosen_rank));
             }
         }
     }
     let selection = best.map(|i| {
         let c = &candidates[i];
-        let model = catalog
-            .get(&c.model)
-            .expect("candidates come from the catalog");
-        let files = model
-            .files_for(&c.quant)
-            .unwrap_or_else(|| pattern_files(model, &c.quant));
+        let model = catalog.get(&c.model).expect("candidates come from the catalog");
+        let files = model.files_for(&c.quant).unwrap_or_else(|| pattern_files(model, &c.quant));
         if files.size.is_none() {
             warnings.push(format!(
                 "the size of {} is estimated; the Hub's size is checked before download",
@@ -185,11 +192,7 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             ));
         }
         if !model.unverified.is_empty() {
-            warnings.push(format!(
-                "{} has unverified catalog facts: {}",
-                model.id,
-                model.unverified.join("; ")
-            ));
+            warnings.push(format!("{} has unverified catalog facts: {}", model.id, model.unverified.join("; ")));
         }
         Selection {
             model: model.id.clone(),
@@ -213,12 +216,7 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             unverified: model.unverified.clone(),
         }
     });
-    Outcome {
-        budget,
-        candidates,
-        selection,
-        warnings,
-    }
+    Outcome { budget, candidates, selection, warnings }
 }
 
 /// A context at which OpenClaw's agent prompt leaves room for the conversation.
@@ -227,14 +225,7 @@ pub const ROOMY_CONTEXT: u32 = 32_768;
 type Rank = (bool, bool, f64, bool, usize, u32);
 
 fn rank(c: &Candidate) -> Rank {
-    (
-        c.usable,
-        c.tools,
-        c.quality,
-        c.context >= ROOMY_CONTEXT,
-        quant_rank(&c.quant),
-        c.context,
-    )
+    (c.usable, c.tools, c.quality, c.context >= ROOMY_CONTEXT, quant_rank(&c.quant), c.context)
 }
 
 fn why_lower(this: &Rank, best: &Rank) -> &'static str {
@@ -281,27 +272,14 @@ fn judge(
     asked: Option<u32>,
 ) -> Candidate {
     let spec = quant_spec(quant).expect("quants are checked before judging");
-    let files = model
-        .files_for(quant)
-        .unwrap_or_else(|| pattern_files(model, quant));
+    let files = model.files_for(quant).unwrap_or_else(|| pattern_files(model, quant));
     let tiers: Vec<u32> = match asked {
         Some(c) => vec![c],
-        None => CONTEXT_TIERS
-            .iter()
-            .copied()
-            .filter(|t| *t <= model.context)
-            .collect(),
+        None => CONTEXT_TIERS.iter().copied().filter(|t| *t <= model.context).collect(),
     };
     let weights = crate::estimate::weights_bytes(model, spec, files.size).0;
     let make = |context: u32, cache: CacheType, fits: bool, reason: String| {
-        let est = estimate(
-            model,
-            spec,
-            files.size,
-            u64::from(context),
-            cache,
-            device.cuda,
-        );
+        let est = estimate(model, spec, files.size, u64::from(context), cache, device.cuda);
         let sp = speed(model, est.weights_bytes, cache, device);
         Candidate {
             model: model.id.clone(),
@@ -324,10 +302,7 @@ fn judge(
             c,
             CacheType::F16,
             false,
-            format!(
-                "context {c} is above the model's training context {}; llama-server would cap it",
-                model.context
-            ),
+            format!("context {c} is above the model's training context {}; llama-server would cap it", model.context),
         );
     }
     if tiers.is_empty() {
@@ -335,10 +310,7 @@ fn judge(
             model.context,
             CacheType::F16,
             false,
-            format!(
-                "training context {} is below OpenClaw's minimum {OPENCLAW_MIN_CONTEXT}",
-                model.context
-            ),
+            format!("training context {} is below OpenClaw's minimum {OPENCLAW_MIN_CONTEXT}", model.context),
         );
     }
     if weights > profile.disk.bytes() {
@@ -347,29 +319,15 @@ fn judge(
             c,
             CacheType::F16,
             false,
-            format!(
-                "download {} exceeds the disk budget {}",
-                human(weights),
-                human(profile.disk.bytes())
-            ),
+            format!("download {} exceeds the disk budget {}", human(weights), human(profile.disk.bytes())),
         );
     }
     for cache in [CacheType::F16, CacheType::Q8_0] {
         for &context in &tiers {
-            let est = estimate(
-                model,
-                spec,
-                files.size,
-                u64::from(context),
-                cache,
-                device.cuda,
-            );
+            let est = estimate(model, spec, files.size, u64::from(context), cache, device.cuda);
             if est.total_bytes <= budget.bytes {
-                let mut reason = format!(
-                    "needs {} of {} at context {context}",
-                    human(est.total_bytes),
-                    human(budget.bytes)
-                );
+                let mut reason =
+                    format!("needs {} of {} at context {context}", human(est.total_bytes), human(budget.bytes));
                 if cache == CacheType::Q8_0 {
                     reason.push_str(" with q8_0 KV cache");
                 }
@@ -386,14 +344,7 @@ fn judge(
         }
     }
     let smallest = tiers[tiers.len() - 1];
-    let est = estimate(
-        model,
-        spec,
-        files.size,
-        u64::from(smallest),
-        CacheType::Q8_0,
-        device.cuda,
-    );
+    let est = estimate(model, spec, files.size, u64::from(smallest), CacheType::Q8_0, device.cuda);
     make(
         smallest,
         CacheType::Q8_0,
@@ -412,24 +363,14 @@ mod tests {
     use crate::profile::{bundled, bundled_names};
 
     fn pick(profile: &str) -> Selection {
-        select(
-            &bundled(profile).unwrap(),
-            Catalog::bundled(),
-            &Request::default(),
-        )
-        .selection
-        .unwrap()
+        select(&bundled(profile).unwrap(), Catalog::bundled(), &Request::default()).selection.unwrap()
     }
 
     #[test]
     fn every_bundled_profile_gets_a_fitting_selection() {
         for name in bundled_names() {
             let s = pick(name);
-            assert!(
-                s.context >= OPENCLAW_MIN_CONTEXT,
-                "{name}: context {}",
-                s.context
-            );
+            assert!(s.context >= OPENCLAW_MIN_CONTEXT, "{name}: context {}", s.context);
             assert!(
                 s.estimate.total_bytes <= s.budget_bytes,
                 "{name}: {} > {}",
@@ -447,13 +388,7 @@ mod tests {
             .into_iter()
             .map(|name| {
                 let s = pick(name);
-                format!(
-                    "{name}: {} {} ctx {} kv {}",
-                    s.model,
-                    s.quant,
-                    s.context,
-                    s.kv_cache_type.as_str()
-                )
+                format!("{name}: {} {} ctx {} kv {}", s.model, s.quant, s.context, s.kv_cache_type.as_str())
             })
             .collect();
         insta::assert_snapshot!(table.join("\n"));
@@ -470,29 +405,13 @@ mod tests {
 
     #[test]
     fn cpu_only_selection_is_usable_and_shows_why_bigger_ones_lost() {
-        let o = select(
-            &bundled("vps-8gb").unwrap(),
-            Catalog::bundled(),
-            &Request::default(),
-        );
+        let o = select(&bundled("vps-8gb").unwrap(), Catalog::bundled(), &Request::default());
         let s = o.selection.unwrap();
         assert!(s.usable_speed, "{s:?}");
-        let slow = o
-            .candidates
-            .iter()
-            .find(|c| c.model == "qwen3.5-4b" && c.quant == "Q4_K_M")
-            .unwrap();
+        let slow = o.candidates.iter().find(|c| c.model == "qwen3.5-4b" && c.quant == "Q4_K_M").unwrap();
         assert!(!slow.selected);
-        assert!(
-            slow.reason.contains("too slow") || !slow.fits,
-            "{}",
-            slow.reason
-        );
-        let too_big = o
-            .candidates
-            .iter()
-            .find(|c| c.model == "qwen3-32b" && c.quant == "Q4_K_M")
-            .unwrap();
+        assert!(slow.reason.contains("too slow") || !slow.fits, "{}", slow.reason);
+        let too_big = o.candidates.iter().find(|c| c.model == "qwen3-32b" && c.quant == "Q4_K_M").unwrap();
         assert!(!too_big.fits);
         assert!(
             too_big.reason.starts_with("needs ") && too_big.reason.contains("budget 5.0 GiB"),
@@ -510,31 +429,19 @@ mod tests {
         };
         let o = select(&bundled("vps-8gb").unwrap(), Catalog::bundled(), &req);
         let s = o.selection.unwrap();
-        assert_eq!(
-            (s.model.as_str(), s.quant.as_str(), s.context),
-            ("qwen2.5-1.5b-instruct", "Q4_K_M", 32_768)
-        );
+        assert_eq!((s.model.as_str(), s.quant.as_str(), s.context), ("qwen2.5-1.5b-instruct", "Q4_K_M", 32_768));
         assert_eq!(s.model_id, "qwen2.5-1.5b-instruct-q4_k_m");
         assert_eq!(s.file, "qwen2.5-1.5b-instruct-q4_k_m.gguf");
-        assert_eq!(
-            s.revision.as_deref(),
-            Some("91cad51170dc346986eccefdc2dd33a9da36ead9")
-        );
+        assert_eq!(s.revision.as_deref(), Some("91cad51170dc346986eccefdc2dd33a9da36ead9"));
     }
 
     #[test]
     fn context_above_training_context_is_rejected_with_reason() {
-        let req = Request {
-            model: Some("qwen2.5-1.5b-instruct".into()),
-            quant: None,
-            context: Some(65_536),
-        };
+        let req = Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(65_536) };
         let o = select(&bundled("gpu-24gb").unwrap(), Catalog::bundled(), &req);
         assert!(o.selection.is_none());
         assert!(
-            o.candidates
-                .iter()
-                .all(|c| c.reason.contains("training context 32768")),
+            o.candidates.iter().all(|c| c.reason.contains("training context 32768")),
             "{:?}",
             o.candidates[0].reason
         );
@@ -543,35 +450,11 @@ mod tests {
     #[test]
     fn requests_are_checked() {
         let c = Catalog::bundled();
-        let e = check_request(
-            c,
-            &Request {
-                context: Some(8192),
-                ..Request::default()
-            },
-        )
-        .unwrap_err();
-        assert!(
-            e.message.contains("8192") && e.message.contains("16000"),
-            "{e}"
-        );
-        let e = check_request(
-            c,
-            &Request {
-                model: Some("gpt-5".into()),
-                ..Request::default()
-            },
-        )
-        .unwrap_err();
+        let e = check_request(c, &Request { context: Some(8192), ..Request::default() }).unwrap_err();
+        assert!(e.message.contains("8192") && e.message.contains("16000"), "{e}");
+        let e = check_request(c, &Request { model: Some("gpt-5".into()), ..Request::default() }).unwrap_err();
         assert!(e.message.contains("gpt-5"), "{e}");
-        let e = check_request(
-            c,
-            &Request {
-                quant: Some("Q9".into()),
-                ..Request::default()
-            },
-        )
-        .unwrap_err();
+        let e = check_request(c, &Request { quant: Some("Q9".into()), ..Request::default() }).unwrap_err();
         assert!(e.message.contains("Q9"), "{e}");
     }
 

@@ -26,9 +26,7 @@ impl ByteSize {
 /// Parse `"8GiB"`, `"1.5 GB"`, `"512MiB"`, `"4096"`; binary units are powers of 1024, SI units of 1000.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let unit = unit.trim();
     let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
@@ -47,9 +45,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(size_error(text));
     }
     if let Ok(whole) = num.parse::<u64>() {
-        return whole
-            .checked_mul(multiplier)
-            .ok_or_else(|| size_error(text));
+        return whole.checked_mul(multiplier).ok_or_else(|| size_error(text));
     }
     let value: f64 = num.parse().map_err(|_| size_error(text))?;
     let bytes = value * multiplier as f64;
@@ -60,9 +56,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 fn size_error(text: &str) -> String {
-    format!(
-        "{text:?} is not a size: expected a number of bytes, or a string like \"8GiB\", \"512MiB\" or \"8GB\""
-    )
+    format!("{text:?} is not a size: expected a number of bytes, or a string like \"8GiB\", \"512MiB\" or \"8GB\"")
 }
 
 /// `1.5 GiB`, `512 MiB`, `900 B`: binary units, one decimal, for people.
@@ -111,9 +105,7 @@ impl<'de> Deserialize<'de> for ByteSize {
                 if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
                     Ok(ByteSize(v as u64))
                 } else {
-                    Err(E::custom(format!(
-                        "{v} is not a size: expected a whole number of bytes"
-                    )))
+                    Err(E::custom(format!("{v} is not a size: expected a whole number of bytes")))
                 }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
@@ -125,8 +117,7 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// Must agree with [`parse_size`]; a unit test feeds both the same inputs.
-pub const SIZE_PATTERN: &str =
-    r"^\s*[0-9]+(\.[0-9]+)?\s*([bB]|[kKmMgGtT][iI]?[bB]|[kKmMgGtT])?\s*$";
+pub const SIZE_PATTERN: &str = r"^\s*[0-9]+(\.[0-9]+)?\s*([bB]|[kKmMgGtT][iI]?[bB]|[kKmMgGtT])?\s*$";
 
 impl JsonSchema for ByteSize {
     fn schema_name() -> Cow<'static, str> {
@@ -155,16 +146,7 @@ mod tests {
         assert_eq!(parse_size(" 1.5 GiB "), Ok(GIB + GIB / 2));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size("2gib"), Ok(2 * GIB));
-        for bad in [
-            "lots",
-            "",
-            "GiB",
-            "1.2.3GiB",
-            "8 parsecs",
-            "-1GiB",
-            "1.GiB",
-            "99999999999999999999TiB",
-        ] {
+        for bad in ["lots", "", "GiB", "1.2.3GiB", "8 parsecs", "-1GiB", "1.GiB", "99999999999999999999TiB"] {
             assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -172,10 +154,7 @@ mod tests {
     #[test]
     fn schema_pattern_agrees_with_parser() {
         // Same verdicts from the JSON schema pattern and the parser, for sizes that do not overflow.
-        let pattern = jsonschema::validator_for(
-            &serde_json::json!({"type":"string","pattern": SIZE_PATTERN}),
-        )
-        .unwrap();
+        let pattern = jsonschema::validator_for(&serde_json::json!({"type":"string","pattern": SIZE_PATTERN})).unwrap();
         for text in [
             "8GiB",
             "512MiB",
@@ -195,10 +174,7 @@ mod tests {
         ] {
             let by_schema = pattern.is_valid(&serde_json::json!(text));
             let by_parser = parse_size(text).is_ok();
-            assert_eq!(
-                by_schema, by_parser,
-                "{text:?}: schema {by_schema}, parser {by_parser}"
-            );
+            assert_eq!(by_schema, by_parser, "{text:?}: schema {by_schema}, parser {by_parser}");
         }
     }
 

@@ -18,12 +18,8 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Schemas(args) => {
             let changed = crate::schemas::write(&args.dir, args.check)?;
             if args.check && !changed.is_empty() {
-                return Err(Error::failure(format!(
-                    "stale schemas in {}: {}",
-                    args.dir.display(),
-                    changed.join(", ")
-                ))
-                .with_hint("run `clawlocal schemas` and commit the result"));
+                return Err(Error::failure(format!("stale schemas in {}: {}", args.dir.display(), changed.join(", ")))
+                    .with_hint("run `clawlocal schemas` and commit the result"));
             }
             printer.note(&if changed.is_empty() {
                 format!("schemas in {} are up to date", args.dir.display())
@@ -47,13 +43,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -13,24 +13,10 @@ use crate::size::human;
 
 pub fn run(args: &ModelsArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     let catalog = Catalog::bundled();
-    let profile = args
-        .profile
-        .as_deref()
-        .map(|p| profile::resolve(p, host))
-        .transpose()?;
-    let outcome = profile
-        .as_ref()
-        .map(|p| select::select(p, catalog, &Request::default()));
-    // The verdict per model: the selected candidate, else its best fitting one, else its smallest.
-    let verdict = |id: &str| {
-        let o = outcome.as_ref()?;
-        let mine: Vec<_> = o.candidates.iter().filter(|c| c.model == id).collect();
-        mine.iter()
-            .find(|c| c.selected)
-            .or_else(|| mine.iter().find(|c| c.fits))
-            .or_else(|| mine.iter().min_by_key(|c| c.estimate.total_bytes))
-            .copied()
-    };
+    let profile = args.profile.as_deref().map(|p| profile::resolve(p, host)).transpose()?;
+    let outcome = profile.as_ref().map(|p| select::select(p, catalog, &Request::default()));
+    let best = outcome.as_ref().map(select::Outcome::best_per_model).unwrap_or_default();
+    let verdict = |id: &str| best.iter().find(|c| c.model == id).copied();
     if printer.json {
         let models: Vec<_> = catalog
             .models
@@ -65,11 +51,7 @@ pub fn run(args: &ModelsArgs, host: &dyn Host, printer: &Printer) -> Result<Exit
     }
     let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for m in &catalog.models {
-        let quants: Vec<&str> = AUTO_QUANTS
-            .iter()
-            .copied()
-            .filter(|q| m.quants.contains_key(*q))
-            .collect();
+        let quants: Vec<&str> = AUTO_QUANTS.iter().copied().filter(|q| m.quants.contains_key(*q)).collect();
         let params = match m.active_params {
             Some(a) => format!("{:.1}B/{:.1}B", m.params as f64 / 1e9, a as f64 / 1e9),
             None => format!("{:.1}B", m.params as f64 / 1e9),
@@ -90,23 +72,14 @@ pub fn run(args: &ModelsArgs, host: &dyn Host, printer: &Printer) -> Result<Exit
             } else {
                 "no"
             };
-            row.push(format!(
-                "{fit} {} {}",
-                c.quant,
-                human(c.estimate.total_bytes)
-            ));
+            row.push(format!("{fit} {} {}", c.quant, human(c.estimate.total_bytes)));
             row.push(c.reason.clone());
         }
         rows.push(row);
     }
     let mut text = String::new();
     if let (Some(p), Some(o)) = (&profile, &outcome) {
-        text.push_str(&format!(
-            "Profile {} — budget {} ({})\n\n",
-            p.name,
-            human(o.budget.bytes),
-            o.budget.explanation
-        ));
+        text.push_str(&format!("Profile {} — budget {} ({})\n\n", p.name, human(o.budget.bytes), o.budget.explanation));
     }
     text.push_str(&super::table(&rows));
     printer.data(&text);

@@ -31,44 +31,21 @@ pub struct PlanDocument {
     pub error: Option<String>,
 }
 
-pub fn run(
-    args: &PlanArgs,
-    global: &GlobalArgs,
-    host: &dyn Host,
-    printer: &Printer,
-) -> Result<Exit> {
+pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     let catalog = Catalog::bundled();
     let request = Request::from(&args.choice);
     select::check_request(catalog, &request)?;
     let profile = profile::resolve(&args.profile, host)?;
-    let layout = layout::resolve(
-        host,
-        global.scope.map(Into::into),
-        global.root.as_deref(),
-        args.openclaw_config.as_deref(),
-    )?;
+    let layout =
+        layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), args.openclaw_config.as_deref())?;
     let outcome = select::select(&profile, catalog, &request);
     let options = plan::Options {
         service: args.service.map_or(profile.service, Into::into),
         port: args.port.unwrap_or(profile.port),
-        role: args.role.map_or(
-            if profile.has_accelerator() {
-                Role::Primary
-            } else {
-                Role::Fallback
-            },
-            Into::into,
-        ),
+        role: args.role.map_or(if profile.has_accelerator() { Role::Primary } else { Role::Fallback }, Into::into),
     };
-    let actions = outcome
-        .selection
-        .as_ref()
-        .map(|s| plan::actions(s, &layout, options))
-        .unwrap_or_default();
-    let failure = outcome
-        .selection
-        .is_none()
-        .then(|| nothing_fits(&profile, &request, &outcome.candidates));
+    let actions = outcome.selection.as_ref().map(|s| plan::actions(s, &layout, options)).unwrap_or_default();
+    let failure = outcome.selection.is_none().then(|| nothing_fits(&profile, &request, &outcome.candidates));
     let doc = PlanDocument {
         ok: failure.is_none(),
         profile: super::profiles::profile_json(&profile),
@@ -84,13 +61,9 @@ pub fn run(
         if let Some(err) = &failure {
             printer.note(&format!("error: {}", err.message));
         }
-        return Ok(if failure.is_some() {
-            Exit::Failure
-        } else {
-            Exit::Success
-        });
+        return Ok(if failure.is_some() { Exit::Failure } else { Exit::Success });
     }
-    printer.data(&render(&profile, &doc, printer.verbose, options));
+    printer.data(&render(&profile, &doc, &outcome, printer.verbose, options));
     for w in &doc.warnings {
         printer.warn(w);
     }
@@ -101,37 +74,26 @@ pub fn run(
 }
 
 fn nothing_fits(profile: &Profile, request: &Request, candidates: &[Candidate]) -> Error {
-    let what = request.model.as_deref().map_or_else(
-        || "no model in the catalog".to_string(),
-        |m| format!("model {m}"),
-    );
+    let what = request.model.as_deref().map_or_else(|| "no model in the catalog".to_string(), |m| format!("model {m}"));
     let closest = candidates
         .iter()
         .min_by_key(|c| c.estimate.total_bytes)
         .map(|c| format!(" (closest: {} {}: {})", c.model, c.quant, c.reason));
-    Error::failure(format!(
-        "{what} fits profile {}{}",
-        profile.name,
-        closest.unwrap_or_default()
-    ))
-    .with_hint(
-        "try --quant Q4_K_M, a smaller --context, a smaller --model, or a profile with more memory",
-    )
+    Error::failure(format!("{what} fits profile {}{}", profile.name, closest.unwrap_or_default()))
+        .with_hint("try --quant Q4_K_M, a smaller --context, a smaller --model, or a profile with more memory")
 }
 
-fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::Options) -> String {
+fn render(
+    profile: &Profile,
+    doc: &PlanDocument,
+    outcome: &select::Outcome,
+    verbose: bool,
+    options: plan::Options,
+) -> String {
     let mut out = String::new();
     let b = &doc.budget;
-    out.push_str(&format!(
-        "Profile   {} — {}\n",
-        profile.name, profile.description
-    ));
-    out.push_str(&format!(
-        "Budget    {} for the model ({}: {})\n",
-        human(b.bytes),
-        b.kind,
-        b.explanation
-    ));
+    out.push_str(&format!("Profile   {} — {}\n", profile.name, profile.description));
+    out.push_str(&format!("Budget    {} for the model ({}: {})\n", human(b.bytes), b.kind, b.explanation));
     if let Some(s) = &doc.selection {
         let e = &s.estimate;
         out.push_str(&format!(
@@ -146,17 +108,9 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
             "          {} · {}{} · {}{}\n",
             s.repo,
             s.file,
-            if s.files.len() > 1 {
-                format!(" (+{} shards)", s.files.len() - 1)
-            } else {
-                String::new()
-            },
+            if s.files.len() > 1 { format!(" (+{} shards)", s.files.len() - 1) } else { String::new() },
             human(s.download_bytes),
-            if e.weights_source == "hub" {
-                ""
-            } else {
-                " (estimated)"
-            },
+            if e.weights_source == "hub" { "" } else { " (estimated)" },
         ));
         out.push_str(&format!(
             "Memory    {} of {}: weights {} + KV cache {} ({}) + compute {} + overhead {}\n",
@@ -182,11 +136,7 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
         ));
     }
     out.push_str("\nCandidates");
-    out.push_str(if verbose {
-        " (every quant)\n"
-    } else {
-        " (best quant of each model; -v for all)\n"
-    });
+    out.push_str(if verbose { " (every quant)\n" } else { " (best quant of each model; -v for all)\n" });
     let mut rows = vec![vec![
         "".into(),
         "MODEL".into(),
@@ -196,9 +146,8 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
         "TOK/S".into(),
         "REASON".into(),
     ]];
-    let mut shown = std::collections::BTreeSet::new();
-    for c in shown_candidates(&doc.candidates, verbose) {
-        shown.insert(c.model.clone());
+    let shown: Vec<&Candidate> = if verbose { outcome.candidates.iter().collect() } else { outcome.best_per_model() };
+    for c in shown {
         let mark = if c.selected {
             "*"
         } else if c.fits {
@@ -224,31 +173,6 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
             out.push_str(&format!("  {}. {:<16} {}\n", i + 1, a.kind, a.description));
             if let Some(p) = &a.path {
                 out.push_str(&format!("     {:<16} {}\n", "", p.display()));
-            }
-        }
-    }
-    out
-}
-
-/// Without -v: per model, the selected candidate, else the best that fits, else the smallest that does not.
-fn shown_candidates(candidates: &[Candidate], verbose: bool) -> Vec<&Candidate> {
-    if verbose {
-        return candidates.iter().collect();
-    }
-    let mut out: Vec<&Candidate> = Vec::new();
-    for c in candidates {
-        match out.iter_mut().find(|o| o.model == c.model) {
-            None => out.push(c),
-            Some(o) => {
-                let better = (c.selected && !o.selected)
-                    || (!o.selected && c.fits && !o.fits)
-                    || (!o.selected
-                        && !o.fits
-                        && !c.fits
-                        && c.estimate.total_bytes < o.estimate.total_bytes);
-                if better {
-                    *o = c;
-                }
             }
         }
     }

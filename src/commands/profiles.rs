@@ -12,10 +12,7 @@ use crate::size::human;
 pub fn run(cmd: &ProfilesCommand, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     match cmd {
         ProfilesCommand::List => {
-            let profiles: Vec<Profile> = profile::bundled_names()
-                .into_iter()
-                .filter_map(profile::bundled)
-                .collect();
+            let profiles: Vec<Profile> = profile::bundled_names().into_iter().filter_map(profile::bundled).collect();
             if printer.json {
                 let list: Vec<_> = profiles.iter().map(profile_json).collect();
                 printer.document(&json!({ "profiles": list }));
@@ -29,23 +26,12 @@ pub fn run(cmd: &ProfilesCommand, host: &dyn Host, printer: &Printer) -> Result<
                     "DESCRIPTION".into(),
                 ]];
                 for p in &profiles {
-                    let accel =
-                        p.accelerator
-                            .as_ref()
-                            .map_or("-".to_string(), |a| match a.memory {
-                                Some(m) => format!(
-                                    "{} {m}",
-                                    serde_json::to_value(a.kind)
-                                        .unwrap()
-                                        .as_str()
-                                        .unwrap_or_default()
-                                ),
-                                None => serde_json::to_value(a.kind)
-                                    .unwrap()
-                                    .as_str()
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            });
+                    let accel = p.accelerator.as_ref().map_or("-".to_string(), |a| match a.memory {
+                        Some(m) => {
+                            format!("{} {m}", serde_json::to_value(a.kind).unwrap().as_str().unwrap_or_default())
+                        }
+                        None => serde_json::to_value(a.kind).unwrap().as_str().unwrap_or_default().to_string(),
+                    });
                     rows.push(vec![
                         p.name.clone(),
                         p.memory.to_string(),
