@@ -27,10 +27,8 @@ pub fn run(cmd: &ProfilesCommand, host: &dyn Host, printer: &Printer) -> Result<
                 ]];
                 for p in &profiles {
                     let accel = p.accelerator.as_ref().map_or("-".to_string(), |a| match a.memory {
-                        Some(m) => {
-                            format!("{} {m}", serde_json::to_value(a.kind).unwrap().as_str().unwrap_or_default())
-                        }
-                        None => serde_json::to_value(a.kind).unwrap().as_str().unwrap_or_default().to_string(),
+                        Some(m) => format!("{} {m}", a.kind.as_str()),
+                        None => a.kind.as_str().to_string(),
                     });
                     rows.push(vec![
                         p.name.clone(),
