@@ -111,6 +111,9 @@ fn install_sh_passes_shellcheck() {
         Err(e) if std::env::var_os("CI").is_some_and(|v| v == "true") => {
             panic!("shellcheck is required under CI=true: {e}")
         }
-        Err(e) => eprintln!("SKIPPED install_sh_passes_shellcheck: shellcheck not found ({e}); .ci/run installs it"),
+        Err(e) => crate::support::parts::skip(
+            "install_sh_passes_shellcheck",
+            &format!("shellcheck not found ({e}); .ci/run installs it"),
+        ),
     }
 }

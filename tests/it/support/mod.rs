@@ -1,5 +1,9 @@
 //! Test harness: a temp HOME, a scrubbed environment, and helpers to run the binary.
 
+pub mod gguf;
+pub mod http;
+pub mod parts;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,151 @@
+//! The real components the e2e tests drive: llama-server / llama-quantize and the OpenClaw CLI.
+//! Found through CLAWLOCAL_TEST_LLAMA_SERVER / CLAWLOCAL_TEST_OPENCLAW, else where scripts/ci/*.sh cache them.
+//! Missing locally: the test prints SKIPPED and passes. Missing under CI=true: the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::http;
+
+/// Say a test skipped, visibly: straight to stderr, past libtest's output capture.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true")
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("CLAWLOCAL_CI_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/clawlocal-ci"))
+}
+
+/// The newest matching file in a `<cache>/<prefix>*/<rel>` folder.
+fn cached(prefix: &str, rel: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache_root())
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path().join(rel))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn part(var: &str, prefix: &str, rel: &str, what: &str, test: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_file()).or_else(|| cached(prefix, rel));
+    match path {
+        Some(p) => Some(p),
+        None if under_ci() => {
+            panic!("{test}: {what} is required under CI=true: set {var} (scripts/ci/ installs it; .ci/run sets it)")
+        }
+        None => {
+            let script = if prefix.starts_with("llama") { "llama-server" } else { "openclaw" };
+            skip(test, &format!("{what} not found; set {var} or run scripts/ci/{script}.sh"));
+            None
+        }
+    }
+}
+
+pub fn llama_server(test: &str) -> Option<PathBuf> {
+    part("CLAWLOCAL_TEST_LLAMA_SERVER", "llama-cpp-python-", "llama-server", "a real llama-server", test)
+}
+
+/// llama-quantize sits next to llama-server (scripts/ci/llama-server.sh builds both).
+pub fn llama_quantize(test: &str) -> Option<PathBuf> {
+    let server = llama_server(test)?;
+    let q = server.with_file_name("llama-quantize");
+    if q.is_file() {
+        Some(q)
+    } else if under_ci() {
+        panic!("{test}: llama-quantize not found next to {}", server.display())
+    } else {
+        skip(test, &format!("llama-quantize not found next to {}", server.display()));
+        None
+    }
+}
+
+pub fn openclaw(test: &str) -> Option<PathBuf> {
+    part("CLAWLOCAL_TEST_OPENCLAW", "openclaw-", "bin/openclaw", "the OpenClaw CLI", test)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A llama-server child process, killed on drop; its log is kept for failure messages.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Start `llama-server -m model --alias alias -c ctx` on a free loopback port and wait for /health 200.
+    pub fn start(bin: &Path, model: &Path, alias: &str, ctx: u32, log_dir: &Path) -> Server {
+        let port = free_port();
+        let log = log_dir.join(format!("llama-server-{port}.log"));
+        let child = Command::new(bin)
+            .args(["-m", &model.to_string_lossy(), "--alias", alias, "-c", &ctx.to_string()])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-t", "1", "-np", "1", "--no-webui"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut server = Server { child, port, log };
+        server.wait_healthy(Duration::from_secs(60));
+        server
+    }
+
+    fn wait_healthy(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("llama-server exited with {status}:\n{}", self.log_tail());
+            }
+            if let Ok(r) = http::get(&format!("{}/health", self.url())) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "llama-server not healthy in {timeout:?}:\n{}", self.log_tail());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// SIGTERM via `kill`, then wait: llama-server exits 0 on SIGTERM.
+    pub fn stop(mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
