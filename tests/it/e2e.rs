@@ -142,3 +142,134 @@ fn e2e_openclaw_validates_a_config_pointing_at_the_server_and_gets_an_answer() {
     assert_ne!(code, Some(0), "{stdout}");
     assert!(stdout.contains("colour"), "{stdout}");
 }
+
+mod hub {
+    use serde_json::json;
+
+    use crate::support::gguf::TinyModel;
+    use crate::support::http;
+    use crate::support::hubmock::{Faults, HubMock, sha256_hex};
+
+    const REPO: &str = "clawlocal-test/tiny-llama-GGUF";
+    const FILE: &str = "tiny-llama-F16.gguf";
+
+    fn published() -> (HubMock, Vec<u8>, String) {
+        let hub = HubMock::start();
+        let model = TinyModel::default().bytes();
+        let commit = hub.add_repo(REPO, &[(FILE, model.clone())]);
+        (hub, model, commit)
+    }
+
+    fn resolve(hub: &HubMock, rev: &str, file: &str, headers: &[(&str, &str)]) -> http::Response {
+        http::request("HEAD", &format!("{}/{REPO}/resolve/{rev}/{file}", hub.endpoint()), headers, None).unwrap()
+    }
+
+    #[test]
+    fn e2e_hub_mock_serves_the_generated_model_like_the_hub() {
+        let (hub, model, commit) = published();
+        let sha = sha256_hex(&model);
+
+        let head = resolve(&hub, "main", FILE, &[]);
+        assert_eq!(head.status, 302);
+        assert_eq!(head.header("x-repo-commit"), Some(commit.as_str()));
+        assert_eq!(head.header("x-linked-etag"), Some(format!("\"{sha}\"").as_str()));
+        assert_eq!(head.header("x-linked-size"), Some(model.len().to_string().as_str()));
+        let location = head.header("location").unwrap().to_string();
+        assert!(
+            location.starts_with(&format!("http://127.0.0.1:{}/", hub.cdn_port)),
+            "the CDN is another authority: {location}"
+        );
+
+        let body = http::get(&location).unwrap();
+        assert_eq!(body.status, 200);
+        assert_eq!(body.header("accept-ranges"), Some("bytes"));
+        assert_eq!(sha256_hex(&body.body), sha, "X-Linked-Etag is the sha256 of the bytes served");
+        assert_eq!(&body.body[..4], b"GGUF");
+
+        let part = http::request("GET", &location, &[("Range", "bytes=1000-")], None).unwrap();
+        assert_eq!(part.status, 206);
+        assert_eq!(
+            part.header("content-range"),
+            Some(format!("bytes 1000-{}/{}", model.len() - 1, model.len()).as_str())
+        );
+        assert_eq!(part.body, model[1000..]);
+        let beyond = http::request("GET", &location, &[("Range", &format!("bytes={}-", model.len()))], None).unwrap();
+        assert_eq!(beyond.status, 416);
+
+        let tree =
+            http::get(&format!("{}/api/models/{REPO}/tree/{commit}?recursive=true", hub.endpoint())).unwrap().json();
+        assert_eq!(tree[0]["path"], FILE);
+        assert_eq!(tree[0]["lfs"]["oid"], sha.as_str());
+        assert_eq!(tree[0]["size"], model.len());
+        let info = http::get(&format!("{}/api/models/{REPO}/revision/main", hub.endpoint())).unwrap().json();
+        assert_eq!(info["sha"], commit.as_str());
+        assert_eq!(info["siblings"][0]["rfilename"], FILE);
+        let paths = http::request(
+            "POST",
+            &format!("{}/api/models/{REPO}/paths-info/{commit}", hub.endpoint()),
+            &[("Content-Type", "application/json")],
+            Some(json!({"paths": [FILE, "missing.gguf"]}).to_string().as_bytes()),
+        )
+        .unwrap()
+        .json();
+        assert_eq!(paths.as_array().unwrap().len(), 1);
+        assert_eq!(paths[0]["lfs"]["oid"], sha.as_str());
+
+        let missing = resolve(&hub, "main", "nope.gguf", &[]);
+        assert_eq!((missing.status, missing.header("x-error-code")), (404, Some("EntryNotFound")));
+        let bad_rev = resolve(&hub, "0000000000000000000000000000000000000000", FILE, &[]);
+        assert_eq!((bad_rev.status, bad_rev.header("x-error-code")), (404, Some("RevisionNotFound")));
+        let unknown =
+            http::request("HEAD", &format!("{}/nobody/nothing/resolve/main/x.gguf", hub.endpoint()), &[], None)
+                .unwrap();
+        assert_eq!((unknown.status, unknown.header("x-error-code")), (401, Some("RepoNotFound")));
+
+        let log = hub.log();
+        assert!(
+            log.iter().any(|l| l.server == "cdn"
+                && l.method == "GET"
+                && l.path.starts_with("/cdn/")
+                && l.range.as_deref() == Some("bytes=1000-")),
+            "requests are logged with their Range"
+        );
+        hub.clear_log();
+        assert!(hub.log().is_empty());
+    }
+
+    #[test]
+    fn e2e_hub_mock_faults_behave() {
+        let (hub, model, _) = published();
+        let sha = sha256_hex(&model);
+        let location = resolve(&hub, "main", FILE, &[]).header("location").unwrap().to_string();
+
+        // Cut after N bytes, once: the body ends early and the connection drops; the next request is whole.
+        hub.set_faults(Faults { cut: Some((100_000, 1)), ..Faults::default() });
+        let cut = http::get(&location);
+        assert!(cut.is_err() || cut.as_ref().unwrap().body.len() < model.len(), "the body was cut");
+        assert_eq!(http::get(&location).unwrap().body.len(), model.len());
+
+        // A corrupted body has the right size and the wrong sha256.
+        hub.set_faults(Faults { corrupt: true, ..Faults::default() });
+        let bad = http::get(&location).unwrap();
+        assert_eq!(bad.body.len(), model.len());
+        assert_ne!(sha256_hex(&bad.body), sha);
+
+        // Range ignored: 200 with the whole file.
+        hub.set_faults(Faults { ignore_range: true, ..Faults::default() });
+        let whole = http::request("GET", &location, &[("Range", "bytes=1000-")], None).unwrap();
+        assert_eq!((whole.status, whole.body.len()), (200, model.len()));
+
+        // Token required: 401 without, 302 with.
+        hub.set_faults(Faults { require_token: Some("hf_secret".into()), ..Faults::default() });
+        let anonymous = resolve(&hub, "main", FILE, &[]);
+        assert_eq!((anonymous.status, anonymous.header("x-error-code")), (401, Some("RepoNotFound")));
+        assert_eq!(resolve(&hub, "main", FILE, &[("Authorization", "Bearer hf_secret")]).status, 302);
+        assert_eq!(hub.log().last().unwrap().authorization.as_deref(), Some("Bearer hf_secret"));
+
+        // Rate limit: 429 with Retry-After, then served.
+        hub.set_faults(Faults { rate_limit: 1, ..Faults::default() });
+        let limited = resolve(&hub, "main", FILE, &[]);
+        assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1")));
+        assert_eq!(resolve(&hub, "main", FILE, &[]).status, 302);
+    }
+}

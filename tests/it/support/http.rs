@@ -69,7 +69,9 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     let chunked =
         headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
     let mut body = Vec::new();
-    if chunked {
+    if method == "HEAD" {
+        // No body follows a HEAD, whatever Content-Length says.
+    } else if chunked {
         loop {
             line.clear();
             reader.read_line(&mut line)?;

@@ -2,6 +2,7 @@
 
 pub mod gguf;
 pub mod http;
+pub mod hubmock;
 pub mod parts;
 
 use std::path::{Path, PathBuf};
