@@ -81,29 +81,27 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-impl Outcome {
-    /// One candidate per model, in catalog order: the selected one, else the best-ranked that fits, else the
-    /// one that came closest to fitting.
-    pub fn best_per_model(&self) -> Vec<&Candidate> {
-        let mut out: Vec<&Candidate> = Vec::new();
-        for c in &self.candidates {
-            match out.iter_mut().find(|o| o.model == c.model) {
-                None => out.push(c),
-                Some(o) => {
-                    let better = match (c.fits, o.fits) {
-                        (true, false) => true,
-                        (true, true) => c.selected || (!o.selected && rank(c) > rank(o)),
-                        (false, false) => c.estimate.total_bytes < o.estimate.total_bytes,
-                        (false, true) => false,
-                    };
-                    if better {
-                        *o = c;
-                    }
+/// One candidate per model, in catalog order: the selected one, else the best-ranked that fits, else the one
+/// that came closest to fitting.
+pub fn best_per_model(candidates: &[Candidate]) -> Vec<&Candidate> {
+    let mut out: Vec<&Candidate> = Vec::new();
+    for c in candidates {
+        match out.iter_mut().find(|o| o.model == c.model) {
+            None => out.push(c),
+            Some(o) => {
+                let better = match (c.fits, o.fits) {
+                    (true, false) => true,
+                    (true, true) => c.selected || (!o.selected && rank(c) > rank(o)),
+                    (false, false) => c.estimate.total_bytes < o.estimate.total_bytes,
+                    (false, true) => false,
+                };
+                if better {
+                    *o = c;
                 }
             }
         }
-        out
     }
+    out
 }
 
 /// Validate a request before selecting: unknown model or quant, or a context OpenClaw would refuse.

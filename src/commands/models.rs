@@ -15,7 +15,7 @@ pub fn run(args: &ModelsArgs, host: &dyn Host, printer: &Printer) -> Result<Exit
     let catalog = Catalog::bundled();
     let profile = args.profile.as_deref().map(|p| profile::resolve(p, host)).transpose()?;
     let outcome = profile.as_ref().map(|p| select::select(p, catalog, &Request::default()));
-    let best = outcome.as_ref().map(select::Outcome::best_per_model).unwrap_or_default();
+    let best = outcome.as_ref().map(|o| select::best_per_model(&o.candidates)).unwrap_or_default();
     let verdict = |id: &str| best.iter().find(|c| c.model == id).copied();
     if printer.json {
         let models: Vec<_> = catalog

@@ -49,11 +49,11 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let doc = PlanDocument {
         ok: failure.is_none(),
         profile: super::profiles::profile_json(&profile),
-        budget: outcome.budget.clone(),
-        selection: outcome.selection.clone(),
-        candidates: outcome.candidates.clone(),
+        budget: outcome.budget,
+        selection: outcome.selection,
+        candidates: outcome.candidates,
         actions,
-        warnings: outcome.warnings.clone(),
+        warnings: outcome.warnings,
         error: failure.as_ref().map(|e| e.message.clone()),
     };
     if printer.json {
@@ -63,7 +63,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         }
         return Ok(if failure.is_some() { Exit::Failure } else { Exit::Success });
     }
-    printer.data(&render(&profile, &doc, &outcome, printer.verbose, options));
+    printer.data(&render(&profile, &doc, printer.verbose, options));
     for w in &doc.warnings {
         printer.warn(w);
     }
@@ -83,13 +83,7 @@ fn nothing_fits(profile: &Profile, request: &Request, candidates: &[Candidate]) 
         .with_hint("try --quant Q4_K_M, a smaller --context, a smaller --model, or a profile with more memory")
 }
 
-fn render(
-    profile: &Profile,
-    doc: &PlanDocument,
-    outcome: &select::Outcome,
-    verbose: bool,
-    options: plan::Options,
-) -> String {
+fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::Options) -> String {
     let mut out = String::new();
     let b = &doc.budget;
     out.push_str(&format!("Profile   {} — {}\n", profile.name, profile.description));
@@ -146,7 +140,8 @@ fn render(
         "TOK/S".into(),
         "REASON".into(),
     ]];
-    let shown: Vec<&Candidate> = if verbose { outcome.candidates.iter().collect() } else { outcome.best_per_model() };
+    let shown: Vec<&Candidate> =
+        if verbose { doc.candidates.iter().collect() } else { select::best_per_model(&doc.candidates) };
     for c in shown {
         let mark = if c.selected {
             "*"
