@@ -160,8 +160,12 @@ pub struct PlanArgs {
 pub struct PullArgs {
     /// A catalog id or `hf:ORG/REPO/FILE.gguf[@REVISION]`
     pub model: String,
+    /// Quantization of a catalog model [default: Q4_K_M when the catalog has it]
     #[arg(long)]
     pub quant: Option<String>,
+    /// Use only what clawlocal.lock pins; refuse to resolve anything new (CI)
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]

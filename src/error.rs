@@ -27,6 +27,15 @@ impl Error {
     pub fn failure(message: impl Into<String>) -> Self {
         Self { exit: Exit::Failure, message: message.into(), hint: None }
     }
+    /// An I/O failure on a named thing; a full disk gets its own hint.
+    pub fn io(what: impl Into<String>, err: &std::io::Error) -> Self {
+        let e = Self::failure(format!("{}: {err}", what.into()));
+        if err.kind() == std::io::ErrorKind::StorageFull {
+            e.with_hint("the disk is full: free some space (or point HF_HUB_CACHE at a bigger disk) and run again")
+        } else {
+            e
+        }
+    }
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

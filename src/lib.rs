@@ -6,9 +6,13 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod estimate;
+pub mod fsutil;
+pub mod gguf;
 pub mod hardware;
 pub mod host;
+pub mod hub;
 pub mod layout;
+pub mod lockfile;
 pub mod output;
 pub mod plan;
 pub mod profile;
@@ -27,7 +31,13 @@ use crate::output::Printer;
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let host = RealHost;
-    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose, host.env("NO_COLOR").is_some());
+    let printer = Printer::new(
+        cli.global.json,
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.no_progress,
+        host.env("NO_COLOR").is_some(),
+    );
     let exit = match commands::run(cli, &host, &printer) {
         Ok(exit) => exit,
         Err(err) => {

@@ -4,10 +4,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::error::Error;
+use crate::size::human;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
@@ -15,13 +17,49 @@ pub struct Printer {
     pub quiet: bool,
     pub verbose: bool,
     pub color: bool,
+    pub progress: ProgressStyle,
+}
+
+/// How long operations show progress on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// An indicatif bar (a terminal, no `--no-progress`).
+    Bar,
+    /// A plain line every few seconds (stderr is not a terminal).
+    Lines,
+    /// JSON lines (`--json`).
+    Json,
+    /// Nothing (`--quiet`, `--no-progress`).
+    #[default]
+    Off,
 }
 
 impl Printer {
-    /// Colour only on a terminal, and never with `NO_COLOR` set.
-    pub fn new(json: bool, quiet: bool, verbose: bool, no_color_env: bool) -> Self {
-        let color = !no_color_env && !json && std::io::stderr().is_terminal();
-        Self { json, quiet, verbose, color }
+    /// Colour and bars only on a terminal, and colour never with `NO_COLOR` set.
+    pub fn new(json: bool, quiet: bool, verbose: bool, no_progress: bool, no_color_env: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let color = !no_color_env && !json && terminal;
+        let progress = match () {
+            () if quiet || no_progress => ProgressStyle::Off,
+            () if json => ProgressStyle::Json,
+            () if terminal => ProgressStyle::Bar,
+            () => ProgressStyle::Lines,
+        };
+        Self { json, quiet, verbose, color, progress }
+    }
+
+    /// A progress reporter for downloads, in this printer's style.
+    pub fn download_progress(&self) -> DownloadProgress {
+        DownloadProgress {
+            style: self.progress,
+            printer: *self,
+            file: String::new(),
+            total: 0,
+            start: 0,
+            began: None,
+            last: None,
+            bar: None,
+        }
     }
 
     /// Data for stdout, human form.
@@ -84,6 +122,113 @@ impl Printer {
                 "ok": false,
                 "error": {"message": err.message, "hint": err.hint, "exit_code": err.exit as i32}
             }));
+        }
+    }
+}
+
+/// Download progress: a bar with bytes, rate and ETA on a terminal; a line every 5 s off one; JSON lines with
+/// `--json` (at most two a second). Retries and restarts are notes in every style but Off.
+pub struct DownloadProgress {
+    style: ProgressStyle,
+    printer: Printer,
+    file: String,
+    total: u64,
+    start: u64,
+    began: Option<Instant>,
+    last: Option<Instant>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl crate::hub::download::Progress for DownloadProgress {
+    fn begin(&mut self, file: &str, total: u64, resumed_from: u64) {
+        self.file = file.to_string();
+        self.total = total;
+        self.start = resumed_from;
+        self.began = Some(Instant::now());
+        self.last = None;
+        let resumed = if resumed_from > 0 { format!(", resuming at {}", human(resumed_from)) } else { String::new() };
+        match self.style {
+            ProgressStyle::Bar => {
+                let bar = indicatif::ProgressBar::new(total).with_position(resumed_from);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                    )
+                    .expect("the template is valid"),
+                );
+                bar.set_message(file.to_string());
+                bar.reset_eta();
+                self.bar = Some(bar);
+            }
+            ProgressStyle::Lines => eprintln!("downloading {file} ({}{resumed})", human(total)),
+            ProgressStyle::Json => eprintln!(
+                "{}",
+                json!({"type": "progress", "event": "begin", "file": file, "total": total, "bytes": resumed_from})
+            ),
+            ProgressStyle::Off => {}
+        }
+    }
+
+    fn update(&mut self, done: u64) {
+        let every = match self.style {
+            ProgressStyle::Bar => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(done);
+                }
+                return;
+            }
+            ProgressStyle::Lines => Duration::from_secs(5),
+            ProgressStyle::Json => Duration::from_millis(500),
+            ProgressStyle::Off => return,
+        };
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < every)
+            || self.last.is_none() && self.began.is_some_and(|t| now.duration_since(t) < every)
+        {
+            return;
+        }
+        self.last = Some(now);
+        let secs = self.began.map_or(0.0, |t| now.duration_since(t).as_secs_f64()).max(0.001);
+        let rate = (done - self.start.min(done)) as f64 / secs;
+        if self.style == ProgressStyle::Json {
+            eprintln!(
+                "{}",
+                json!({"type": "progress", "event": "update", "file": self.file, "total": self.total, "bytes": done, "bytes_per_second": rate as u64})
+            );
+        } else {
+            let eta = if rate > 0.0 {
+                format!(", eta {:.0} s", (self.total - done.min(self.total)) as f64 / rate)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "{}: {} of {} ({:.0}%), {}/s{eta}",
+                self.file,
+                human(done),
+                human(self.total),
+                done as f64 * 100.0 / self.total.max(1) as f64,
+                human(rate as u64)
+            );
+        }
+    }
+
+    fn message(&mut self, text: &str) {
+        match (&self.bar, self.style) {
+            (Some(bar), _) => bar.println(format!("note: {text}")),
+            (None, ProgressStyle::Off) => {}
+            (None, _) => self.printer.note(text),
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.style == ProgressStyle::Json {
+            eprintln!(
+                "{}",
+                json!({"type": "progress", "event": "end", "file": self.file, "total": self.total, "bytes": self.total})
+            );
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::catalog::Catalog;
 use crate::commands::plan::PlanDocument;
 use crate::error::{Error, Result};
+use crate::lockfile::LockFile;
 use crate::profile::Profile;
 
 /// File name and content of every generated schema.
@@ -19,6 +20,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("profile.schema.json", render(schemars::schema_for!(Profile))),
         ("catalog.schema.json", render(schemars::schema_for!(Catalog))),
         ("plan.schema.json", render(schemars::schema_for!(PlanDocument))),
+        ("lock.schema.json", render(schemars::schema_for!(LockFile))),
     ]
 }
 

@@ -118,20 +118,18 @@ pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
                 .with_hint("`clawlocal models` lists the catalog; or use hf:ORG/REPO/FILE.gguf"));
         }
     }
-    if let Some(q) = &request.quant {
-        if quant_spec(q).is_none() {
-            return Err(
-                Error::usage(format!("unknown quantization `{q}`")).with_hint(format!("known: {}", known_quants()))
-            );
-        }
+    if let Some(q) = &request.quant
+        && quant_spec(q).is_none()
+    {
+        return Err(Error::usage(format!("unknown quantization `{q}`")).with_hint(format!("known: {}", known_quants())));
     }
-    if let Some(c) = request.context {
-        if c < OPENCLAW_MIN_CONTEXT {
-            return Err(Error::usage(format!(
-                "--context {c} is below {OPENCLAW_MIN_CONTEXT}: OpenClaw refuses smaller context windows"
-            ))
-            .with_hint("use --context 16384 or more"));
-        }
+    if let Some(c) = request.context
+        && c < OPENCLAW_MIN_CONTEXT
+    {
+        return Err(Error::usage(format!(
+            "--context {c} is below {OPENCLAW_MIN_CONTEXT}: OpenClaw refuses smaller context windows"
+        ))
+        .with_hint("use --context 16384 or more"));
     }
     Ok(())
 }

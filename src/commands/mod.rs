@@ -3,6 +3,7 @@
 pub mod models;
 pub mod plan;
 pub mod profiles;
+pub mod pull;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit, Result};
@@ -28,7 +29,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
             });
             Ok(Exit::Success)
         }
-        Command::Pull(_) => Err(Error::not_yet_implemented("pull")),
+        Command::Pull(args) => pull::run(args, global, host, printer),
         Command::Init(_) => Err(Error::not_yet_implemented("init")),
         Command::Render(_) => Err(Error::not_yet_implemented("render")),
         Command::Serve => Err(Error::not_yet_implemented("serve")),

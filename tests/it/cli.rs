@@ -4,7 +4,6 @@ use crate::support::Ctx;
 fn later_commands_answer_not_yet_implemented_with_exit_2() {
     let ctx = Ctx::new();
     for args in [
-        vec!["pull", "qwen2.5-1.5b-instruct"],
         vec!["init", "--profile", "vps-8gb"],
         vec!["doctor"],
         vec!["status"],

@@ -9,3 +9,4 @@ mod cli;
 mod e2e;
 mod plan;
 mod profiles;
+mod pull;

@@ -224,10 +224,10 @@ fn hub(req: &Request, path: &str, st: &mut State) -> Reply {
         st.faults.rate_limit -= 1;
         return Reply::error(429, "RateLimited", "rate limit exceeded").header("Retry-After", "1");
     }
-    if let Some(token) = &st.faults.require_token {
-        if req.header("authorization").as_deref() != Some(&format!("Bearer {token}")) {
-            return Reply::error(401, "RepoNotFound", "Repository not found (or private: pass a token)");
-        }
+    if let Some(token) = &st.faults.require_token
+        && req.header("authorization").as_deref() != Some(&format!("Bearer {token}"))
+    {
+        return Reply::error(401, "RepoNotFound", "Repository not found (or private: pass a token)");
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // /api/models/{org}/{name}[/revision/{rev} | /tree/{rev}[/…] | /paths-info/{rev} | /refs]
@@ -328,11 +328,11 @@ fn cdn(req: &Request, path: &str, st: &mut State) -> Reply {
         .header("Accept-Ranges", "bytes")
         .header("ETag", format!("\"{sha}\""))
         .header("Content-Type", "application/octet-stream");
-    if req.method == "GET" {
-        if let Some((after, times)) = st.faults.cut {
-            reply.cut_at = Some(after as usize);
-            st.faults.cut = (times > 1).then_some((after, times - 1));
-        }
+    if req.method == "GET"
+        && let Some((after, times)) = st.faults.cut
+    {
+        reply.cut_at = Some(after as usize);
+        st.faults.cut = (times > 1).then_some((after, times - 1));
     }
     reply
 }

@@ -109,10 +109,10 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("llama-server exited with {status}:\n{}", self.log_tail());
             }
-            if let Ok(r) = http::get(&format!("{}/health", self.url())) {
-                if r.status == 200 {
-                    return;
-                }
+            if let Ok(r) = http::get(&format!("{}/health", self.url()))
+                && r.status == 200
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "llama-server not healthy in {timeout:?}:\n{}", self.log_tail());
             std::thread::sleep(Duration::from_millis(50));

@@ -1,0 +1,108 @@
+//! File-system primitives every writer shares: atomic replace, directory fsync, free space, inter-process locks.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Replace `path` with `bytes` atomically: a temp file in the same directory, fsync, rename, fsync the directory.
+/// A reader sees the old content or the new, never a mix; a crash leaves at most a stray temp file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent(path);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp")))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("cannot create a temporary file in {}", dir.display()), &e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), &e))?;
+    tmp.persist(path).map_err(|e| Error::io(format!("cannot replace {}", path.display()), &e.error))?;
+    sync_dir(dir)
+}
+
+/// Make a rename or a new entry in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", dir.display()), &e))
+}
+
+pub fn parent(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Bytes an unprivileged user may still write on the file system holding `path`.
+pub fn free_space(path: &Path) -> Result<u64> {
+    let vfs = rustix::fs::statvfs(path)
+        .map_err(|e| Error::io(format!("cannot read free space of {}", path.display()), &e.into()))?;
+    Ok(vfs.f_bavail.saturating_mul(vfs.f_frsize))
+}
+
+/// An exclusive lock on a lock file, released when dropped. The lock file itself stays (as huggingface_hub's do).
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl FileLock {
+    /// Take the lock; when another process holds it, call `on_wait` once and block until it is free.
+    pub fn acquire(path: &Path, on_wait: impl FnOnce()) -> Result<Self> {
+        let dir = parent(path);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("cannot open lock {}", path.display()), &e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                on_wait();
+                file.lock().map_err(|e| Error::io(format!("cannot lock {}", path.display()), &e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("cannot lock {}", path.display()), &e));
+            }
+        }
+        Ok(Self { _file: file, path: path.to_path_buf() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/f.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f.json")]);
+    }
+
+    #[test]
+    fn a_held_lock_makes_the_second_taker_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".locks/x.lock");
+        let held = FileLock::acquire(&p, || panic!("free lock")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let waiter = std::thread::spawn(move || {
+            let _l = FileLock::acquire(&p2, || tx.send("waiting").unwrap()).unwrap();
+        });
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap(), "waiting");
+        drop(held);
+        waiter.join().unwrap();
+    }
+
+    #[test]
+    fn free_space_is_reported() {
+        assert!(free_space(Path::new(".")).unwrap() > 0);
+    }
+}

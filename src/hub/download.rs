@@ -1,0 +1,283 @@
+//! Download one blob into the cache: resume from `blobs/<sha256>.incomplete`, hash while streaming, and give the
+//! blob its name only after size and sha256 (and, for a `.gguf`, the header) check out.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use ureq::http::StatusCode;
+
+use super::cache::RepoCache;
+use super::client::{Client, Failure, RemoteFile, Target};
+use crate::error::{Error, Result};
+use crate::fsutil::{self, FileLock};
+
+/// Space kept free beyond the download itself, so the disk is not filled to the last byte.
+const FREE_SPACE_MARGIN: u64 = 64 << 20;
+const BUFFER: usize = 1 << 20;
+
+/// Where a download reports how far it is. Implemented by the printer (bar, lines or JSON) and by tests.
+pub trait Progress {
+    fn begin(&mut self, file: &str, total: u64, resumed_from: u64);
+    fn update(&mut self, done: u64);
+    /// Something worth saying mid-download: a retry, a restart, a wait for a lock.
+    fn message(&mut self, text: &str);
+    fn end(&mut self);
+}
+
+/// Progress nobody watches.
+pub struct Silent;
+impl Progress for Silent {
+    fn begin(&mut self, _: &str, _: u64, _: u64) {}
+    fn update(&mut self, _: u64) {}
+    fn message(&mut self, _: &str) {}
+    fn end(&mut self) {}
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub blob: PathBuf,
+    /// Body bytes received by this call (0 when the blob was already there).
+    pub downloaded: u64,
+    /// Bytes of an earlier partial download this call started from.
+    pub resumed_from: u64,
+}
+
+/// Make sure `cache` holds `file` as a verified blob; download (or resume) it when not.
+pub fn fetch(
+    client: &Client,
+    cache: &RepoCache,
+    t: Target<'_>,
+    file: &RemoteFile,
+    progress: &mut dyn Progress,
+) -> Result<Fetched> {
+    let blob = cache.blob(&file.sha256);
+    let done = |resumed_from| Fetched { blob: blob.clone(), downloaded: 0, resumed_from };
+    if cache.blob_len(&file.sha256) == Some(file.size) {
+        return Ok(done(0));
+    }
+    let _lock = FileLock::acquire(&cache.lock_path(&file.sha256), || {
+        progress.message(&format!("waiting for another process that is downloading {}", file.name));
+    })?;
+    if cache.blob_len(&file.sha256) == Some(file.size) {
+        return Ok(done(0)); // the other process finished it
+    }
+    let blobs = fsutil::parent(&blob).to_path_buf();
+    std::fs::create_dir_all(&blobs).map_err(|e| Error::io(format!("cannot create {}", blobs.display()), &e))?;
+    let part_path = cache.incomplete(&file.sha256);
+    let io = |what: &str| {
+        let p = part_path.display().to_string();
+        let what = what.to_string();
+        move |e: std::io::Error| Error::io(format!("{what} {p}"), &e)
+    };
+    let mut part = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&part_path)
+        .map_err(io("cannot open"))?;
+    let mut have = part.metadata().map_err(io("cannot stat"))?.len();
+    if have > file.size {
+        part.set_len(0).map_err(io("cannot truncate"))?;
+        have = 0;
+    }
+    // Resume: hash the bytes already on disk once, then go on hashing as new bytes arrive.
+    let mut hasher = Sha256::new();
+    if have > 0 {
+        let copied =
+            std::io::copy(&mut (&mut part).take(have), &mut HashWriter(&mut hasher)).map_err(io("cannot read"))?;
+        if copied != have {
+            return Err(Error::failure(format!("{} shrank while it was read", part_path.display())));
+        }
+    }
+    let free = fsutil::free_space(&blobs)?;
+    let need = file.size - have;
+    if free < need.saturating_add(FREE_SPACE_MARGIN) {
+        return Err(Error::failure(format!(
+            "not enough disk space for {}: it needs {} more, {} has {} free",
+            file.name,
+            crate::size::human(need),
+            blobs.display(),
+            crate::size::human(free)
+        ))
+        .with_hint("free some space, or set HF_HUB_CACHE to a folder on a bigger disk"));
+    }
+    part.seek(SeekFrom::Start(have)).map_err(io("cannot seek in"))?;
+    let resumed_from = have;
+    progress.begin(&file.name, file.size, have);
+    let mut attempt = 0u32;
+    let mut buf = vec![0u8; BUFFER];
+    while have < file.size {
+        let before = have;
+        match stream(client, t, file, &mut part, &mut hasher, &mut have, &mut buf, progress) {
+            Ok(()) => {}
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry { why, after }) => {
+                if have > before {
+                    attempt = 0; // progress was made: a link that drops now and then still finishes
+                }
+                if attempt >= client.config.retries {
+                    return Err(Error::failure(format!(
+                        "{why} (gave up after {} attempts; {have} bytes kept)",
+                        attempt + 1
+                    ))
+                    .with_hint("run the same command again: it resumes where this one stopped"));
+                }
+                let wait = after.unwrap_or_else(|| Duration::from_secs((1u64 << attempt.min(5)).min(30)));
+                progress.message(&format!("{why}; retrying in {}s from byte {have}", wait.as_secs()));
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+        }
+    }
+    progress.end();
+    part.sync_all().map_err(io("cannot sync"))?;
+    let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let discard = || {
+        let _ = std::fs::remove_file(&part_path);
+    };
+    if actual != file.sha256 {
+        discard();
+        return Err(Error::failure(format!(
+            "checksum failed for {} from {} at {}: sha256 is {actual}, the Hub says {}; the download was deleted",
+            file.name, t.repo, t.revision, file.sha256
+        ))
+        .with_hint("run the command again; if it fails again, the server at HF_ENDPOINT serves different bytes than it announces"));
+    }
+    if file.name.ends_with(".gguf") {
+        let header = File::open(&part_path)
+            .map_err(io("cannot open"))
+            .and_then(|f| crate::gguf::parse(std::io::BufReader::new(f)).map_err(|e| Error::failure(e.to_string())));
+        if let Err(e) = header.and_then(|h| h.check_complete(file.size).map_err(|e| Error::failure(e.to_string()))) {
+            discard();
+            return Err(Error::failure(format!(
+                "{} from {} is not a usable GGUF file: {}",
+                file.name, t.repo, e.message
+            )));
+        }
+    }
+    std::fs::rename(&part_path, &blob).map_err(io("cannot rename"))?;
+    fsutil::sync_dir(&blobs)?;
+    Ok(Fetched { blob, downloaded: file.size - resumed_from, resumed_from })
+}
+
+/// One GET from `have` to the end, appended to `part` and hashed. Restarts cleanly (truncate, fresh hash) when
+/// the server answers a Range request with the whole file.
+#[allow(clippy::too_many_arguments)]
+fn stream(
+    client: &Client,
+    t: Target<'_>,
+    file: &RemoteFile,
+    part: &mut File,
+    hasher: &mut Sha256,
+    have: &mut u64,
+    buf: &mut [u8],
+    progress: &mut dyn Progress,
+) -> std::result::Result<(), Failure> {
+    let write_err =
+        |e: std::io::Error| Failure::Fatal(Error::io(format!("cannot write the download of {}", file.name), &e));
+    let resp = client.get(t, *have, None)?;
+    let status = resp.status();
+    let restart = |part: &mut File, hasher: &mut Sha256, have: &mut u64| -> std::result::Result<(), Failure> {
+        part.set_len(0).and_then(|()| part.seek(SeekFrom::Start(0)).map(|_| ())).map_err(write_err)?;
+        *hasher = Sha256::new();
+        *have = 0;
+        Ok(())
+    };
+    if status == StatusCode::PARTIAL_CONTENT {
+        let range = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if parse_content_range(range) != Some((*have, file.size)) {
+            restart(part, hasher, have)?;
+            return Err(Failure::Retry {
+                why: format!("the server answered Range with `Content-Range: {range}`"),
+                after: Some(Duration::ZERO),
+            });
+        }
+    } else if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        restart(part, hasher, have)?;
+        return Err(Failure::Retry {
+            why: format!("the server refused to resume {} (416)", file.name),
+            after: Some(Duration::ZERO),
+        });
+    } else if *have > 0 {
+        progress.message(&format!("the server ignored the Range request; downloading {} from the start", file.name));
+        restart(part, hasher, have)?;
+    }
+    let mut body = resp.into_body().into_reader();
+    loop {
+        let n = match body.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Failure::Retry {
+                    why: format!("{}: connection lost after {} bytes: {e}", file.name, *have),
+                    after: None,
+                });
+            }
+        };
+        if *have + n as u64 > file.size {
+            restart(part, hasher, have)?;
+            return Err(Failure::Retry {
+                why: format!("the server sent more than the {} bytes of {}", file.size, file.name),
+                after: None,
+            });
+        }
+        part.write_all(&buf[..n]).map_err(write_err)?;
+        hasher.update(&buf[..n]);
+        *have += n as u64;
+        progress.update(*have);
+    }
+    if *have < file.size {
+        return Err(Failure::Retry {
+            why: format!("{}: the connection closed after {} of {} bytes", file.name, *have, file.size),
+            after: None,
+        });
+    }
+    Ok(())
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL), when END is the last byte.
+fn parse_content_range(v: &str) -> Option<(u64, u64)> {
+    let (range, total) = v.strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end, total): (u64, u64, u64) =
+        (start.trim().parse().ok()?, end.trim().parse().ok()?, total.trim().parse().ok()?);
+    (end + 1 == total && start <= end).then_some((start, total))
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The sha256 of a file, hex (doctor --deep, the bench).
+pub fn sha256_file(path: &std::path::Path) -> Result<String> {
+    let mut f = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut HashWriter(&mut hasher))
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_must_run_to_the_end() {
+        assert_eq!(parse_content_range("bytes 100-999/1000"), Some((100, 1000)));
+        assert_eq!(parse_content_range("bytes 100-500/1000"), None);
+        assert_eq!(parse_content_range("bytes */1000"), None);
+        assert_eq!(parse_content_range(""), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! `clawlocal.lock`: the Hub commit, files, sizes and sha256 every model was resolved to, so a later run (CI)
+//! downloads exactly the same bytes. Written after a verified pull; `--locked` refuses to resolve anything new.
+//! Schema: schemas/lock.schema.json.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    pub version: u32,
+    pub models: Vec<LockedModel>,
+}
+
+impl Default for LockFile {
+    fn default() -> Self {
+        Self { version: LOCK_VERSION, models: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockedModel {
+    /// What was asked for: a catalog id with its quant (`qwen2.5-1.5b-instruct:Q4_K_M`) or the `hf:` spec.
+    pub spec: String,
+    /// `ORG/NAME` on the Hub.
+    pub repo: String,
+    /// The revision asked for (a branch, tag or commit).
+    pub revision: String,
+    /// The commit that revision pointed to when it was resolved.
+    #[schemars(regex(pattern = r"^[0-9a-f]{40}$"))]
+    pub commit: String,
+    /// The file, or every shard of a split GGUF in order.
+    #[schemars(length(min = 1))]
+    pub files: Vec<LockedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockedFile {
+    pub name: String,
+    pub size: u64,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+impl LockFile {
+    /// A missing file is an empty lock; a file that does not parse is an error naming it (never overwritten).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        };
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let lock: Self = serde_path_to_error::deserialize(de).map_err(|e| {
+            let inner = e.inner();
+            Error::usage(format!(
+                "{}:{}:{}: field `{}`: {inner}",
+                path.display(),
+                inner.line(),
+                inner.column(),
+                e.path()
+            ))
+            .with_hint("fix the file, or delete it to resolve every model afresh")
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(Error::usage(format!(
+                "{}: lock version {} is not supported (this clawlocal writes {LOCK_VERSION})",
+                path.display(),
+                lock.version
+            )));
+        }
+        for m in &lock.models {
+            let bad_commit = m.commit.len() != 40 || !m.commit.bytes().all(|b| b.is_ascii_hexdigit());
+            let bad_sha =
+                m.files.iter().any(|f| f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
+            if bad_commit || bad_sha || m.files.is_empty() {
+                return Err(Error::usage(format!(
+                    "{}: entry `{}` has a malformed commit or sha256",
+                    path.display(),
+                    m.spec
+                ))
+                .with_hint("delete the entry to resolve it afresh"));
+            }
+        }
+        Ok(lock)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).expect("the lock serialises");
+        text.push('\n');
+        crate::fsutil::write_atomic(path, text.as_bytes())
+    }
+
+    pub fn find(&self, repo: &str, revision: &str, first_file: &str) -> Option<&LockedModel> {
+        self.models
+            .iter()
+            .find(|m| m.repo == repo && m.revision == revision && m.files.first().is_some_and(|f| f.name == first_file))
+    }
+
+    /// Insert or replace the entry for the same repo, revision and file; true when the lock changed.
+    pub fn upsert(&mut self, entry: LockedModel) -> bool {
+        let first = entry.files.first().map(|f| f.name.clone()).unwrap_or_default();
+        match self.models.iter_mut().find(|m| {
+            m.repo == entry.repo && m.revision == entry.revision && m.files.first().is_some_and(|f| f.name == first)
+        }) {
+            Some(old) if *old == entry => false,
+            Some(old) => {
+                *old = entry;
+                true
+            }
+            None => {
+                self.models.push(entry);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(commit: char) -> LockedModel {
+        LockedModel {
+            spec: "hf:o/n/m.gguf".into(),
+            repo: "o/n".into(),
+            revision: "main".into(),
+            commit: commit.to_string().repeat(40),
+            files: vec![LockedFile { name: "m.gguf".into(), size: 3, sha256: "a".repeat(64) }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_upserts_by_repo_revision_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clawlocal.lock");
+        let mut lock = LockFile::load(&path).unwrap();
+        assert!(lock.models.is_empty(), "missing file = empty lock");
+        assert!(lock.upsert(entry('1')));
+        assert!(!lock.upsert(entry('1')), "same entry: no change");
+        assert!(lock.upsert(entry('2')), "new commit replaces");
+        assert_eq!(lock.models.len(), 1);
+        lock.save(&path).unwrap();
+        assert_eq!(LockFile::load(&path).unwrap(), lock);
+        assert_eq!(lock.find("o/n", "main", "m.gguf").unwrap().commit, "2".repeat(40));
+        assert!(lock.find("o/n", "v2", "m.gguf").is_none());
+    }
+
+    #[test]
+    fn a_broken_lock_is_an_error_naming_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clawlocal.lock");
+        std::fs::write(&path, "{\"version\": 1, \"models\": [{\"spec\": 3}]}").unwrap();
+        let err = LockFile::load(&path).unwrap_err();
+        assert!(err.message.contains("clawlocal.lock:1:") && err.message.contains("models[0].spec"), "{}", err.message);
+        std::fs::write(
+            &path,
+            serde_json::to_string(&LockFile {
+                version: 1,
+                models: vec![LockedModel { commit: "xyz".into(), ..entry('1') }],
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(LockFile::load(&path).unwrap_err().message.contains("malformed commit"));
+    }
+}

@@ -1,0 +1,346 @@
+//! `clawlocal pull` against the Hub mock with a real generated GGUF: the cache layout, verification, resume,
+//! retries, tokens, errors, the lock file, offline use and two processes at once.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::gguf::TinyModel;
+use crate::support::hubmock::{Faults, HubMock, sha256_hex};
+use crate::support::{Ctx, Run};
+
+const REPO: &str = "clawlocal-test/tiny-llama-GGUF";
+const FILE: &str = "tiny-llama-F16.gguf";
+
+struct Setup {
+    ctx: Ctx,
+    hub: HubMock,
+    model: Vec<u8>,
+    commit: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let hub = HubMock::start();
+        let model = TinyModel::default().bytes();
+        let commit = hub.add_repo(REPO, &[(FILE, model.clone())]);
+        Self { ctx: Ctx::new(), hub, model, commit }
+    }
+    fn sha(&self) -> String {
+        sha256_hex(&self.model)
+    }
+    fn cache(&self) -> PathBuf {
+        self.ctx.dir.path().join("hub")
+    }
+    fn repo_dir(&self) -> PathBuf {
+        self.cache().join("models--clawlocal-test--tiny-llama-GGUF")
+    }
+    fn snapshot(&self) -> PathBuf {
+        self.repo_dir().join("snapshots").join(&self.commit).join(FILE)
+    }
+    fn lock(&self) -> PathBuf {
+        self.ctx.dir.path().join("state/clawlocal/clawlocal.lock")
+    }
+    fn pull_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.ctx.command();
+        cmd.env("HF_ENDPOINT", self.hub.endpoint())
+            .env("HF_HUB_CACHE", self.cache())
+            .env("XDG_STATE_HOME", self.ctx.dir.path().join("state"))
+            .env("CLAWLOCAL_HUB_RETRIES", "3");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(["--scope", "user", "pull"]).args(args).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    fn pull(&self, args: &[&str]) -> Run {
+        self.pull_env(args, &[])
+    }
+    fn spec(&self) -> String {
+        format!("hf:{REPO}/{FILE}")
+    }
+    /// GETs that carried (part of) a body.
+    fn body_requests(&self) -> Vec<Option<String>> {
+        self.hub.log().into_iter().filter(|l| l.server == "cdn" && l.method == "GET").map(|l| l.range).collect()
+    }
+    fn assert_no_trace_under_final_names(&self) {
+        assert!(!self.snapshot().exists() && std::fs::symlink_metadata(self.snapshot()).is_err(), "no snapshot entry");
+        assert!(!self.repo_dir().join("blobs").join(self.sha()).exists(), "no blob under its final name");
+    }
+}
+
+fn sha256_of(path: &Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap())
+}
+
+#[test]
+fn pull_lands_the_hubs_bytes_in_the_hf_cache_and_a_second_pull_fetches_no_body() {
+    let s = Setup::new();
+    let run = s.pull(&["--json", &s.spec()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["path"], s.snapshot().display().to_string());
+    assert_eq!(doc["sha256"], s.sha());
+    assert_eq!(doc["size"], s.model.len());
+    assert_eq!(doc["repo"], REPO);
+    assert_eq!(doc["revision"], s.commit);
+    assert_eq!(doc["file"], FILE);
+    assert_eq!(doc["downloaded_bytes"], s.model.len());
+    // The Hugging Face layout: snapshot → ../../blobs/<sha256>, refs/main = commit.
+    assert_eq!(std::fs::read_link(s.snapshot()).unwrap(), PathBuf::from(format!("../../blobs/{}", s.sha())));
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+    assert_eq!(std::fs::read_to_string(s.repo_dir().join("refs/main")).unwrap(), s.commit);
+    assert!(!s.repo_dir().join(format!("blobs/{}.incomplete", s.sha())).exists());
+    // Progress goes to stderr as JSON lines with --json.
+    assert!(
+        run.stderr.lines().any(|l| l.contains("\"type\":\"progress\"") && l.contains("\"event\":\"end\"")),
+        "{}",
+        run.stderr
+    );
+    // The lock pins the commit, size and sha256.
+    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.lock()).unwrap()).unwrap();
+    assert_eq!(lock["models"][0]["commit"], s.commit);
+    assert_eq!(lock["models"][0]["files"][0]["sha256"], s.sha());
+    assert_eq!(lock["models"][0]["files"][0]["size"], s.model.len());
+
+    s.hub.clear_log();
+    let again = s.pull(&["--json", &s.spec()]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json()["downloaded_bytes"], 0);
+    assert!(s.hub.log().is_empty(), "pinned and cached: no request at all: {:?}", s.hub.log());
+
+    // Without the lock the Hub is asked again, but only for metadata.
+    std::fs::remove_file(s.lock()).unwrap();
+    s.hub.clear_log();
+    let third = s.pull(&[&s.spec()]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(third.stdout.contains("already in the cache"), "{}", third.stdout);
+    assert!(s.body_requests().is_empty(), "no body request: {:?}", s.hub.log());
+    assert!(s.hub.log().iter().all(|l| l.method == "HEAD"));
+}
+
+#[test]
+fn a_corrupted_body_fails_the_checksum_and_leaves_nothing_under_the_final_names() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { corrupt: true, ..Faults::default() });
+    let run = s.pull(&[&s.spec()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: checksum failed for tiny-llama-F16.gguf"), "{}", run.stderr);
+    assert!(run.stderr.contains(&s.sha()), "names the expected sha256: {}", run.stderr);
+    s.assert_no_trace_under_final_names();
+    assert!(!s.repo_dir().join(format!("blobs/{}.incomplete", s.sha())).exists(), "the bad partial is deleted");
+    assert!(!s.lock().exists(), "nothing pinned");
+}
+
+#[test]
+fn a_cut_body_resumes_with_range_in_the_same_run_and_in_the_next_run() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { cut: Some((1_000_000, 1)), ..Faults::default() });
+    let run = s.pull(&["--json", &s.spec()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(s.body_requests(), [None, Some("bytes=1000000-".to_string())]);
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+
+    // Across runs: the first run gives up (no retries) and keeps the partial; the next resumes from it.
+    let s = Setup::new();
+    s.hub.set_faults(Faults { cut: Some((700_000, 1)), ..Faults::default() });
+    let first = s.pull_env(&[&s.spec()], &[("CLAWLOCAL_HUB_RETRIES", "0")]);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(first.stderr.contains("run the same command again"), "{}", first.stderr);
+    let partial = s.repo_dir().join(format!("blobs/{}.incomplete", s.sha()));
+    assert_eq!(std::fs::metadata(&partial).unwrap().len(), 700_000);
+    s.assert_no_trace_under_final_names();
+    s.hub.clear_log();
+    let second = s.pull(&["--json", &s.spec()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(s.body_requests(), [Some("bytes=700000-".to_string())]);
+    assert_eq!(second.json()["files"][0]["resumed_from"], 700_000);
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+}
+
+#[test]
+fn a_server_that_ignores_range_still_gives_a_correct_file() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { cut: Some((500_000, 1)), ignore_range: true, ..Faults::default() });
+    let run = s.pull(&[&s.spec()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("ignored the Range request"), "{}", run.stderr);
+    assert_eq!(s.body_requests(), [None, Some("bytes=500000-".to_string())], "asked to resume, got the whole file");
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+}
+
+#[test]
+fn rate_limits_are_retried_after_retry_after() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { rate_limit: 2, ..Faults::default() });
+    let run = s.pull(&[&s.spec()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("rate limited by the Hub (429); retrying in 1s").count(), 2, "{}", run.stderr);
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+}
+
+#[test]
+fn a_private_repo_needs_hf_token_which_is_not_sent_to_the_cdn() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { require_token: Some("hf_secret".into()), ..Faults::default() });
+    let run = s.pull(&[&s.spec()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refused access (401 RepoNotFound)") && run.stderr.contains("HF_TOKEN"),
+        "{}",
+        run.stderr
+    );
+    s.hub.clear_log();
+    let run = s.pull_env(&[&s.spec()], &[("HF_TOKEN", "hf_secret")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+    let log = s.hub.log();
+    assert!(log.iter().filter(|l| l.server == "hub").all(|l| l.authorization.as_deref() == Some("Bearer hf_secret")));
+    assert!(
+        log.iter().filter(|l| l.server == "cdn").all(|l| l.authorization.is_none()),
+        "token stays on the Hub: {log:?}"
+    );
+}
+
+#[test]
+fn missing_files_revisions_and_repos_are_named() {
+    let s = Setup::new();
+    let run = s.pull(&[&format!("hf:{REPO}/nope-Q4_K_M.gguf")]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("error: file nope-Q4_K_M.gguf does not exist in {REPO} at revision main")),
+        "{}",
+        run.stderr
+    );
+    let run = s.pull(&[&format!("hf:{REPO}/{FILE}@v9")]);
+    assert!(run.stderr.contains(&format!("revision `v9` does not exist in {REPO}")), "{}", run.stderr);
+    let run = s.pull(&["hf:nobody/nothing/x.gguf"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nobody/nothing") && run.stderr.contains("HF_TOKEN"), "{}", run.stderr);
+    let run = s.pull(&["no-such-model"]);
+    assert!(run.stderr.contains("unknown model `no-such-model`"), "{}", run.stderr);
+}
+
+#[test]
+fn a_file_that_is_not_a_gguf_is_rejected_even_when_its_checksum_matches() {
+    let s = Setup::new();
+    let mut truncated = s.model.clone();
+    truncated.truncate(s.model.len() - 100);
+    s.hub.add_repo(
+        "o/bad",
+        &[("page.gguf", b"<!DOCTYPE html><html>rate limited</html>".to_vec()), ("cut.gguf", truncated)],
+    );
+    let run = s.pull(&["hf:o/bad/page.gguf"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("page.gguf from o/bad is not a usable GGUF file: not a GGUF file"), "{}", run.stderr);
+    let run = s.pull(&["hf:o/bad/cut.gguf"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cut.gguf from o/bad is not a usable GGUF file") && run.stderr.contains("truncated"),
+        "{}",
+        run.stderr
+    );
+    let blobs = s.cache().join("models--o--bad/blobs");
+    assert_eq!(std::fs::read_dir(blobs).unwrap().count(), 0, "nothing kept");
+}
+
+#[test]
+fn split_ggufs_download_as_a_set_at_one_commit() {
+    let s = Setup::new();
+    let one = TinyModel::default().bytes();
+    let two = TinyModel { seed: 7, ..TinyModel::default() }.bytes();
+    let files = [("m-00001-of-00002.gguf", one.clone()), ("m-00002-of-00002.gguf", two.clone())];
+    let commit = s.hub.add_repo("o/split", &files);
+    let run = s.pull(&["--json", "hf:o/split/m-00002-of-00002.gguf"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["file"], "m-00001-of-00002.gguf", "the first shard is what llama-server loads");
+    assert_eq!(doc["size"], one.len() + two.len());
+    for (name, bytes) in &files {
+        let entry = s.cache().join("models--o--split/snapshots").join(&commit).join(name);
+        assert_eq!(sha256_of(&entry), sha256_hex(bytes));
+    }
+}
+
+#[test]
+fn locked_and_offline_use_only_the_lock_and_the_cache() {
+    let s = Setup::new();
+    let run = s.pull(&["--locked", &s.spec()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is not in") && run.stderr.contains("clawlocal.lock"), "{}", run.stderr);
+    let run = s.pull(&["--offline", &s.spec()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("offline, and revision main of"), "{}", run.stderr);
+    assert!(s.hub.log().is_empty(), "offline and locked runs make no request: {:?}", s.hub.log());
+
+    assert_eq!(s.pull(&[&s.spec()]).code, 0);
+    s.hub.clear_log();
+    for args in [vec!["--locked", "--json"], vec!["--offline", "--json"]] {
+        let mut a = args.clone();
+        let spec = s.spec();
+        a.push(&spec);
+        let run = s.pull(&a);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert_eq!(run.json()["sha256"], s.sha());
+    }
+    // HF_HUB_OFFLINE=1 and no lock: refs/main and the snapshot link answer.
+    std::fs::remove_file(s.lock()).unwrap();
+    let run = s.pull_env(&["--json", &s.spec()], &[("HF_HUB_OFFLINE", "1")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["revision"], s.commit);
+    assert!(s.hub.log().is_empty(), "{:?}", s.hub.log());
+    // A lock pinning a commit the Hub no longer has at `main` still downloads the pinned commit.
+    std::fs::remove_dir_all(s.cache()).unwrap();
+    assert_eq!(s.pull(&["--locked", &s.spec()]).code, 0);
+    assert!(s.hub.log().iter().any(|l| l.path.contains(&format!("/resolve/{}/", s.commit))), "{:?}", s.hub.log());
+}
+
+#[test]
+fn two_processes_pulling_at_once_write_the_blob_once() {
+    let s = Setup::new();
+    let big = TinyModel { n_layer: 12, ..TinyModel::default() }.bytes();
+    s.hub.add_repo("o/big", &[("big.gguf", big.clone())]);
+    let spawn = || {
+        let mut cmd = s.ctx.command();
+        cmd.env("HF_ENDPOINT", s.hub.endpoint())
+            .env("HF_HUB_CACHE", s.cache())
+            .env("XDG_STATE_HOME", s.ctx.dir.path().join("state"))
+            .args(["--scope", "user", "pull", "hf:o/big/big.gguf"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let gets = s.body_requests();
+    assert_eq!(gets.len(), 1, "one body download between the two: {gets:?}");
+    let entry = s
+        .cache()
+        .join("models--o--big/snapshots")
+        .join(s.hub.add_repo("o/big", &[("big.gguf", big.clone())]))
+        .join("big.gguf");
+    assert_eq!(sha256_of(&entry), sha256_hex(&big));
+}
+
+#[test]
+fn an_unreachable_hub_is_an_error_naming_the_url_after_the_retries() {
+    let ctx = Ctx::new();
+    let port = crate::support::parts::free_port();
+    let out = ctx
+        .command()
+        .env("HF_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("CLAWLOCAL_HUB_RETRIES", "1")
+        .args(["--scope", "user", "pull", "qwen2.5-0.5b-instruct"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("error: http://127.0.0.1:{port}/Qwen/")), "{stderr}");
+    assert!(stderr.contains("gave up after 2 attempts") && stderr.contains("retrying in 1s"), "{stderr}");
+}
