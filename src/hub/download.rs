@@ -108,33 +108,22 @@ pub fn fetch(
     part.seek(SeekFrom::Start(have)).map_err(io("cannot seek in"))?;
     let resumed_from = have;
     progress.begin(&file.name, file.size, have);
-    let mut attempt = 0u32;
-    let mut buf = vec![0u8; BUFFER];
-    while have < file.size {
-        let before = have;
-        match stream(client, t, file, &mut part, &mut hasher, &mut have, &mut buf, progress) {
-            Ok(()) => {}
-            Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::Retry { why, after }) => {
-                if have > before {
-                    attempt = 0; // progress was made: a link that drops now and then still finishes
-                }
-                if attempt >= client.config.retries {
-                    return Err(Error::failure(format!(
-                        "{why} (gave up after {} attempts; {have} bytes kept)",
-                        attempt + 1
-                    ))
-                    .with_hint("run the same command again: it resumes where this one stopped"));
-                }
-                let wait = after.unwrap_or_else(|| Duration::from_secs((1u64 << attempt.min(5)).min(30)));
-                progress.message(&format!("{why}; retrying in {}s from byte {have}", wait.as_secs()));
-                std::thread::sleep(wait);
-                attempt += 1;
-            }
-        }
-    }
+    // The network is read on this thread; writing and hashing run on a second one, so the sha256 costs
+    // (almost) no wall time: it overlaps with receiving the next buffers.
+    let (hasher, part) = std::thread::scope(|scope| -> Result<(Sha256, File)> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
+        let (recycle_tx, recycle) = std::sync::mpsc::channel::<Vec<u8>>();
+        let writer = scope.spawn(move || write_and_hash(part, hasher, &rx, &recycle_tx));
+        let mut pipe = Pipe { tx, recycle, have };
+        let streamed = retry_until_complete(client, t, file, &mut pipe, progress);
+        drop(pipe);
+        let written = writer.join().expect("the writer thread does not panic");
+        let (hasher, part) = written.map_err(io("cannot write"))?;
+        streamed.map(|()| (hasher, part))
+    })?;
     progress.end();
     part.sync_all().map_err(io("cannot sync"))?;
+    drop(part);
     let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let discard = || {
         let _ = std::fs::remove_file(&part_path);
@@ -164,76 +153,171 @@ pub fn fetch(
     Ok(Fetched { blob, downloaded: file.size - resumed_from, resumed_from })
 }
 
-/// One GET from `have` to the end, appended to `part` and hashed. Restarts cleanly (truncate, fresh hash) when
-/// the server answers a Range request with the whole file.
-#[allow(clippy::too_many_arguments)]
+enum Chunk {
+    Data(Vec<u8>),
+    /// Throw away what was written and start the hash afresh (the server restarted from byte 0).
+    Reset,
+}
+
+/// The receiving side of the writer thread: what was sent so far, and buffers coming back for reuse.
+struct Pipe {
+    tx: std::sync::mpsc::SyncSender<Chunk>,
+    recycle: std::sync::mpsc::Receiver<Vec<u8>>,
+    have: u64,
+}
+
+impl Pipe {
+    fn buffer(&self) -> Vec<u8> {
+        let mut buf = self.recycle.try_recv().unwrap_or_default();
+        buf.resize(BUFFER, 0);
+        buf
+    }
+    /// False when the writer stopped (a write failed; its error comes out of the join).
+    fn send(&mut self, chunk: Chunk) -> bool {
+        match &chunk {
+            Chunk::Data(buf) => self.have += buf.len() as u64,
+            Chunk::Reset => self.have = 0,
+        }
+        self.tx.send(chunk).is_ok()
+    }
+}
+
+fn write_and_hash(
+    mut part: File,
+    mut hasher: Sha256,
+    rx: &std::sync::mpsc::Receiver<Chunk>,
+    recycle: &std::sync::mpsc::Sender<Vec<u8>>,
+) -> std::io::Result<(Sha256, File)> {
+    for chunk in rx {
+        match chunk {
+            Chunk::Data(buf) => {
+                part.write_all(&buf)?;
+                hasher.update(&buf);
+                let _ = recycle.send(buf);
+            }
+            Chunk::Reset => {
+                part.set_len(0)?;
+                part.seek(SeekFrom::Start(0))?;
+                hasher = Sha256::new();
+            }
+        }
+    }
+    Ok((hasher, part))
+}
+
+/// GET (and resume) until every byte was sent to the writer, retrying with backoff; the attempt count starts
+/// over whenever an attempt made progress, so a link that drops now and then still finishes.
+fn retry_until_complete(
+    client: &Client,
+    t: Target<'_>,
+    file: &RemoteFile,
+    pipe: &mut Pipe,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    let mut attempt = 0u32;
+    while pipe.have < file.size {
+        let before = pipe.have;
+        match stream(client, t, file, pipe, progress) {
+            Ok(()) => {}
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry { why, after }) => {
+                if pipe.have > before {
+                    attempt = 0;
+                }
+                if attempt >= client.config.retries {
+                    return Err(Error::failure(format!(
+                        "{why} (gave up after {} attempts; {} bytes kept)",
+                        attempt + 1,
+                        pipe.have
+                    ))
+                    .with_hint("run the same command again: it resumes where this one stopped"));
+                }
+                let wait = after.unwrap_or_else(|| Duration::from_secs((1u64 << attempt.min(5)).min(30)));
+                progress.message(&format!("{why}; retrying in {}s from byte {}", wait.as_secs(), pipe.have));
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One GET from `pipe.have` to the end. Restarts cleanly (truncate, fresh hash) when the server answers a Range
+/// request with the whole file.
 fn stream(
     client: &Client,
     t: Target<'_>,
     file: &RemoteFile,
-    part: &mut File,
-    hasher: &mut Sha256,
-    have: &mut u64,
-    buf: &mut [u8],
+    pipe: &mut Pipe,
     progress: &mut dyn Progress,
 ) -> std::result::Result<(), Failure> {
-    let write_err =
-        |e: std::io::Error| Failure::Fatal(Error::io(format!("cannot write the download of {}", file.name), &e));
-    let resp = client.get(t, *have, None)?;
+    let writer_stopped = || Failure::Fatal(Error::failure(format!("writing the download of {} failed", file.name)));
+    let resp = client.get(t, pipe.have, None)?;
     let status = resp.status();
-    let restart = |part: &mut File, hasher: &mut Sha256, have: &mut u64| -> std::result::Result<(), Failure> {
-        part.set_len(0).and_then(|()| part.seek(SeekFrom::Start(0)).map(|_| ())).map_err(write_err)?;
-        *hasher = Sha256::new();
-        *have = 0;
-        Ok(())
-    };
     if status == StatusCode::PARTIAL_CONTENT {
         let range = resp.headers().get("content-range").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if parse_content_range(range) != Some((*have, file.size)) {
-            restart(part, hasher, have)?;
-            return Err(Failure::Retry {
-                why: format!("the server answered Range with `Content-Range: {range}`"),
-                after: Some(Duration::ZERO),
+        if parse_content_range(range) != Some((pipe.have, file.size)) {
+            let why = format!("the server answered Range with `Content-Range: {range}`");
+            return Err(if pipe.send(Chunk::Reset) {
+                Failure::Retry { why, after: Some(Duration::ZERO) }
+            } else {
+                writer_stopped()
             });
         }
     } else if status == StatusCode::RANGE_NOT_SATISFIABLE {
-        restart(part, hasher, have)?;
-        return Err(Failure::Retry {
-            why: format!("the server refused to resume {} (416)", file.name),
-            after: Some(Duration::ZERO),
+        let why = format!("the server refused to resume {} (416)", file.name);
+        return Err(if pipe.send(Chunk::Reset) {
+            Failure::Retry { why, after: Some(Duration::ZERO) }
+        } else {
+            writer_stopped()
         });
-    } else if *have > 0 {
+    } else if pipe.have > 0 {
         progress.message(&format!("the server ignored the Range request; downloading {} from the start", file.name));
-        restart(part, hasher, have)?;
+        if !pipe.send(Chunk::Reset) {
+            return Err(writer_stopped());
+        }
     }
     let mut body = resp.into_body().into_reader();
     loop {
-        let n = match body.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Failure::Retry {
-                    why: format!("{}: connection lost after {} bytes: {e}", file.name, *have),
-                    after: None,
-                });
+        // Fill a whole buffer before handing it over: fewer, larger messages to the writer.
+        let mut buf = pipe.buffer();
+        let mut n = 0;
+        let mut lost = None;
+        while n < buf.len() {
+            match body.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    lost = Some(e);
+                    break;
+                }
             }
-        };
-        if *have + n as u64 > file.size {
-            restart(part, hasher, have)?;
+        }
+        if pipe.have + n as u64 > file.size {
+            let why = format!("the server sent more than the {} bytes of {}", file.size, file.name);
+            return Err(if pipe.send(Chunk::Reset) { Failure::Retry { why, after: None } } else { writer_stopped() });
+        }
+        if n > 0 {
+            buf.truncate(n);
+            if !pipe.send(Chunk::Data(buf)) {
+                return Err(writer_stopped());
+            }
+            progress.update(pipe.have);
+        }
+        if let Some(e) = lost {
             return Err(Failure::Retry {
-                why: format!("the server sent more than the {} bytes of {}", file.size, file.name),
+                why: format!("{}: connection lost after {} bytes: {e}", file.name, pipe.have),
                 after: None,
             });
         }
-        part.write_all(&buf[..n]).map_err(write_err)?;
-        hasher.update(&buf[..n]);
-        *have += n as u64;
-        progress.update(*have);
+        if n == 0 || pipe.have == file.size {
+            break;
+        }
     }
-    if *have < file.size {
+    if pipe.have < file.size {
         return Err(Failure::Retry {
-            why: format!("{}: the connection closed after {} of {} bytes", file.name, *have, file.size),
+            why: format!("{}: the connection closed after {} of {} bytes", file.name, pipe.have, file.size),
             after: None,
         });
     }
@@ -264,8 +348,15 @@ impl Write for HashWriter<'_> {
 pub fn sha256_file(path: &std::path::Path) -> Result<String> {
     let mut f = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
     let mut hasher = Sha256::new();
-    std::io::copy(&mut f, &mut HashWriter(&mut hasher))
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        }
+    }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 

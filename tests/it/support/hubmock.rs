@@ -146,13 +146,15 @@ struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// A file body served from the shared bytes without a copy: (bytes, start, end exclusive).
+    shared: Option<(Arc<Vec<u8>>, usize, usize)>,
     /// Close after this many body bytes although Content-Length promised more.
     cut_at: Option<usize>,
 }
 
 impl Reply {
     fn new(status: u16) -> Self {
-        Reply { status, headers: Vec::new(), body: Vec::new(), cut_at: None }
+        Reply { status, headers: Vec::new(), body: Vec::new(), shared: None, cut_at: None }
     }
     fn header(mut self, k: &str, v: impl Into<String>) -> Self {
         self.headers.push((k.to_string(), v.into()));
@@ -204,14 +206,18 @@ fn handle(mut stream: TcpStream, server: &'static str, state: &Mutex<State>) -> 
     for (k, v) in &reply.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
+    let body: &[u8] = match &reply.shared {
+        Some((bytes, start, end)) => &bytes[*start..*end],
+        None => &reply.body,
+    };
     if !reply.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
-        out.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     out.push_str("Connection: close\r\n\r\n");
     stream.write_all(out.as_bytes())?;
     if !head {
-        let end = reply.cut_at.unwrap_or(reply.body.len()).min(reply.body.len());
-        stream.write_all(&reply.body[..end])?;
+        let end = reply.cut_at.unwrap_or(body.len()).min(body.len());
+        stream.write_all(&body[..end])?;
     }
     stream.flush()?;
     // A cut body ends with a dropped connection, as a flaky CDN does.
@@ -303,24 +309,25 @@ fn cdn(req: &Request, path: &str, st: &mut State) -> Reply {
     let Some(file) = st.repos.values().flat_map(|r| r.files.values()).find(|f| f.sha256 == sha) else {
         return Reply::new(404);
     };
-    let bytes = Arc::clone(&file.bytes);
+    let mut bytes = Arc::clone(&file.bytes);
     let total = bytes.len() as u64;
-    let mut body = bytes.as_ref().clone();
-    if st.faults.corrupt && !body.is_empty() {
-        let mid = body.len() / 2;
-        body[mid] ^= 0xff;
+    if st.faults.corrupt && !bytes.is_empty() {
+        let mut copy = bytes.as_ref().clone();
+        let mid = copy.len() / 2;
+        copy[mid] ^= 0xff;
+        bytes = Arc::new(copy);
     }
     let range = req.header("range").filter(|_| !st.faults.ignore_range).and_then(|r| parse_range(&r, total));
     let mut reply = match range {
         Some(Err(())) => return Reply::new(416).header("Content-Range", format!("bytes */{total}")),
         Some(Ok((start, end))) => {
             let mut r = Reply::new(206).header("Content-Range", format!("bytes {start}-{end}/{total}"));
-            r.body = body[start as usize..=end as usize].to_vec();
+            r.shared = Some((bytes, start as usize, end as usize + 1));
             r
         }
         None => {
             let mut r = Reply::new(200);
-            r.body = body;
+            r.shared = Some((bytes, 0, total as usize));
             r
         }
     };
