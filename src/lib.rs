@@ -8,6 +8,7 @@ pub mod error;
 pub mod estimate;
 pub mod fsutil;
 pub mod gguf;
+pub mod gguf_model;
 pub mod hardware;
 pub mod host;
 pub mod hub;

@@ -106,20 +106,17 @@ pub fn best_per_model(candidates: &[Candidate]) -> Vec<&Candidate> {
 
 /// Validate a request before selecting: unknown model or quant, or a context OpenClaw would refuse.
 pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
-    if let Some(spec) = &request.model {
-        if spec.starts_with("hf:") {
-            return Err(Error::usage(format!(
-                "model `{spec}`: hf: specs need the GGUF header from the Hub, which plan cannot read yet"
-            ))
-            .with_hint("use a catalog id (`clawlocal models`) for now"));
-        }
-        if catalog.get(spec).is_none() {
-            return Err(Error::usage(format!("unknown model `{spec}`"))
-                .with_hint("`clawlocal models` lists the catalog; or use hf:ORG/REPO/FILE.gguf"));
-        }
-    }
+    let model = request.model.as_ref().map(|spec| {
+        catalog.get(spec).ok_or_else(|| {
+            Error::usage(format!("unknown model `{spec}`"))
+                .with_hint("`clawlocal models` lists the catalog; or use hf:ORG/REPO/FILE.gguf")
+        })
+    });
+    let model = model.transpose()?;
+    // A quant the estimate has rates for, or the one an hf: model's file has.
     if let Some(q) = &request.quant
         && quant_spec(q).is_none()
+        && !model.is_some_and(|m| m.quants.contains_key(q))
     {
         return Err(Error::usage(format!("unknown quantization `{q}`")).with_hint(format!("known: {}", known_quants())));
     }
@@ -267,7 +264,8 @@ fn judge(
     device: crate::profile::Device,
     asked: Option<u32>,
 ) -> Candidate {
-    let spec = quant_spec(quant).expect("quants are checked before judging");
+    // A quant only an hf: model's file has: its size is known, so the rates of the fallback are never used.
+    let spec = quant_spec(quant).unwrap_or(&crate::catalog::QUANTS[0]);
     let files = model.files_for(quant).unwrap_or_else(|| pattern_files(model, quant));
     let tiers: Vec<u32> = match asked {
         Some(c) => vec![c],

@@ -7,7 +7,9 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::cli::{GlobalArgs, PlanArgs};
 use crate::error::{Error, Exit, Result};
+use crate::gguf_model;
 use crate::host::Host;
+use crate::hub::HubConfig;
 use crate::layout;
 use crate::output::Printer;
 use crate::plan::{self, Action, Role};
@@ -32,12 +34,19 @@ pub struct PlanDocument {
 }
 
 pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
-    let catalog = Catalog::bundled();
-    let request = Request::from(&args.choice);
-    select::check_request(catalog, &request)?;
-    let profile = profile::resolve(&args.profile, host)?;
+    let mut request = Request::from(&args.choice);
     let layout =
         layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), args.openclaw_config.as_deref())?;
+    let from_header;
+    let catalog = match request.model.clone() {
+        Some(spec) if spec.starts_with("hf:") => {
+            from_header = hf_model_catalog(&spec, &mut request, &layout, host, global, printer)?;
+            &from_header
+        }
+        _ => Catalog::bundled(),
+    };
+    select::check_request(catalog, &request)?;
+    let profile = profile::resolve(&args.profile, host)?;
     let outcome = select::select(&profile, catalog, &request);
     let options = plan::Options {
         service: args.service.map_or(profile.service, Into::into),
@@ -73,13 +82,34 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     }
 }
 
+/// An `hf:` model judged from its real GGUF header (read by Range, nothing downloaded): a one-model catalog, and
+/// the request pointed at it with the file's own quant.
+fn hf_model_catalog(
+    spec: &str,
+    request: &mut Request,
+    layout: &layout::Layout,
+    host: &dyn Host,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Catalog> {
+    let want = super::pull::wanted(spec, request.quant.as_deref())?;
+    let (resolution, header) = super::pull::inspect(&want, layout, HubConfig::from_env(host, global.offline), printer)?;
+    let model = gguf_model::from_header(&header, spec, &want.hub.repo, &resolution)?;
+    request.model = Some(model.id.clone());
+    request.quant = model.quants.keys().next().cloned();
+    Ok(Catalog { version: 1, models: vec![model] })
+}
+
 fn nothing_fits(profile: &Profile, request: &Request, candidates: &[Candidate]) -> Error {
-    let what = request.model.as_deref().map_or_else(|| "no model in the catalog".to_string(), |m| format!("model {m}"));
+    let what = request
+        .model
+        .as_deref()
+        .map_or_else(|| "no model in the catalog fits".to_string(), |m| format!("model {m} does not fit"));
     let closest = candidates
         .iter()
         .min_by_key(|c| c.estimate.total_bytes)
         .map(|c| format!(" (closest: {} {}: {})", c.model, c.quant, c.reason));
-    Error::failure(format!("{what} fits profile {}{}", profile.name, closest.unwrap_or_default()))
+    Error::failure(format!("{what} profile {}{}", profile.name, closest.unwrap_or_default()))
         .with_hint("try --quant Q4_K_M, a smaller --context, a smaller --model, or a profile with more memory")
 }
 

@@ -1,16 +1,17 @@
 //! `clawlocal pull`: resolve a model on the Hub (or take it from clawlocal.lock), download and verify it into the
 //! Hugging Face cache, and pin what was resolved in the lock. The same steps run inside `init`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::catalog::{AUTO_QUANTS, Catalog, FileFact, quant_spec};
 use crate::cli::{GlobalArgs, PullArgs};
 use crate::error::{Error, Exit, Result};
+use crate::gguf::{self, Header};
 use crate::host::Host;
 use crate::hub::cache::RepoCache;
-use crate::hub::client::{Client, RemoteFile, Resolution, Target};
+use crate::hub::client::{Client, RangeReader, RemoteFile, Resolution, Target};
 use crate::hub::{self, HubConfig, HubRef, download};
 use crate::layout::{self, Layout};
 use crate::lockfile::{LockFile, LockedFile, LockedModel};
@@ -113,19 +114,16 @@ pub fn run(args: &PullArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     Ok(Exit::Success)
 }
 
-/// Resolve (lock, cache or Hub), fetch every file, link the snapshot, write refs and the lock.
-pub fn pull(
+/// The commit and files `want` stands for: pinned by the lock, else from the cache (offline), else from the Hub.
+pub fn resolve(
     want: &Wanted,
-    layout: &Layout,
-    config: HubConfig,
+    lock: &LockFile,
+    lock_path: &Path,
+    cache: &RepoCache,
+    client: &Client,
     locked: bool,
     printer: &Printer,
-) -> Result<PullDocument> {
-    let lock_path = layout.lock_file();
-    let mut lock = LockFile::load(&lock_path)?;
-    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
-    let offline = config.offline;
-    let client = Client::new(config);
+) -> Result<Resolution> {
     let first = &want.hub.files[0];
     let resolution = if let Some(entry) = lock.find(&want.hub.repo, &want.hub.revision, first) {
         printer.detail(&format!("{}: pinned by {} to {}", want.spec, lock_path.display(), entry.commit));
@@ -146,12 +144,52 @@ pub fn pull(
             lock_path.display()
         ))
         .with_hint("--locked only uses what the lock pins: run once without --locked to resolve and pin it"));
-    } else if offline {
-        from_cache(&cache, &want.hub)?
+    } else if client.config.offline {
+        from_cache(cache, &want.hub)?
     } else {
         client.resolve(&want.hub, &mut |why, wait| printer.note(&format!("{why}; retrying in {}s", wait.as_secs())))?
     };
     check_pins(want, &resolution)?;
+    Ok(resolution)
+}
+
+/// Resolve `want` and read its GGUF header: from the cached file when there is one, else from the first bytes
+/// of the remote file by Range. Nothing is downloaded beyond the header.
+pub fn inspect(want: &Wanted, layout: &Layout, config: HubConfig, printer: &Printer) -> Result<(Resolution, Header)> {
+    let lock_path = layout.lock_file();
+    let lock = LockFile::load(&lock_path)?;
+    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
+    let client = Client::new(config);
+    let resolution = resolve(want, &lock, &lock_path, &cache, &client, false, printer)?;
+    let first = &resolution.files[0];
+    if cache.blob_len(&first.sha256) == Some(first.size) {
+        return Ok((resolution.clone(), gguf::read_file(&cache.blob(&first.sha256))?));
+    }
+    if client.config.offline {
+        return Err(Error::usage(format!("offline, and {} from {} is not in the cache", first.name, want.hub.repo)));
+    }
+    let target = Target { repo: &want.hub.repo, revision: &resolution.commit, file: &first.name };
+    let mut reader = RangeReader::new(&client, target, first.size);
+    let header = gguf::parse(std::io::BufReader::with_capacity(256 << 10, &mut reader))
+        .map_err(|e| Error::failure(format!("{} in {} at {}: {e}", first.name, want.hub.repo, resolution.commit)))?;
+    printer.detail(&format!("read the GGUF header of {} with {} range request(s)", first.name, reader.requests));
+    Ok((resolution, header))
+}
+
+/// Resolve (lock, cache or Hub), fetch every file, link the snapshot, write refs and the lock.
+pub fn pull(
+    want: &Wanted,
+    layout: &Layout,
+    config: HubConfig,
+    locked: bool,
+    printer: &Printer,
+) -> Result<PullDocument> {
+    let lock_path = layout.lock_file();
+    let mut lock = LockFile::load(&lock_path)?;
+    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
+    let offline = config.offline;
+    let client = Client::new(config);
+    let resolution = resolve(want, &lock, &lock_path, &cache, &client, locked, printer)?;
     let mut files = Vec::new();
     for file in &resolution.files {
         let target = Target { repo: &want.hub.repo, revision: &resolution.commit, file: &file.name };

@@ -344,3 +344,52 @@ fn an_unreachable_hub_is_an_error_naming_the_url_after_the_retries() {
     assert!(stderr.contains(&format!("error: http://127.0.0.1:{port}/Qwen/")), "{stderr}");
     assert!(stderr.contains("gave up after 2 attempts") && stderr.contains("retrying in 1s"), "{stderr}");
 }
+
+#[test]
+fn plan_judges_an_hf_model_by_its_remote_header_without_downloading_it() {
+    let s = Setup::new();
+    let mut cmd = s.ctx.command();
+    let out = cmd
+        .env("HF_ENDPOINT", s.hub.endpoint())
+        .env("HF_HUB_CACHE", s.cache())
+        .args(["--scope", "user", "plan", "--profile", "vps-8gb", "--json", "--model", &s.spec()])
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    let sel = &doc["selection"];
+    assert_eq!(sel["model"], "tiny-llama", "{sel}");
+    assert_eq!(sel["quant"], "F16");
+    assert_eq!(sel["repo"], REPO);
+    assert_eq!(sel["file"], FILE);
+    assert_eq!(sel["context"], 32768, "the header's context_length bounds the context");
+    assert_eq!(sel["estimate"]["weights_bytes"], s.model.len(), "the Hub's real size");
+    assert_eq!(sel["estimate"]["weights_source"], "hub");
+    // Only the header travelled, by Range; nothing was written.
+    let gets = s.body_requests();
+    assert!(
+        !gets.is_empty() && gets.iter().all(|r| r.as_deref().is_some_and(|r| r.starts_with("bytes=0-"))),
+        "{gets:?}"
+    );
+    assert!(!s.cache().exists(), "plan writes nothing");
+
+    // A model trained on 8K tokens cannot serve OpenClaw's 16K minimum: refused before any download.
+    let short = TinyModel { context_length: 8192, ..TinyModel::default() }.bytes();
+    s.hub.add_repo("o/short", &[("short.gguf", short)]);
+    let out = s
+        .ctx
+        .command()
+        .env("HF_ENDPOINT", s.hub.endpoint())
+        .args(["--scope", "user", "plan", "--profile", "vps-8gb", "--model", "hf:o/short/short.gguf"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("model short does not fit profile vps-8gb"), "{stderr}");
+    assert!(stderr.contains("training context 8192 is below OpenClaw's minimum 16000"), "{stderr}");
+}
