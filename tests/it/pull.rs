@@ -178,6 +178,11 @@ fn rate_limits_are_retried_after_retry_after() {
     let run = s.pull(&[&s.spec()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stderr.matches("rate limited by the Hub (429); retrying in 1s").count(), 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("downloading tiny-llama-F16.gguf (3 MiB)"),
+        "plain progress lines off a terminal: {}",
+        run.stderr
+    );
     assert_eq!(sha256_of(&s.snapshot()), s.sha());
 }
 
@@ -392,4 +397,28 @@ fn plan_judges_an_hf_model_by_its_remote_header_without_downloading_it() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("model short does not fit profile vps-8gb"), "{stderr}");
     assert!(stderr.contains("training context 8192 is below OpenClaw's minimum 16000"), "{stderr}");
+}
+
+#[test]
+fn a_stalled_transfer_times_out_and_resumes() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { stall: Some((600_000, std::time::Duration::from_secs(4))), ..Faults::default() });
+    let run = s.pull_env(&[&s.spec()], &[("HF_HUB_DOWNLOAD_TIMEOUT", "1")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("connection lost after"), "{}", run.stderr);
+    let gets = s.body_requests();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets[1].as_deref().is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"), "resumed: {gets:?}");
+    assert_eq!(sha256_of(&s.snapshot()), s.sha());
+}
+
+#[test]
+fn a_file_larger_than_the_free_space_is_refused_before_any_byte_is_fetched() {
+    let s = Setup::new();
+    s.hub.set_faults(Faults { announce_size: Some(1 << 60), ..Faults::default() });
+    let run = s.pull(&[&s.spec()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: not enough disk space for tiny-llama-F16.gguf"), "{}", run.stderr);
+    assert!(run.stderr.contains("HF_HUB_CACHE"), "the hint says where else to put it: {}", run.stderr);
+    assert!(s.body_requests().is_empty());
 }

@@ -33,6 +33,10 @@ pub struct Faults {
     pub require_token: Option<String>,
     /// Answer the next N Hub requests with 429 and `Retry-After: 1`.
     pub rate_limit: u32,
+    /// Pause the next CDN body for `.1` after `.0` bytes (a stalled transfer), then go on.
+    pub stall: Option<(u64, std::time::Duration)>,
+    /// Announce this size in `X-Linked-Size` instead of the real one.
+    pub announce_size: Option<u64>,
 }
 
 struct File {
@@ -150,11 +154,13 @@ struct Reply {
     shared: Option<(Arc<Vec<u8>>, usize, usize)>,
     /// Close after this many body bytes although Content-Length promised more.
     cut_at: Option<usize>,
+    /// Sleep this long after this many body bytes.
+    stall: Option<(usize, std::time::Duration)>,
 }
 
 impl Reply {
     fn new(status: u16) -> Self {
-        Reply { status, headers: Vec::new(), body: Vec::new(), shared: None, cut_at: None }
+        Reply { status, headers: Vec::new(), body: Vec::new(), shared: None, cut_at: None, stall: None }
     }
     fn header(mut self, k: &str, v: impl Into<String>) -> Self {
         self.headers.push((k.to_string(), v.into()));
@@ -217,7 +223,14 @@ fn handle(mut stream: TcpStream, server: &'static str, state: &Mutex<State>) -> 
     stream.write_all(out.as_bytes())?;
     if !head {
         let end = reply.cut_at.unwrap_or(body.len()).min(body.len());
-        stream.write_all(&body[..end])?;
+        let mut start = 0;
+        if let Some((after, pause)) = reply.stall {
+            start = after.min(end);
+            stream.write_all(&body[..start])?;
+            stream.flush()?;
+            std::thread::sleep(pause);
+        }
+        stream.write_all(&body[start..end])?;
     }
     stream.flush()?;
     // A cut body ends with a dropped connection, as a flaky CDN does.
@@ -297,7 +310,7 @@ fn hub(req: &Request, path: &str, st: &mut State) -> Reply {
             .header("Location", format!("http://127.0.0.1:{}/cdn/{}?repo={repo_id}", st.cdn_port, file.sha256))
             .header("X-Repo-Commit", repo.commit.clone())
             .header("X-Linked-Etag", format!("\"{}\"", file.sha256))
-            .header("X-Linked-Size", file.bytes.len().to_string())
+            .header("X-Linked-Size", st.faults.announce_size.unwrap_or(file.bytes.len() as u64).to_string())
             .header("ETag", format!("\"{}\"", &file.sha256[..40]))
             .header("Content-Length", "0");
     }
@@ -335,6 +348,11 @@ fn cdn(req: &Request, path: &str, st: &mut State) -> Reply {
         .header("Accept-Ranges", "bytes")
         .header("ETag", format!("\"{sha}\""))
         .header("Content-Type", "application/octet-stream");
+    if req.method == "GET"
+        && let Some((after, pause)) = st.faults.stall.take()
+    {
+        reply.stall = Some((after as usize, pause));
+    }
     if req.method == "GET"
         && let Some((after, times)) = st.faults.cut
     {
