@@ -54,6 +54,32 @@ fn e2e_llama_server_loads_the_generated_model_and_answers() {
     assert_eq!(server.stop(), Some(0), "SIGTERM stops llama-server cleanly");
 }
 
+/// The Hugging Face cache layout clawlocal writes is what llama-server loads: a pull from the Hub mock, then
+/// llama-server on the snapshot entry (a relative symlink to the verified blob).
+#[test]
+fn e2e_pulled_model_loads_from_the_hf_cache() {
+    let Some(bin) = parts::llama_server("e2e_pulled_model_loads_from_the_hf_cache") else { return };
+    let ctx = Ctx::new();
+    let hub = crate::support::hubmock::HubMock::start();
+    hub.add_repo("clawlocal-test/tiny-GGUF", &[("tiny-F16.gguf", TinyModel::default().bytes())]);
+    let out = ctx
+        .command()
+        .env("HF_ENDPOINT", hub.endpoint())
+        .env("HF_HUB_CACHE", ctx.dir.path().join("hub"))
+        .args(["--scope", "user", "--json", "pull", "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = std::path::PathBuf::from(doc["path"].as_str().unwrap());
+    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    let server = Server::start(&bin, &path, "tiny-f16", 4096, ctx.dir.path());
+    let models = http::get(&format!("{}/v1/models", server.url())).unwrap().json();
+    assert_eq!(models["data"][0]["id"], "tiny-f16", "{models}");
+    assert_eq!(models["data"][0]["meta"]["n_ctx_train"], 32768);
+    assert_eq!(server.stop(), Some(0));
+}
+
 #[test]
 fn e2e_quantized_variant_loads_and_reports_its_type() {
     let name = "e2e_quantized_variant_loads_and_reports_its_type";
