@@ -14,6 +14,7 @@ pub mod host;
 pub mod hub;
 pub mod layout;
 pub mod lockfile;
+pub mod openclaw;
 pub mod output;
 pub mod plan;
 pub mod profile;
