@@ -115,9 +115,7 @@ impl Header {
     pub fn arch_u64(&self, key: &str) -> Option<u64> {
         let v = self.get(&format!("{}.{key}", self.architecture()?))?;
         match v {
-            Value::Array { numbers: Some(n), .. } => {
-                n.iter().copied().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))).map(|x| x as u64)
-            }
+            Value::Array { numbers: Some(n), .. } => n.iter().copied().reduce(f64::max).map(|x| x as u64),
             _ => v.as_u64(),
         }
     }
@@ -160,9 +158,13 @@ pub fn read_file(path: &Path) -> Result<Header> {
     let name = path.display();
     let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {name}"), &e))?;
     let len = file.metadata().map_err(|e| Error::io(format!("cannot stat {name}"), &e))?.len();
-    let header =
-        parse(std::io::BufReader::with_capacity(1 << 20, file)).map_err(|e| Error::failure(format!("{name}: {e}")))?;
-    header.check_complete(len).map_err(|e| Error::failure(format!("{name}: {e}")))?;
+    from_file(file, len).map_err(|e| Error::failure(format!("{name}: {e}")))
+}
+
+/// Parse an open file's header and check that its `len` bytes hold every tensor.
+pub fn from_file(file: std::fs::File, len: u64) -> std::result::Result<Header, GgufError> {
+    let header = parse(std::io::BufReader::with_capacity(1 << 20, file))?;
+    header.check_complete(len)?;
     Ok(header)
 }
 

@@ -50,6 +50,13 @@ pub struct LockedFile {
     pub sha256: String,
 }
 
+impl LockedModel {
+    /// The entry for this repo, revision and (first) file: what one spec resolves to.
+    fn is_for(&self, repo: &str, revision: &str, first_file: &str) -> bool {
+        self.repo == repo && self.revision == revision && self.files.first().is_some_and(|f| f.name == first_file)
+    }
+}
+
 impl LockFile {
     /// A missing file is an empty lock; a file that does not parse is an error naming it (never overwritten).
     pub fn load(path: &Path) -> Result<Self> {
@@ -100,17 +107,13 @@ impl LockFile {
     }
 
     pub fn find(&self, repo: &str, revision: &str, first_file: &str) -> Option<&LockedModel> {
-        self.models
-            .iter()
-            .find(|m| m.repo == repo && m.revision == revision && m.files.first().is_some_and(|f| f.name == first_file))
+        self.models.iter().find(|m| m.is_for(repo, revision, first_file))
     }
 
     /// Insert or replace the entry for the same repo, revision and file; true when the lock changed.
     pub fn upsert(&mut self, entry: LockedModel) -> bool {
         let first = entry.files.first().map(|f| f.name.clone()).unwrap_or_default();
-        match self.models.iter_mut().find(|m| {
-            m.repo == entry.repo && m.revision == entry.revision && m.files.first().is_some_and(|f| f.name == first)
-        }) {
+        match self.models.iter_mut().find(|m| m.is_for(&entry.repo, &entry.revision, &first)) {
             Some(old) if *old == entry => false,
             Some(old) => {
                 *old = entry;

@@ -182,9 +182,8 @@ impl crate::hub::download::Progress for DownloadProgress {
             ProgressStyle::Off => return,
         };
         let now = Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < every)
-            || self.last.is_none() && self.began.is_some_and(|t| now.duration_since(t) < every)
-        {
+        // One line per period, counted from the last line (or from the start).
+        if self.last.or(self.began).is_some_and(|t| now.duration_since(t) < every) {
             return;
         }
         self.last = Some(now);

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// Most seconds a `Retry-After` is honoured for.
 const MAX_RETRY_AFTER: u64 = 300;
 /// Backoff before attempt n+1: 1, 2, 4, 8, 16, 30, 30 … seconds.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     Duration::from_secs((1u64 << attempt.min(5)).min(30))
 }
 
@@ -203,7 +203,7 @@ impl Client {
             },
             s if (500..600).contains(&s) => Failure::Retry { why: format!("{url}: server error {s}"), after: None },
             401 | 403 => {
-                let gated = code == "GatedRepo" || s_is(status, 403);
+                let gated = code == "GatedRepo" || status == StatusCode::FORBIDDEN;
                 let hint = match (&self.config.token, gated) {
                     (None, _) => format!(
                         "if {repo} is private or gated, set HF_TOKEN to a token that can read it (https://huggingface.co/settings/tokens)"
@@ -238,10 +238,6 @@ impl Client {
             s => Failure::Fatal(Error::failure(format!("{url}: unexpected HTTP status {s}"))),
         }
     }
-}
-
-fn s_is(status: StatusCode, code: u16) -> bool {
-    status.as_u16() == code
 }
 
 /// A transport error (refused, reset, timed out, DNS) is worth another attempt.

@@ -87,8 +87,7 @@ pub fn fetch(
     // Resume: hash the bytes already on disk once, then go on hashing as new bytes arrive.
     let mut hasher = Sha256::new();
     if have > 0 {
-        let copied =
-            std::io::copy(&mut (&mut part).take(have), &mut HashWriter(&mut hasher)).map_err(io("cannot read"))?;
+        let copied = hash_reader((&mut part).take(have), &mut hasher).map_err(io("cannot read"))?;
         if copied != have {
             return Err(Error::failure(format!("{} shrank while it was read", part_path.display())));
         }
@@ -124,7 +123,7 @@ pub fn fetch(
     progress.end();
     part.sync_all().map_err(io("cannot sync"))?;
     drop(part);
-    let actual: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let actual = hex(&hasher.finalize());
     let discard = || {
         let _ = std::fs::remove_file(&part_path);
     };
@@ -137,15 +136,10 @@ pub fn fetch(
         .with_hint("run the command again; if it fails again, the server at HF_ENDPOINT serves different bytes than it announces"));
     }
     if file.name.ends_with(".gguf") {
-        let header = File::open(&part_path)
-            .map_err(io("cannot open"))
-            .and_then(|f| crate::gguf::parse(std::io::BufReader::new(f)).map_err(|e| Error::failure(e.to_string())));
-        if let Err(e) = header.and_then(|h| h.check_complete(file.size).map_err(|e| Error::failure(e.to_string()))) {
+        let opened = File::open(&part_path).map_err(io("cannot open"))?;
+        if let Err(e) = crate::gguf::from_file(opened, file.size) {
             discard();
-            return Err(Error::failure(format!(
-                "{} from {} is not a usable GGUF file: {}",
-                file.name, t.repo, e.message
-            )));
+            return Err(Error::failure(format!("{} from {} is not a usable GGUF file: {e}", file.name, t.repo)));
         }
     }
     std::fs::rename(&part_path, &blob).map_err(io("cannot rename"))?;
@@ -232,7 +226,7 @@ fn retry_until_complete(
                     ))
                     .with_hint("run the same command again: it resumes where this one stopped"));
                 }
-                let wait = after.unwrap_or_else(|| Duration::from_secs((1u64 << attempt.min(5)).min(30)));
+                let wait = after.unwrap_or_else(|| super::client::backoff(attempt));
                 progress.message(&format!("{why}; retrying in {}s from byte {}", wait.as_secs(), pipe.have));
                 std::thread::sleep(wait);
                 attempt += 1;
@@ -333,31 +327,33 @@ fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     (end + 1 == total && start <= end).then_some((start, total))
 }
 
-struct HashWriter<'a>(&'a mut Sha256);
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+/// Feed everything `reader` yields into `hasher`, in 1 MiB reads; returns the byte count.
+fn hash_reader(mut reader: impl Read, hasher: &mut Sha256) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; BUFFER];
+    let mut total = 0;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                total += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sha256 of a file, hex (doctor --deep, the bench).
 pub fn sha256_file(path: &std::path::Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
+    let f = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
-        }
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    hash_reader(f, &mut hasher).map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
+    Ok(hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -85,8 +85,18 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
         Some(_) => root.object_value().ok_or_else(|| refuse("the top level is not an object".into()))?,
     };
     let mut warnings = Vec::new();
+    // A key the edit reads or writes must appear once: OpenClaw reads the last copy, the CST the first.
+    let single = |parent: &CstObject, path: &str, key: &str| -> Result<()> {
+        let count = parent.properties().iter().filter(|p| p.decoded_name().as_deref() == Some(key)).count();
+        if count > 1 {
+            return Err(refuse(format!(
+                "`{path}{key}` appears {count} times; OpenClaw uses the last one, so clawlocal will not guess which to edit"
+            )));
+        }
+        Ok(())
+    };
     let child = |parent: &CstObject, path: &str, key: &str| -> Result<CstObject> {
-        unique(parent, key).map_err(|line| refuse(format!("`{path}{key}` appears {line} times; OpenClaw uses the last one, so clawlocal will not guess which to edit")))?;
+        single(parent, path, key)?;
         if parent.get("$include").is_some() {
             return Err(refuse(format!(
                 "`{}` uses $include; editing included files is not supported yet",
@@ -98,7 +108,7 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
 
     // models.mode: merge when absent; never changed.
     let models = child(&root_obj, "", "models")?;
-    unique(&models, "mode").map_err(|line| refuse(format!("`models.mode` appears {line} times")))?;
+    single(&models, "models.", "mode")?;
     match models.get("mode").and_then(|p| string_value(&p)) {
         None if models.get("mode").is_none() => {
             models.insert(0, "mode", CstInputValue::String("merge".into()));
@@ -111,8 +121,7 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
 
     // models.providers.clawlocal: upsert.
     let providers = child(&models, "models.", "providers")?;
-    unique(&providers, PROVIDER)
-        .map_err(|line| refuse(format!("`models.providers.{PROVIDER}` appears {line} times")))?;
+    single(&providers, "models.providers.", PROVIDER)?;
     match providers.get(PROVIDER) {
         None => {
             providers.append(PROVIDER, to_cst(&spec.provider()));
@@ -127,7 +136,7 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
     // agents.defaults.model and the allow-list.
     let agents = child(&root_obj, "", "agents")?;
     let defaults = child(&agents, "agents.", "defaults")?;
-    unique(&defaults, "model").map_err(|line| refuse(format!("`agents.defaults.model` appears {line} times")))?;
+    single(&defaults, "agents.defaults.", "model")?;
     let reference = spec.model_ref();
     set_model_ref(&defaults, &reference, spec.role).map_err(refuse)?;
     if let Some(allow) = defaults.get("models") {
@@ -144,12 +153,6 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
     parse_json5(&out, origin)
         .map_err(|e| Error::failure(format!("internal error: the patched config does not parse: {}", e.message)))?;
     Ok(Patched { changed: out != text, text: out, warnings })
-}
-
-/// Err(count) when `key` appears more than once in `obj`.
-fn unique(obj: &CstObject, key: &str) -> std::result::Result<(), usize> {
-    let count = obj.properties().iter().filter(|p| p.decoded_name().as_deref() == Some(key)).count();
-    if count > 1 { Err(count) } else { Ok(()) }
 }
 
 fn string_value(prop: &CstObjectProp) -> Option<String> {
