@@ -22,12 +22,18 @@ pub trait Host {
     fn env(&self, name: &str) -> Option<String>;
     fn read_to_string(&self, path: &Path) -> io::Result<String>;
     fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>>;
-    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput>;
+    /// Run `program` with extra environment variables; stdout and stderr are collected whole.
+    fn run_env(&self, program: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Option<CommandOutput>;
+    /// Whether `path` exists (a file, a directory, or a symlink to one).
+    fn exists(&self, path: &Path) -> bool;
     /// `std::env::consts::OS` on the real host.
     fn os(&self) -> &str;
     fn arch(&self) -> &str;
 
     /// An environment variable, with empty values treated as unset (as OpenClaw and HF tools do).
+    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
+        self.run_env(program, args, &[], timeout)
+    }
     fn env_nonempty(&self, name: &str) -> Option<String> {
         self.env(name).filter(|v| !v.trim().is_empty())
     }
@@ -66,18 +72,31 @@ impl Host for RealHost {
         names.sort();
         Ok(names)
     }
-    fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
+    fn run_env(&self, program: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Option<CommandOutput> {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .ok()?;
+        // Drain both pipes while waiting: a child that prints more than a pipe holds would otherwise block.
+        let drain = |pipe: Option<Box<dyn io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>));
         let deadline = Instant::now() + timeout;
-        loop {
+        let status = loop {
             match child.try_wait() {
-                Ok(Some(_)) => break,
+                Ok(Some(status)) => break status,
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
                 _ => {
                     let _ = child.kill();
@@ -85,13 +104,15 @@ impl Host for RealHost {
                     return None;
                 }
             }
-        }
-        let out = child.wait_with_output().ok()?;
+        };
         Some(CommandOutput {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: status.code().unwrap_or(-1),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
         })
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
     }
     fn os(&self) -> &str {
         std::env::consts::OS
@@ -151,9 +172,18 @@ impl Host for FakeHost {
         }
         Ok(names)
     }
-    fn run(&self, program: &str, args: &[&str], _timeout: Duration) -> Option<CommandOutput> {
+    fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        _env: &[(&str, &str)],
+        _timeout: Duration,
+    ) -> Option<CommandOutput> {
         let key = std::iter::once(program).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
         self.commands.get(&key).cloned()
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.files.keys().any(|p| p.starts_with(path))
     }
     fn os(&self) -> &str {
         &self.os

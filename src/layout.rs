@@ -124,20 +124,33 @@ pub fn resolve(
     })
 }
 
-/// OpenClaw's own order: OPENCLAW_CONFIG_PATH, then OPENCLAW_STATE_DIR, then the profile directory
-/// (`~/.openclaw-<profile>`), then `~/.openclaw/openclaw.json` under OPENCLAW_HOME or HOME.
-fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
-    let oc_home = host.env_nonempty("OPENCLAW_HOME").map_or_else(|| home.to_path_buf(), |h| expand_tilde(&h, home));
+/// OpenClaw's own order (`src/config/paths.ts`): `OPENCLAW_CONFIG_PATH`; then the profile directory
+/// (`OPENCLAW_PROFILE` sets the config path to `~/.openclaw-<profile>/openclaw.json`); then the first existing of
+/// `$OPENCLAW_STATE_DIR/{openclaw,clawdbot}.json`, `~/.openclaw/…`, `~/.clawdbot/…` (legacy names); else
+/// `openclaw.json` in the state dir, which is `OPENCLAW_STATE_DIR`, else `~/.openclaw` or an existing `~/.clawdbot`.
+/// `~` is OPENCLAW_HOME when set, else HOME.
+pub fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
+    let unset = |v: &String| v == "undefined" || v == "null";
+    let oc_home = host
+        .env_nonempty("OPENCLAW_HOME")
+        .filter(|h| !unset(h))
+        .map_or_else(|| home.to_path_buf(), |h| expand_tilde(&h, home));
     if let Some(p) = host.env_nonempty("OPENCLAW_CONFIG_PATH") {
         return expand_tilde(&p, &oc_home);
     }
-    if let Some(dir) = host.env_nonempty("OPENCLAW_STATE_DIR") {
-        return expand_tilde(&dir, &oc_home).join("openclaw.json");
+    if let Some(profile) = host.env_nonempty("OPENCLAW_PROFILE").filter(|p| p != "default") {
+        return oc_home.join(format!(".openclaw-{profile}")).join("openclaw.json");
     }
-    match host.env_nonempty("OPENCLAW_PROFILE").filter(|p| p != "default") {
-        Some(profile) => oc_home.join(format!(".openclaw-{profile}")).join("openclaw.json"),
-        None => oc_home.join(".openclaw/openclaw.json"),
+    let explicit = host.env_nonempty("OPENCLAW_STATE_DIR").map(|d| expand_tilde(&d, &oc_home));
+    let (current, legacy) = (oc_home.join(".openclaw"), oc_home.join(".clawdbot"));
+    let dirs = explicit.iter().chain([&current, &legacy]);
+    let candidates = dirs.flat_map(|d| [d.join("openclaw.json"), d.join("clawdbot.json")]);
+    if let Some(found) = candidates.into_iter().find(|c| host.exists(c)) {
+        return found;
     }
+    let state_dir =
+        explicit.unwrap_or_else(|| if !host.exists(&current) && host.exists(&legacy) { legacy } else { current });
+    state_dir.join("openclaw.json")
 }
 
 fn expand_tilde(path: &str, home: &Path) -> PathBuf {
@@ -196,6 +209,28 @@ mod tests {
         assert_eq!(
             path(&base.clone().with_env("OPENCLAW_HOME", "/opt/h")),
             PathBuf::from("/opt/h/.openclaw/openclaw.json")
+        );
+        // The profile wins over the state dir; a legacy file is found where no current one exists.
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_STATE_DIR", "/srv/oc").with_env("OPENCLAW_PROFILE", "w")),
+            PathBuf::from("/home/u/.openclaw-w/openclaw.json")
+        );
+        assert_eq!(
+            path(&base.clone().with_file("/home/u/.clawdbot/clawdbot.json", "{}")),
+            PathBuf::from("/home/u/.clawdbot/clawdbot.json")
+        );
+        assert_eq!(
+            path(
+                &base
+                    .clone()
+                    .with_file("/home/u/.clawdbot/clawdbot.json", "{}")
+                    .with_file("/home/u/.openclaw/openclaw.json", "{}")
+            ),
+            PathBuf::from("/home/u/.openclaw/openclaw.json")
+        );
+        assert_eq!(
+            path(&base.clone().with_env("OPENCLAW_STATE_DIR", "/srv/oc").with_file("/srv/oc/clawdbot.json", "{}")),
+            PathBuf::from("/srv/oc/clawdbot.json")
         );
     }
 }

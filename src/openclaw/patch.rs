@@ -1,15 +1,37 @@
 //! The pure edit of `openclaw.json` text: parse with JSON5 semantics, edit the concrete syntax tree (jsonc-parser)
 //! so that every byte not edited stays as it was — comments, quote style, key order, numbers, BOM, indentation.
+//! `patch` also returns [`Changes`], the record of exactly what it added, from which `unpatch` undoes it.
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstInputValue, CstLeafNode, CstNode, CstObject, CstObjectProp, CstRootNode};
-use serde_json::json;
+use jsonc_parser::cst::{CstInputValue, CstLeafNode, CstNode, CstObject, CstObjectProp, CstRootNode, ObjectPropName};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::plan::Role;
 
 pub const PROVIDER: &str = "clawlocal";
 const BOM: char = '\u{feff}';
+
+/// Fields that only some OpenClaw versions accept (its schema is strict: an unknown key stops the gateway).
+/// Chosen by `openclaw::version::fields_for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    /// `compat.supportsTools` + `compat.toolSchemaProfile: "llamacpp"` (2026.3+): llama.cpp's grammar cannot take
+    /// every JSON-schema keyword OpenClaw's tools use.
+    pub tool_schema_profile: bool,
+    /// Provider `timeoutSeconds` (~2026.4.27+): a cold CPU model is slower than the default watchdog.
+    pub timeout_seconds: Option<u32>,
+    /// `request.allowPrivateNetwork: true` (2026.4.10 up to the builds with exact-origin trust), without which
+    /// those builds block loopback.
+    pub allow_private_network: bool,
+}
+
+impl Fields {
+    /// What every OpenClaw 2026.x accepts.
+    pub const BASELINE: Fields =
+        Fields { tool_schema_profile: false, timeout_seconds: None, allow_private_network: false };
+}
 
 /// What clawlocal puts into the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +44,7 @@ pub struct PatchSpec {
     pub context_window: u32,
     pub max_tokens: u32,
     pub role: Role,
+    pub fields: Fields,
 }
 
 impl PatchSpec {
@@ -30,16 +53,26 @@ impl PatchSpec {
         format!("{PROVIDER}/{}", self.model_id)
     }
 
-    fn provider(&self) -> serde_json::Value {
-        json!({
-            "baseUrl": self.base_url,
-            "apiKey": self.api_key,
-            "api": "openai-completions",
-            "models": [self.model()],
-        })
+    /// `models.providers.clawlocal`, fields in the order OpenClaw's docs write them.
+    pub fn provider(&self) -> Value {
+        let mut p = json!({ "baseUrl": self.base_url, "apiKey": self.api_key, "api": "openai-completions" });
+        if let Some(t) = self.fields.timeout_seconds {
+            p["timeoutSeconds"] = json!(t);
+        }
+        if self.fields.allow_private_network {
+            p["request"] = json!({ "allowPrivateNetwork": true });
+        }
+        p["models"] = json!([self.model()]);
+        p
     }
 
-    fn model(&self) -> serde_json::Value {
+    fn model(&self) -> Value {
+        let mut compat = json!({});
+        if self.fields.tool_schema_profile {
+            compat = json!({ "supportsTools": true, "toolSchemaProfile": "llamacpp" });
+        }
+        // llama-server reports usage in streams only when asked; without this OpenClaw shows a context of 0.
+        compat["supportsUsageInStreaming"] = json!(true);
         json!({
             "id": self.model_id,
             "name": self.model_name,
@@ -48,19 +81,90 @@ impl PatchSpec {
             "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
             "contextWindow": self.context_window,
             "maxTokens": self.max_tokens,
+            "compat": compat,
         })
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which part of the config a text holds: the whole file, or the `models` section alone (a file that
+/// `models: { $include: "…" }` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Whole,
+    Models,
+}
+
+/// Exactly what a patch added or replaced: what `unpatch` takes away again. Kept in clawlocal's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Changes {
+    /// Objects and arrays clawlocal created (dotted paths); unpatch removes them when they are empty again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created: Vec<String>,
+    /// `models.mode: "merge"` was added.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mode_added: bool,
+    /// The `clawlocal` provider as it was before (JSON), when there was one; absent: clawlocal added it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_provider: Option<Value>,
+    /// Our ref was appended to `agents.defaults.model.fallbacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_added: Option<String>,
+    /// Our ref became the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<PrimaryChange>,
+    /// `agents.defaults.model` was a string before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub model_was_string: bool,
+    /// Our ref was added to `agents.defaults.models` (the allow-list in some versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_list_added: Option<String>,
+    /// Our ref was appended to `agents.defaults.modelPolicy.allow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_allow_added: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PrimaryChange {
+    pub reference: String,
+    /// The primary it replaced.
+    pub previous: Option<String>,
+    /// The replaced primary was inserted as the first fallback.
+    pub previous_to_fallbacks: bool,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// Fold a later patch of the same file into the record of an earlier one: what the earlier patch found
+    /// (the previous provider, the previous primary) stays, since that is what unpatch must restore.
+    pub fn then(mut self, later: Changes) -> Changes {
+        for c in later.created {
+            if !self.created.contains(&c) {
+                self.created.push(c);
+            }
+        }
+        self.mode_added |= later.mode_added;
+        self.model_was_string |= later.model_was_string;
+        self.fallback_added = self.fallback_added.or(later.fallback_added);
+        self.primary = self.primary.or(later.primary);
+        self.allow_list_added = self.allow_list_added.or(later.allow_list_added);
+        self.policy_allow_added = self.policy_allow_added.or(later.policy_allow_added);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct Patched {
     pub text: String,
     pub changed: bool,
     pub warnings: Vec<String>,
+    pub changes: Changes,
 }
 
 /// Check that `text` is JSON5 as OpenClaw reads it; the error names `origin:line:col`.
-pub fn parse_json5(text: &str, origin: &str) -> Result<serde_json::Value> {
+pub fn parse_json5(text: &str, origin: &str) -> Result<Value> {
     json5::from_str(text.strip_prefix(BOM).unwrap_or(text)).map_err(|e| {
         let at = e.position().map(|p| format!(":{}:{}", p.line + 1, p.column + 1)).unwrap_or_default();
         Error::usage(format!("{origin}{at}: {e}"))
@@ -68,91 +172,297 @@ pub fn parse_json5(text: &str, origin: &str) -> Result<serde_json::Value> {
     })
 }
 
-/// Patch `text` (the content of `origin`). Pure: the caller writes.
-pub fn patch(text: &str, origin: &str, spec: &PatchSpec) -> Result<Patched> {
-    parse_json5(text, origin)?;
-    let (bom, body) = match text.strip_prefix(BOM) {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let options = ParseOptions { allow_missing_commas: false, ..ParseOptions::default() };
-    let root = CstRootNode::parse(body, &options).map_err(|e| Error::usage(format!("{origin}: {e}")))?;
-    let refuse = |what: String| {
-        Error::usage(format!("{origin}: {what}")).with_hint("clawlocal changed nothing; fix the file and run again")
-    };
-    let root_obj = match root.value() {
-        None => root.object_value_or_set(),
-        Some(_) => root.object_value().ok_or_else(|| refuse("the top level is not an object".into()))?,
-    };
-    let mut warnings = Vec::new();
-    // A key the edit reads or writes must appear once: OpenClaw reads the last copy, the CST the first.
-    let single = |parent: &CstObject, path: &str, key: &str| -> Result<()> {
+/// A parsed config: the CST, whether it had a BOM, and the origin for messages.
+struct Doc {
+    root: CstRootNode,
+    bom: bool,
+    origin: String,
+    style: Style,
+}
+
+impl Doc {
+    fn parse(text: &str, origin: &str) -> Result<Doc> {
+        parse_json5(text, origin)?;
+        let (bom, body) = match text.strip_prefix(BOM) {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let options = ParseOptions { allow_missing_commas: false, ..ParseOptions::default() };
+        let root = CstRootNode::parse(body, &options).map_err(|e| Error::usage(format!("{origin}: {e}")))?;
+        let style = Style::of(&CstNode::Container(root.clone().into()));
+        Ok(Doc { root, bom, origin: origin.to_string(), style })
+    }
+
+    fn refuse(&self, what: impl std::fmt::Display) -> Error {
+        Error::usage(format!("{}: {what}", self.origin))
+            .with_hint("clawlocal changed nothing; fix the file and run again")
+    }
+
+    fn root_object(&self, create: bool) -> Result<Option<CstObject>> {
+        match self.root.value() {
+            None if create => Ok(Some(self.root.object_value_or_set())),
+            None => Ok(None),
+            Some(_) => self.root.object_value().map(Some).ok_or_else(|| self.refuse("the top level is not an object")),
+        }
+    }
+
+    fn finish(self, before: &str, warnings: Vec<String>, changes: Changes) -> Result<Patched> {
+        self.style.apply();
+        let mut out = self.root.to_string();
+        if self.bom {
+            out.insert(0, BOM);
+        }
+        parse_json5(&out, &self.origin)
+            .map_err(|e| Error::failure(format!("internal error: the edited config does not parse: {}", e.message)))?;
+        Ok(Patched { changed: out != before, text: out, warnings, changes })
+    }
+
+    /// A key the edit reads or writes must appear once: OpenClaw reads the last copy, the CST the first.
+    fn single(&self, parent: &CstObject, path: &str, key: &str) -> Result<()> {
         let count = parent.properties().iter().filter(|p| p.decoded_name().as_deref() == Some(key)).count();
         if count > 1 {
-            return Err(refuse(format!(
-                "`{path}{key}` appears {count} times; OpenClaw uses the last one, so clawlocal will not guess which to edit"
+            return Err(self.refuse(format!(
+                "`{}` appears {count} times; OpenClaw uses the last one, so clawlocal will not guess which to edit",
+                join(path, key)
             )));
         }
         Ok(())
-    };
-    let child = |parent: &CstObject, path: &str, key: &str| -> Result<CstObject> {
-        single(parent, path, key)?;
-        if parent.get("$include").is_some() {
-            return Err(refuse(format!(
-                "`{}` uses $include; editing included files is not supported yet",
-                path.trim_end_matches('.')
+    }
+
+    /// The object at `parent.key`, created (and recorded in `created`) when absent.
+    fn child(&self, parent: &CstObject, path: &str, key: &str, created: &mut Vec<String>) -> Result<CstObject> {
+        self.no_include(parent, path)?;
+        self.single(parent, path, key)?;
+        let create = parent.get(key).is_none();
+        let obj = parent
+            .object_value_or_create(key)
+            .ok_or_else(|| self.refuse(format!("`{}` is not an object", join(path, key))))?;
+        if create {
+            created.push(join(path, key));
+            self.style.prop(parent.get(key));
+        }
+        self.no_include(&obj, &join(path, key))?;
+        Ok(obj)
+    }
+
+    /// The object at `parent.key` when present.
+    fn existing(&self, parent: &CstObject, path: &str, key: &str) -> Result<Option<CstObject>> {
+        self.single(parent, path, key)?;
+        match parent.get(key) {
+            None => Ok(None),
+            Some(p) => {
+                let obj =
+                    p.object_value().ok_or_else(|| self.refuse(format!("`{}` is not an object", join(path, key))))?;
+                self.no_include(&obj, &join(path, key))?;
+                Ok(Some(obj))
+            }
+        }
+    }
+
+    fn no_include(&self, obj: &CstObject, path: &str) -> Result<()> {
+        if obj.get("$include").is_some() {
+            let at = if path.is_empty() { "the top level".to_string() } else { format!("`{path}`") };
+            return Err(self.refuse(format!(
+                "{at} uses $include in a way clawlocal cannot edit without flattening it (only `models: {{ $include: \"one-file\" }}` with no other keys is supported, as OpenClaw's own writer does)"
             )));
         }
-        parent.object_value_or_create(key).ok_or_else(|| refuse(format!("`{path}{key}` is not an object")))
+        Ok(())
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+}
+
+/// When the config's `models` section is `{ $include: "<one file>" }` and nothing else, the file it names:
+/// OpenClaw's writer edits that file then, and so does clawlocal. Other includes are refused by `patch`.
+pub fn models_include(text: &str, origin: &str) -> Result<Option<String>> {
+    let doc = Doc::parse(text, origin)?;
+    let Some(root) = doc.root_object(false)? else { return Ok(None) };
+    doc.no_include(&root, "")?;
+    doc.single(&root, "", "models")?;
+    let Some(models) = root.get("models").and_then(|p| p.object_value()) else { return Ok(None) };
+    let props = models.properties();
+    let Some(include) = models.get("$include") else { return Ok(None) };
+    match (props.len(), string_value(&include)) {
+        (1, Some(file)) => Ok(Some(file)),
+        _ => Err(doc.refuse(
+            "`models` uses $include with other keys or several files; OpenClaw's writer refuses such a section too, so clawlocal will not flatten it",
+        )),
+    }
+}
+
+/// Patch `text` (the content of `origin`). Pure: the caller writes.
+pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Result<Patched> {
+    let doc = Doc::parse(text, origin)?;
+    let root = doc.root_object(true)?.expect("created");
+    let mut warnings = Vec::new();
+    let mut changes = Changes::default();
+    let models = match section {
+        Section::Whole => {
+            doc.no_include(&root, "")?;
+            doc.child(&root, "", "models", &mut changes.created)?
+        }
+        Section::Models => {
+            doc.no_include(&root, "models")?;
+            root.clone()
+        }
     };
+    let models_path = "models";
 
     // models.mode: merge when absent; never changed.
-    let models = child(&root_obj, "", "models")?;
-    single(&models, "models.", "mode")?;
-    match models.get("mode").and_then(|p| string_value(&p)) {
-        None if models.get("mode").is_none() => {
-            models.insert(0, "mode", CstInputValue::String("merge".into()));
+    doc.single(&models, models_path, "mode")?;
+    match models.get("mode") {
+        None => {
+            doc.style.prop(Some(models.insert(0, "mode", CstInputValue::String("merge".into()))));
+            changes.mode_added = true;
         }
-        Some(mode) if mode == "replace" => warnings.push(format!(
+        Some(p) if string_value(&p).as_deref() == Some("replace") => warnings.push(format!(
             "{origin}: models.mode is \"replace\": OpenClaw then offers only the providers listed here (hosted models are hidden); clawlocal leaves it as it is"
         )),
-        _ => {}
+        Some(_) => {}
     }
 
     // models.providers.clawlocal: upsert.
-    let providers = child(&models, "models.", "providers")?;
-    single(&providers, "models.providers.", PROVIDER)?;
+    let providers = doc.child(&models, models_path, "providers", &mut changes.created)?;
+    doc.single(&providers, "models.providers", PROVIDER)?;
+    let provider = spec.provider();
     match providers.get(PROVIDER) {
         None => {
-            providers.append(PROVIDER, to_cst(&spec.provider()));
+            doc.style.prop(Some(providers.append(PROVIDER, to_cst(&provider))));
         }
         Some(prop) => {
-            let ours =
-                prop.object_value().ok_or_else(|| refuse(format!("`models.providers.{PROVIDER}` is not an object")))?;
-            merge_provider(&ours, spec);
+            let ours = prop
+                .object_value()
+                .ok_or_else(|| doc.refuse(format!("`models.providers.{PROVIDER}` is not an object")))?;
+            changes.previous_provider = Some(node_value(&prop).unwrap_or(Value::Null));
+            merge_provider(&ours, &provider, &spec.model_id, &doc.style);
         }
     }
 
-    // agents.defaults.model and the allow-list.
-    let agents = child(&root_obj, "", "agents")?;
-    let defaults = child(&agents, "agents.", "defaults")?;
-    single(&defaults, "agents.defaults.", "model")?;
+    match section {
+        Section::Whole => patch_agents(&doc, &root, spec, &mut changes)?,
+        Section::Models => warnings.push(format!(
+            "{origin} holds only the `models` section (included from openclaw.json), so clawlocal left agents.defaults as it is: to use the model as {role}, run `openclaw models {cmd} {r}`",
+            role = spec.role.as_str(),
+            cmd = if spec.role == Role::Primary { "set" } else { "fallbacks add" },
+            r = spec.model_ref(),
+        )),
+    }
+    doc.finish(text, warnings, changes)
+}
+
+fn patch_agents(doc: &Doc, root: &CstObject, spec: &PatchSpec, changes: &mut Changes) -> Result<()> {
+    let agents = doc.child(root, "", "agents", &mut changes.created)?;
+    let defaults = doc.child(&agents, "agents", "defaults", &mut changes.created)?;
+    doc.single(&defaults, "agents.defaults", "model")?;
     let reference = spec.model_ref();
-    set_model_ref(&defaults, &reference, spec.role).map_err(refuse)?;
-    if let Some(allow) = defaults.get("models") {
-        let allow = allow.object_value().ok_or_else(|| refuse("`agents.defaults.models` is not an object".into()))?;
-        if allow.get(&reference).is_none() {
-            allow.append(&reference, CstInputValue::Object(Vec::new()));
+    set_model_ref(&defaults, &reference, spec.role, changes, &doc.style).map_err(|e| doc.refuse(e))?;
+    // The allow-list of older versions (a non-empty map restricts `/model`); harmless in newer ones.
+    if let Some(allow) = doc.existing(&defaults, "agents.defaults", "models")?
+        && allow.get(&reference).is_none()
+    {
+        doc.style.prop(Some(allow.append(&reference, CstInputValue::Object(Vec::new()))));
+        changes.allow_list_added = Some(reference.clone());
+    }
+    // The allow-list of newer versions: only when it is a non-empty list (empty permits everything).
+    if let Some(policy) = doc.existing(&defaults, "agents.defaults", "modelPolicy")?
+        && let Some(allow) = policy.array_value("allow")
+    {
+        let items = allow.elements();
+        if !items.is_empty() && !items.iter().any(|e| is_string(e, &reference)) {
+            doc.style.node(&allow.append(CstInputValue::String(reference.clone())));
+            changes.policy_allow_added = Some(reference);
         }
     }
+    Ok(())
+}
 
-    let mut out = root.to_string();
-    if bom {
-        out.insert(0, BOM);
+/// Undo `changes` in `text`. Equal in meaning to the config before the patch, plus whatever else changed since.
+pub fn unpatch(text: &str, origin: &str, changes: &Changes, section: Section) -> Result<Patched> {
+    let doc = Doc::parse(text, origin)?;
+    let Some(root) = doc.root_object(false)? else {
+        return doc.finish(text, Vec::new(), Changes::default());
+    };
+    let models = match section {
+        Section::Whole => doc.existing(&root, "", "models")?,
+        Section::Models => Some(root.clone()),
+    };
+    if let Some(models) = &models {
+        if let Some(providers) = doc.existing(models, "models", "providers")? {
+            doc.single(&providers, "models.providers", PROVIDER)?;
+            if let Some(prop) = providers.get(PROVIDER) {
+                match &changes.previous_provider {
+                    None => prop.remove(),
+                    Some(previous) => {
+                        prop.set_value(to_cst(previous));
+                        doc.style.prop(Some(prop));
+                    }
+                }
+            }
+        }
+        if changes.mode_added
+            && let Some(mode) = models.get("mode")
+            && string_value(&mode).as_deref() == Some("merge")
+        {
+            mode.remove();
+        }
     }
-    parse_json5(&out, origin)
-        .map_err(|e| Error::failure(format!("internal error: the patched config does not parse: {}", e.message)))?;
-    Ok(Patched { changed: out != text, text: out, warnings })
+    if section == Section::Whole
+        && let Some(agents) = doc.existing(&root, "", "agents")?
+        && let Some(defaults) = doc.existing(&agents, "agents", "defaults")?
+    {
+        unset_model_ref(&defaults, changes, &doc.style);
+        if let Some(reference) = &changes.allow_list_added
+            && let Some(allow) = doc.existing(&defaults, "agents.defaults", "models")?
+            && let Some(p) = allow.get(reference)
+        {
+            p.remove();
+        }
+        if let Some(reference) = &changes.policy_allow_added
+            && let Some(policy) = doc.existing(&defaults, "agents.defaults", "modelPolicy")?
+            && let Some(allow) = policy.array_value("allow")
+        {
+            allow.elements().into_iter().filter(|e| is_string(e, reference)).for_each(CstNode::remove);
+        }
+    }
+    // Containers clawlocal created go again when nothing else lives in them (deepest first).
+    let mut created = changes.created.clone();
+    created.sort_by_key(|p| std::cmp::Reverse(p.matches('.').count()));
+    for path in created {
+        remove_if_empty(&root, &path, section);
+    }
+    doc.finish(text, Vec::new(), Changes::default())
+}
+
+fn remove_if_empty(root: &CstObject, path: &str, section: Section) {
+    let mut keys: Vec<&str> = path.split('.').collect();
+    if section == Section::Models {
+        if keys.first() != Some(&"models") {
+            return;
+        }
+        keys.remove(0);
+    }
+    let Some((last, parents)) = keys.split_last() else { return };
+    let mut obj = root.clone();
+    for k in parents {
+        match obj.object_value(k) {
+            Some(o) => obj = o,
+            None => return,
+        }
+    }
+    let Some(prop) = obj.get(last) else { return };
+    let empty = match prop.value() {
+        Some(CstNode::Container(c)) => match (c.as_object(), c.as_array()) {
+            (Some(o), _) => o.properties().is_empty(),
+            (_, Some(a)) => a.elements().is_empty(),
+            _ => false,
+        },
+        _ => false,
+    };
+    if empty {
+        prop.remove();
+    }
 }
 
 fn string_value(prop: &CstObjectProp) -> Option<String> {
@@ -162,8 +472,17 @@ fn string_value(prop: &CstObjectProp) -> Option<String> {
     }
 }
 
+fn is_string(node: &CstNode, value: &str) -> bool {
+    matches!(node, CstNode::Leaf(CstLeafNode::StringLit(s)) if s.decoded_value().ok().as_deref() == Some(value))
+}
+
+/// The JSON value of a property's value (comments dropped).
+fn node_value(prop: &CstObjectProp) -> Option<Value> {
+    json5::from_str(&prop.value()?.to_string()).ok()
+}
+
 /// Set a string property, keeping the file's quote style when it already holds a string.
-fn set_string(obj: &CstObject, key: &str, value: &str) {
+fn set_string(obj: &CstObject, key: &str, value: &str, style: &Style) {
     match obj.get(key) {
         Some(prop) => match prop.value() {
             Some(CstNode::Leaf(CstLeafNode::StringLit(s))) => {
@@ -172,11 +491,12 @@ fn set_string(obj: &CstObject, key: &str, value: &str) {
                     s.set_raw_value(quoted(value, quote));
                 }
             }
-            _ => prop.set_value(CstInputValue::String(value.into())),
+            _ => {
+                prop.set_value(CstInputValue::String(value.into()));
+                style.prop(Some(prop));
+            }
         },
-        None => {
-            obj.append(key, CstInputValue::String(value.into()));
-        }
+        None => style.prop(Some(obj.append(key, CstInputValue::String(value.into())))),
     }
 }
 
@@ -186,6 +506,7 @@ fn quoted(value: &str, quote: char) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             c if c == quote => {
                 out.push('\\');
                 out.push(c);
@@ -197,117 +518,299 @@ fn quoted(value: &str, quote: char) -> String {
     out
 }
 
-/// Bring an existing `clawlocal` provider to what `spec` says, keeping the user's extra keys and other models.
-fn merge_provider(ours: &CstObject, spec: &PatchSpec) {
-    set_string(ours, "baseUrl", &spec.base_url);
-    set_string(ours, "apiKey", &spec.api_key);
-    set_string(ours, "api", "openai-completions");
-    let model = spec.model();
-    let models = match ours.array_value_or_create("models") {
-        Some(a) => a,
-        None => {
-            ours.get("models")
-                .expect("present when not creatable")
-                .set_value(CstInputValue::Array(vec![to_cst(&model)]));
-            return;
-        }
-    };
-    let existing = models.elements().into_iter().find_map(|e| match e {
-        CstNode::Container(c) => {
-            c.as_object().filter(|o| o.get("id").and_then(|p| string_value(&p)).as_deref() == Some(&spec.model_id))
-        }
-        _ => None,
-    });
-    match existing {
-        None => {
-            models.append(to_cst(&model));
-        }
-        Some(obj) => {
-            for (key, value) in model.as_object().expect("an object") {
-                let current = obj.get(key).and_then(|p| p.value()).map(|v| v.to_string());
-                let same = current
-                    .as_deref()
-                    .is_some_and(|c| json5::from_str::<serde_json::Value>(c).ok().as_ref() == Some(value));
-                if !same {
-                    match obj.get(key) {
-                        Some(p) => p.set_value(to_cst(value)),
-                        None => {
-                            obj.append(key, to_cst(value));
-                        }
-                    }
+/// Bring `obj` to hold every key of `want` (recursively for objects), touching only what differs and keeping
+/// the user's other keys.
+fn merge_object(obj: &CstObject, want: &serde_json::Map<String, Value>, style: &Style) {
+    for (key, value) in want {
+        match (obj.get(key), value) {
+            (None, _) => style.prop(Some(obj.append(key, to_cst(value)))),
+            (Some(p), Value::String(s)) => {
+                if node_value(&p).as_ref() != Some(value) {
+                    set_string(obj, key, s, style);
+                }
+            }
+            (Some(p), Value::Object(inner)) if p.object_value().is_some() => {
+                merge_object(&p.object_value().expect("checked"), inner, style);
+            }
+            (Some(p), _) => {
+                if node_value(&p).as_ref() != Some(value) {
+                    p.set_value(to_cst(value));
+                    style.prop(Some(p));
                 }
             }
         }
     }
 }
 
+/// Bring an existing `clawlocal` provider to what `want` says, keeping the user's extra keys and other models;
+/// our model is matched by id.
+fn merge_provider(ours: &CstObject, want: &Value, model_id: &str, style: &Style) {
+    let mut fields = want.as_object().expect("an object").clone();
+    let models = fields.remove("models").expect("models");
+    let model = models[0].as_object().expect("an object").clone();
+    merge_object(ours, &fields, style);
+    let Some(list) = ours.array_value_or_create("models") else {
+        let prop = ours.get("models").expect("present");
+        prop.set_value(to_cst(&models));
+        style.prop(Some(prop));
+        return;
+    };
+    let existing = list.elements().into_iter().find_map(|e| match e {
+        CstNode::Container(c) => {
+            c.as_object().filter(|o| o.get("id").and_then(|p| string_value(&p)).as_deref() == Some(model_id))
+        }
+        _ => None,
+    });
+    match existing {
+        None => style.node(&list.append(to_cst(&Value::Object(model)))),
+        Some(obj) => merge_object(&obj, &model, style),
+    }
+}
+
 /// `agents.defaults.model`: fallback appends our ref; primary takes the primary slot and keeps the old one as the
 /// first fallback. A string model becomes `{ primary, fallbacks }`.
-fn set_model_ref(defaults: &CstObject, reference: &str, role: Role) -> std::result::Result<(), String> {
+fn set_model_ref(
+    defaults: &CstObject,
+    reference: &str,
+    role: Role,
+    changes: &mut Changes,
+    style: &Style,
+) -> std::result::Result<(), String> {
     if let Some(prop) = defaults.get("model")
         && let Some(old) = string_value(&prop)
     {
+        if old == reference {
+            return Ok(());
+        }
+        changes.model_was_string = true;
         let (primary, fallbacks) = match role {
-            _ if old == reference => (old.clone(), Vec::new()),
-            Role::Fallback => (old.clone(), vec![reference.to_string()]),
-            Role::Primary => (reference.to_string(), vec![old.clone()]),
+            Role::Fallback => {
+                changes.fallback_added = Some(reference.to_string());
+                (old.clone(), vec![reference.to_string()])
+            }
+            Role::Primary => {
+                changes.primary = Some(PrimaryChange {
+                    reference: reference.into(),
+                    previous: Some(old.clone()),
+                    previous_to_fallbacks: true,
+                });
+                (reference.to_string(), vec![old.clone()])
+            }
         };
         prop.set_value(to_cst(&json!({"primary": primary, "fallbacks": fallbacks})));
+        style.prop(Some(prop));
         return Ok(());
     }
+    let create = defaults.get("model").is_none();
     let model =
         defaults.object_value_or_create("model").ok_or("`agents.defaults.model` is neither a string nor an object")?;
+    if create {
+        changes.created.push("agents.defaults.model".into());
+        style.prop(defaults.get("model"));
+    }
     let primary = model.get("primary").and_then(|p| string_value(&p));
     match (role, primary) {
         (_, Some(p)) if p == reference => {}
-        (Role::Fallback, Some(_)) => add_fallback(&model, reference, None)?,
-        (Role::Fallback | Role::Primary, None) => set_string(&model, "primary", reference),
+        (Role::Fallback, Some(_)) => {
+            if add_fallback(&model, reference, None, changes, style)? {
+                changes.fallback_added = Some(reference.to_string());
+            }
+        }
+        (Role::Fallback | Role::Primary, None) => {
+            set_string(&model, "primary", reference, style);
+            changes.primary =
+                Some(PrimaryChange { reference: reference.into(), previous: None, previous_to_fallbacks: false });
+        }
         (Role::Primary, Some(old)) => {
-            set_string(&model, "primary", reference);
-            add_fallback(&model, &old, Some(0))?;
+            set_string(&model, "primary", reference, style);
+            let moved = add_fallback(&model, &old, Some(0), changes, style)?;
             remove_fallback(&model, reference);
+            changes.primary =
+                Some(PrimaryChange { reference: reference.into(), previous: Some(old), previous_to_fallbacks: moved });
         }
     }
     Ok(())
 }
 
-fn add_fallback(model: &CstObject, reference: &str, at: Option<usize>) -> std::result::Result<(), String> {
+/// Add `reference` to the fallbacks unless it is there; true when added.
+fn add_fallback(
+    model: &CstObject,
+    reference: &str,
+    at: Option<usize>,
+    changes: &mut Changes,
+    style: &Style,
+) -> std::result::Result<bool, String> {
+    let create = model.get("fallbacks").is_none();
     let list = model.array_value_or_create("fallbacks").ok_or("`agents.defaults.model.fallbacks` is not an array")?;
-    let present = list.elements().iter().any(|e| matches!(e, CstNode::Leaf(CstLeafNode::StringLit(s)) if s.decoded_value().ok().as_deref() == Some(reference)));
-    if !present {
-        match at {
-            Some(i) => {
-                list.insert(i, CstInputValue::String(reference.into()));
-            }
-            None => {
-                list.append(CstInputValue::String(reference.into()));
-            }
-        }
+    if create {
+        changes.created.push("agents.defaults.model.fallbacks".into());
+        style.prop(model.get("fallbacks"));
     }
-    Ok(())
+    if list.elements().iter().any(|e| is_string(e, reference)) {
+        return Ok(false);
+    }
+    let item = CstInputValue::String(reference.into());
+    style.node(&match at {
+        Some(i) => list.insert(i, item),
+        None => list.append(item),
+    });
+    Ok(true)
 }
 
 fn remove_fallback(model: &CstObject, reference: &str) {
     if let Some(list) = model.array_value("fallbacks") {
-        for e in list.elements() {
-            if let CstNode::Leaf(CstLeafNode::StringLit(s)) = &e
-                && s.decoded_value().ok().as_deref() == Some(reference)
-            {
-                e.remove();
+        list.elements().into_iter().filter(|e| is_string(e, reference)).for_each(CstNode::remove);
+    }
+}
+
+/// Undo what `set_model_ref` did, as far as the config still shows it.
+fn unset_model_ref(defaults: &CstObject, changes: &Changes, style: &Style) {
+    let Some(model) = defaults.object_value("model") else { return };
+    if let Some(reference) = &changes.fallback_added {
+        remove_fallback(&model, reference);
+    }
+    if let Some(change) = &changes.primary
+        && model.get("primary").and_then(|p| string_value(&p)).as_deref() == Some(change.reference.as_str())
+    {
+        match &change.previous {
+            Some(previous) => {
+                set_string(&model, "primary", previous, style);
+                if change.previous_to_fallbacks
+                    && let Some(list) = model.array_value("fallbacks")
+                    && let Some(first) = list.elements().into_iter().find(|e| is_string(e, previous))
+                {
+                    first.remove();
+                }
             }
+            None => {
+                if let Some(p) = model.get("primary") {
+                    p.remove();
+                }
+            }
+        }
+    }
+    // `"model": "x"` before: back to the string when nothing else is left in the object.
+    if changes.model_was_string {
+        let primary = model.get("primary").and_then(|p| string_value(&p));
+        let fallbacks_empty = model.array_value("fallbacks").is_none_or(|a| a.elements().is_empty());
+        let only_ours =
+            model.properties().iter().all(|p| matches!(p.decoded_name().as_deref(), Some("primary" | "fallbacks")));
+        if let Some(primary) = primary
+            && fallbacks_empty
+            && only_ours
+            && let Some(prop) = defaults.get("model")
+        {
+            prop.set_value(CstInputValue::String(primary));
+            style.prop(Some(prop));
         }
     }
 }
 
+/// The file's own style, for the keys and strings clawlocal adds (jsonc-parser writes `"key": "value"`):
+/// bare keys where the file mostly uses them, single quotes where its strings mostly have them.
+/// New nodes are collected and restyled at the end: a restyled key no longer decodes as a string key, and the
+/// edit still looks keys up.
+#[derive(Debug, Default)]
+struct Style {
+    bare_keys: bool,
+    single_quotes: bool,
+    pending: std::cell::RefCell<Vec<CstNode>>,
+}
+
+impl Style {
+    fn of(node: &CstNode) -> Style {
+        let (mut bare, mut quoted_keys, mut single, mut double) = (0usize, 0usize, 0usize, 0usize);
+        walk(node, &mut |n| match n {
+            CstNode::Container(c) => {
+                if let Some(prop) = c.as_object_prop() {
+                    match prop.name() {
+                        Some(ObjectPropName::Word(_)) => bare += 1,
+                        Some(ObjectPropName::String(_)) => quoted_keys += 1,
+                        None => {}
+                    }
+                }
+            }
+            CstNode::Leaf(CstLeafNode::StringLit(s)) => {
+                if s.raw_value().starts_with('\'') {
+                    single += 1
+                } else {
+                    double += 1
+                }
+            }
+            CstNode::Leaf(_) => {}
+        });
+        Style { bare_keys: bare > quoted_keys, single_quotes: single > double, pending: Default::default() }
+    }
+
+    /// Restyle a property clawlocal just wrote (its name and everything in its value).
+    fn prop(&self, prop: Option<CstObjectProp>) {
+        if let Some(prop) = prop {
+            self.node(&CstNode::Container(prop.into()));
+        }
+    }
+
+    /// Restyle a node clawlocal just wrote, and everything in it (when the edit is finished).
+    fn node(&self, node: &CstNode) {
+        self.pending.borrow_mut().push(node.clone());
+    }
+
+    fn apply(&self) {
+        if !self.bare_keys && !self.single_quotes {
+            return;
+        }
+        for node in self.pending.borrow().iter() {
+            self.restyle(node);
+        }
+    }
+
+    fn restyle(&self, node: &CstNode) {
+        walk(node, &mut |n| match n {
+            CstNode::Container(c) => {
+                if let Some(prop) = c.as_object_prop()
+                    && self.bare_keys
+                    && let Some(ObjectPropName::String(name)) = prop.name()
+                    && name.raw_value().starts_with(['"', '\''])
+                    && let Ok(decoded) = name.decoded_value()
+                    && is_identifier(&decoded)
+                {
+                    name.set_raw_value(decoded);
+                }
+            }
+            CstNode::Leaf(CstLeafNode::StringLit(s)) if self.single_quotes && s.raw_value().starts_with('"') => {
+                // A bare key is no longer a StringLit; only string values (and non-identifier keys) get here.
+                if let Ok(decoded) = s.decoded_value() {
+                    s.set_raw_value(quoted(&decoded, '\''));
+                }
+            }
+            CstNode::Leaf(_) => {}
+        });
+    }
+}
+
+/// Visit `node` and everything under it.
+fn walk(node: &CstNode, f: &mut impl FnMut(&CstNode)) {
+    f(node);
+    for child in node.children() {
+        walk(&child, f);
+    }
+}
+
+/// An ES5 identifier as JSON5 allows for bare keys (ASCII subset: `$`, `_`, letters, digits after the first).
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == '$' || c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '$' || c == '_' || c.is_ascii_alphanumeric())
+}
+
 /// serde_json → jsonc-parser input, keeping key order.
-fn to_cst(v: &serde_json::Value) -> CstInputValue {
+fn to_cst(v: &Value) -> CstInputValue {
     match v {
-        serde_json::Value::Null => CstInputValue::Null,
-        serde_json::Value::Bool(b) => CstInputValue::Bool(*b),
-        serde_json::Value::Number(n) => CstInputValue::Number(n.to_string()),
-        serde_json::Value::String(s) => CstInputValue::String(s.clone()),
-        serde_json::Value::Array(a) => CstInputValue::Array(a.iter().map(to_cst).collect()),
-        serde_json::Value::Object(o) => CstInputValue::Object(o.iter().map(|(k, v)| (k.clone(), to_cst(v))).collect()),
+        Value::Null => CstInputValue::Null,
+        Value::Bool(b) => CstInputValue::Bool(*b),
+        Value::Number(n) => CstInputValue::Number(n.to_string()),
+        Value::String(s) => CstInputValue::String(s.clone()),
+        Value::Array(a) => CstInputValue::Array(a.iter().map(to_cst).collect()),
+        Value::Object(o) => CstInputValue::Object(o.iter().map(|(k, v)| (k.clone(), to_cst(v))).collect()),
     }
 }
 
@@ -327,6 +830,7 @@ mod tests {
             context_window: 32768,
             max_tokens: 4096,
             role,
+            fields: Fields { tool_schema_profile: true, timeout_seconds: Some(300), allow_private_network: false },
         }
     }
 
@@ -394,7 +898,8 @@ mod tests {
         for name in files {
             let text = fixture(name).unwrap();
             for role in [Role::Fallback, Role::Primary] {
-                let out = patch(&text, name, &spec(role)).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+                let out =
+                    patch(&text, name, &spec(role), Section::Whole).unwrap_or_else(|e| panic!("{name}: {}", e.message));
                 assert!(out.changed, "{name}");
                 assert_eq!(comments(&out.text), comments(&text), "{name}: comments kept in order");
                 let (before, after) = (parse_json5(&text, name).unwrap(), parse_json5(&out.text, name).unwrap());
@@ -431,43 +936,48 @@ mod tests {
                 if before["models"]["mode"].is_null() {
                     assert_eq!(after["models"]["mode"], "merge");
                 }
-                let again = patch(&out.text, name, &spec(role)).unwrap();
+                let again = patch(&out.text, name, &spec(role), Section::Whole).unwrap();
                 assert!(!again.changed, "{name} {role:?}: a second patch changes no byte:\n{}", again.text);
             }
         }
         // 03: the allow-list gets our ref; 04: replace stays, with a warning; 06: BOM kept.
-        let out = patch(&fixture(files[2]).unwrap(), "03", &spec(Role::Fallback)).unwrap();
+        let out = patch(&fixture(files[2]).unwrap(), "03", &spec(Role::Fallback), Section::Whole).unwrap();
         assert!(parse_json5(&out.text, "03").unwrap()["agents"]["defaults"]["models"]["clawlocal/qwen2.5-1.5b-instruct-q4_k_m"].is_object());
         let text4 = fixture(files[3]).unwrap();
-        let out = patch(&text4, "04", &spec(Role::Fallback)).unwrap();
+        let out = patch(&text4, "04", &spec(Role::Fallback), Section::Whole).unwrap();
         assert!(out.warnings.iter().any(|w| w.contains("replace")));
         assert!(out.text.contains("${VLLM_API_KEY}") || !text4.contains("${VLLM_API_KEY}"));
         assert_eq!(parse_json5(&out.text, "04").unwrap()["models"]["mode"], "replace");
-        assert!(patch(&fixture(files[5]).unwrap(), "06", &spec(Role::Fallback)).unwrap().text.starts_with(BOM));
+        assert!(
+            patch(&fixture(files[5]).unwrap(), "06", &spec(Role::Fallback), Section::Whole)
+                .unwrap()
+                .text
+                .starts_with(BOM)
+        );
     }
 
     #[test]
     fn broken_and_ambiguous_configs_are_refused_with_where() {
         let Some(broken) = fixture("08-broken-missing-comma.json5") else { return };
-        let e = patch(&broken, "08.json5", &spec(Role::Fallback)).unwrap_err();
+        let e = patch(&broken, "08.json5", &spec(Role::Fallback), Section::Whole).unwrap_err();
         assert!(
             e.message.starts_with("08.json5:") && e.message.split(':').nth(1).is_some_and(|l| l.parse::<u32>().is_ok()),
             "{}",
             e.message
         );
         let dup = fixture("09-duplicate-keys.json5").unwrap();
-        let e = patch(&dup, "09.json5", &spec(Role::Fallback)).unwrap_err();
+        let e = patch(&dup, "09.json5", &spec(Role::Fallback), Section::Whole).unwrap_err();
         assert!(e.message.contains("`models` appears 2 times"), "{}", e.message);
-        let e = patch("{ models: 'oops' }", "x", &spec(Role::Fallback)).unwrap_err();
+        let e = patch("{ models: 'oops' }", "x", &spec(Role::Fallback), Section::Whole).unwrap_err();
         assert!(e.message.contains("`models` is not an object"), "{}", e.message);
-        let e = patch("[1]", "x", &spec(Role::Fallback)).unwrap_err();
+        let e = patch("[1]", "x", &spec(Role::Fallback), Section::Whole).unwrap_err();
         assert!(e.message.contains("top level is not an object"), "{}", e.message);
     }
 
     #[test]
     fn the_diff_of_a_commented_config_is_only_the_new_block_and_the_fallback() {
         let text = fixture("01-commented-cloud-primary.json5").unwrap();
-        let out = patch(&text, "01", &spec(Role::Fallback)).unwrap();
+        let out = patch(&text, "01", &spec(Role::Fallback), Section::Whole).unwrap();
         let before: Vec<&str> = text.lines().collect();
         let after: Vec<&str> = out.text.lines().collect();
         let removed: Vec<&&str> = before.iter().filter(|l| !after.contains(l)).collect();
@@ -488,13 +998,97 @@ mod tests {
 
     #[test]
     fn an_empty_config_gets_just_what_clawlocal_needs() {
-        let out = patch("{}", "x", &spec(Role::Fallback)).unwrap();
+        let out = patch("{}", "x", &spec(Role::Fallback), Section::Whole).unwrap();
         let v = parse_json5(&out.text, "x").unwrap();
         assert_eq!(v["models"]["mode"], "merge");
         assert_eq!(
             v["agents"]["defaults"]["model"]["primary"], "clawlocal/qwen2.5-1.5b-instruct-q4_k_m",
             "no primary yet: ours"
         );
-        assert!(!patch(&out.text, "x", &spec(Role::Fallback)).unwrap().changed);
+        assert!(!patch(&out.text, "x", &spec(Role::Fallback), Section::Whole).unwrap().changed);
+    }
+
+    /// Patch then unpatch gives the original bytes back for every fixture, both roles; patching twice first
+    /// (the second a no-op) changes nothing about that.
+    #[test]
+    fn unpatch_gives_back_the_original_bytes() {
+        let mut texts: Vec<(String, String)> = [
+            "01-commented-cloud-primary.json5",
+            "02-string-model.json5",
+            "03-existing-local-providers.json5",
+            "04-replace-mode-env-key.json5",
+            "05-json5-syntax-zoo.json5",
+            "06-bom-strict-json.json",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), fixture(n).unwrap()))
+        .collect();
+        for (i, t) in
+            ["{}", "{}\n", "// nothing yet\n{\n}\n", "{ agents: { defaults: { model: 'a/b' } } }"].iter().enumerate()
+        {
+            texts.push((format!("inline-{i}"), t.to_string()));
+        }
+        for (name, text) in &texts {
+            for role in [Role::Fallback, Role::Primary] {
+                let out = patch(text, name, &spec(role), Section::Whole).unwrap();
+                let back = unpatch(&out.text, name, &out.changes, Section::Whole).unwrap();
+                let meaning =
+                    |t: &str| if t.trim().is_empty() { serde_json::json!({}) } else { parse_json5(t, name).unwrap() };
+                assert_eq!(meaning(&back.text), meaning(text), "{name} {role:?}: equal in meaning\n{}", back.text);
+                let again = patch(&out.text, name, &spec(role), Section::Whole).unwrap();
+                let changes = out.changes.clone().then(again.changes);
+                let back2 = unpatch(&again.text, name, &changes, Section::Whole).unwrap();
+                assert_eq!(meaning(&back2.text), meaning(text), "{name} {role:?}: after a repeated patch");
+            }
+        }
+    }
+
+    #[test]
+    fn a_role_switch_and_an_existing_provider_are_undone_too() {
+        let text = "{ models: { providers: { clawlocal: { baseUrl: 'http://127.0.0.1:1/v1', api: 'openai-completions', models: [], mine: 1 } } }, agents: { defaults: { model: { primary: 'a/b', fallbacks: ['c/d'] } } } }";
+        let first = patch(text, "x", &spec(Role::Fallback), Section::Whole).unwrap();
+        let second = patch(&first.text, "x", &spec(Role::Primary), Section::Whole).unwrap();
+        let v = parse_json5(&second.text, "x").unwrap();
+        assert_eq!(
+            v["agents"]["defaults"]["model"],
+            serde_json::json!({"primary": "clawlocal/qwen2.5-1.5b-instruct-q4_k_m", "fallbacks": ["a/b", "c/d"]})
+        );
+        assert_eq!(v["models"]["providers"]["clawlocal"]["mine"], 1, "the user's key is kept");
+        let back = unpatch(&second.text, "x", &first.changes.clone().then(second.changes), Section::Whole).unwrap();
+        assert_eq!(parse_json5(&back.text, "x").unwrap(), parse_json5(text, "x").unwrap(), "{}", back.text);
+    }
+
+    #[test]
+    fn an_included_models_file_is_patched_as_the_models_section() {
+        let root = fixture("07-include-models.json5").unwrap();
+        assert_eq!(models_include(&root, "07").unwrap().as_deref(), Some("./models.json5"));
+        let e = patch(&root, "07", &spec(Role::Fallback), Section::Whole).unwrap_err();
+        assert!(e.message.contains("$include"), "{}", e.message);
+        let included = fixture("models.json5").unwrap();
+        let out = patch(&included, "models.json5", &spec(Role::Fallback), Section::Models).unwrap();
+        let v = parse_json5(&out.text, "m").unwrap();
+        assert_eq!(v["providers"]["clawlocal"]["api"], "openai-completions");
+        assert!(v.get("agents").is_none() && v.get("models").is_none(), "{}", out.text);
+        assert!(out.warnings.iter().any(|w| w.contains("openclaw models fallbacks add clawlocal/")));
+        let back = unpatch(&out.text, "m", &out.changes, Section::Models).unwrap();
+        assert_eq!(parse_json5(&back.text, "m").unwrap(), parse_json5(&included, "m").unwrap());
+        for bad in ["{ models: { $include: './a.json5', mode: 'merge' } }", "{ models: { $include: ['a', 'b'] } }"] {
+            assert!(models_include(bad, "x").is_err(), "{bad}");
+        }
+        assert!(models_include("{ $include: './all.json5' }", "x").is_err());
+    }
+
+    #[test]
+    fn new_keys_follow_the_files_style() {
+        let text = "// bare keys, single quotes\n{\n  gateway: { mode: 'local' },\n}\n";
+        let out = patch(text, "x", &spec(Role::Fallback), Section::Whole).unwrap();
+        assert!(out.text.contains("  models: {\n    mode: 'merge',"), "{}", out.text);
+        assert!(out.text.contains("baseUrl: 'http://127.0.0.1:8765/v1'"), "{}", out.text);
+        assert!(out.text.contains("primary: 'clawlocal/qwen2.5-1.5b-instruct-q4_k_m'"), "{}", out.text);
+        assert!(!out.text.contains('"'), "no double quotes in a single-quoted file:\n{}", out.text);
+        assert!(!patch(&out.text, "x", &spec(Role::Fallback), Section::Whole).unwrap().changed);
+        let strict = patch("{\"gateway\": {\"mode\": \"local\"}}", "x", &spec(Role::Primary), Section::Whole).unwrap();
+        assert!(strict.text.contains("\"models\": {") && !strict.text.contains('\''), "{}", strict.text);
+        serde_json::from_str::<serde_json::Value>(&strict.text).expect("strict JSON stays strict JSON");
     }
 }
