@@ -214,27 +214,45 @@ pub enum OpenclawCommand {
     Patch(PatchArgs),
     /// Remove exactly what `patch` added and restore the previous primary
     Unpatch {
+        /// OpenClaw config to unpatch [default: found as OpenClaw finds it]
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
+        /// Print the unified diff and write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct PatchArgs {
-    #[arg(long)]
+    /// llama-server's OpenAI-compatible endpoint, e.g. http://127.0.0.1:8765/v1
+    #[arg(long, value_name = "URL")]
     pub base_url: String,
-    #[arg(long)]
+    /// The model id OpenClaw sends (llama-server's --alias)
+    #[arg(long, value_name = "ID")]
     pub model_id: String,
-    #[arg(long)]
+    /// Display name [default: "<ID> (local)"]
+    #[arg(long, value_name = "NAME")]
     pub model_name: Option<String>,
-    #[arg(long)]
+    /// The server's context in tokens (OpenClaw needs at least 16000)
+    #[arg(long, value_name = "N")]
     pub context_window: u32,
-    #[arg(long)]
+    /// Output cap per answer [default: 4096, at most a quarter of the context]
+    #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
+    /// Add the model as OpenClaw's primary or as a fallback [default: fallback]
     #[arg(long, value_enum)]
     pub role: Option<Role>,
+    /// A file (mode 0600) holding the server's API key [default: clawlocal's key file when present]
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// Set gateway.mode when the config has none (a new config needs it for `openclaw gateway`)
+    #[arg(long, value_name = "MODE", value_parser = ["local", "remote"])]
+    pub gateway_mode: Option<String>,
+    /// OpenClaw config to patch [default: found as OpenClaw finds it]
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Print the unified diff and write nothing
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -9,6 +9,12 @@ use crate::error::{Error, Result};
 /// Replace `path` with `bytes` atomically: a temp file in the same directory, fsync, rename, fsync the directory.
 /// A reader sees the old content or the new, never a mix; a crash leaves at most a stray temp file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_as(path, bytes, None, None)
+}
+
+/// [`write_atomic`] with the new file's mode and owner set before it takes the name (a user file keeps its own).
+pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Option<(u32, u32)>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = parent(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
     let mut tmp = tempfile::Builder::new()
@@ -16,6 +22,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(format!("cannot create a temporary file in {}", dir.display()), &e))?;
+    if let Some(mode) = mode {
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("cannot set the mode of a temporary file in {}", dir.display()), &e))?;
+    }
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid))
+            .map_err(|e| Error::io(format!("cannot keep the owner {uid}:{gid} of {}", path.display()), &e))?;
+    }
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), &e))?;

@@ -1,6 +1,7 @@
 //! One module per subcommand: thin orchestration over the library, printing through `Printer`.
 
 pub mod models;
+pub mod openclaw;
 pub mod plan;
 pub mod profiles;
 pub mod pull;
@@ -33,7 +34,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Init(_) => Err(Error::not_yet_implemented("init")),
         Command::Render(_) => Err(Error::not_yet_implemented("render")),
         Command::Serve => Err(Error::not_yet_implemented("serve")),
-        Command::Openclaw(_) => Err(Error::not_yet_implemented("openclaw")),
+        Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
         Command::Doctor(_) => Err(Error::not_yet_implemented("doctor")),
         Command::Status => Err(Error::not_yet_implemented("status")),
         Command::Uninstall(_) => Err(Error::not_yet_implemented("uninstall")),

@@ -344,7 +344,7 @@ fn hash_reader(mut reader: impl Read, hasher: &mut Sha256) -> std::io::Result<u6
     }
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

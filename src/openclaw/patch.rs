@@ -45,6 +45,8 @@ pub struct PatchSpec {
     pub max_tokens: u32,
     pub role: Role,
     pub fields: Fields,
+    /// `gateway.mode` to set when the config has none (only when the user asks: `--gateway-mode`).
+    pub gateway_mode: Option<String>,
 }
 
 impl PatchSpec {
@@ -88,7 +90,8 @@ impl PatchSpec {
 
 /// Which part of the config a text holds: the whole file, or the `models` section alone (a file that
 /// `models: { $include: "…" }` names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Section {
     Whole,
     Models,
@@ -121,6 +124,9 @@ pub struct Changes {
     /// Our ref was appended to `agents.defaults.modelPolicy.allow`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_allow_added: Option<String>,
+    /// `gateway.mode` was added.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gateway_mode_added: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -130,6 +136,9 @@ pub struct PrimaryChange {
     pub previous: Option<String>,
     /// The replaced primary was inserted as the first fallback.
     pub previous_to_fallbacks: bool,
+    /// Our ref was a fallback already, at these indexes, and left the list when it became the primary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub was_fallback_at: Vec<usize>,
 }
 
 impl Changes {
@@ -146,9 +155,17 @@ impl Changes {
             }
         }
         self.mode_added |= later.mode_added;
+        self.gateway_mode_added |= later.gateway_mode_added;
         self.model_was_string |= later.model_was_string;
         self.fallback_added = self.fallback_added.or(later.fallback_added);
-        self.primary = self.primary.or(later.primary);
+        let later_primary = later.primary.map(|mut p| {
+            // Our ref was a fallback only because an earlier patch put it there: nothing to put back.
+            if self.fallback_added.as_ref() == Some(&p.reference) {
+                p.was_fallback_at.clear();
+            }
+            p
+        });
+        self.primary = self.primary.or(later_primary);
         self.allow_list_added = self.allow_list_added.or(later.allow_list_added);
         self.policy_allow_added = self.policy_allow_added.or(later.policy_allow_added);
         self
@@ -170,6 +187,68 @@ pub fn parse_json5(text: &str, origin: &str) -> Result<Value> {
         Error::usage(format!("{origin}{at}: {e}"))
             .with_hint("fix the syntax (OpenClaw cannot read it either); clawlocal changed nothing")
     })
+}
+
+/// The `//` and `/* */` comments of a JSON5 text, in order: a patch must keep every one.
+pub fn comments(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let (mut i, mut quote) = (0, None::<u8>);
+    while i < b.len() {
+        match (quote, b[i]) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), b'\\') => i += 1,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b[i]),
+            (None, b'/') if b.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
+                out.push(text[i..end].trim_end().to_string());
+                i = end;
+            }
+            (None, b'/') if b.get(i + 1) == Some(&b'*') => {
+                let end = text[i + 2..].find("*/").map_or(text.len(), |e| i + 2 + e + 2);
+                out.push(text[i..end].to_string());
+                i = end;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The paths whose value the patch may change: clawlocal's provider and the refs it adds.
+const CHANGEABLE: [&str; 6] = [
+    "agents.defaults.model",
+    "agents.defaults.models",
+    "agents.defaults.modelPolicy.allow",
+    "models.mode",
+    "models.providers.clawlocal",
+    "providers.clawlocal",
+];
+
+/// Every value of `before` that `after` lost or changed outside [`CHANGEABLE`], as `path lost|changed`.
+pub fn lost(before: &Value, after: &Value) -> Vec<String> {
+    fn walk(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
+        if CHANGEABLE.contains(&path) {
+            return;
+        }
+        match (before, after) {
+            (Value::Object(b), Value::Object(a)) => {
+                for (k, v) in b {
+                    match a.get(k) {
+                        Some(av) => walk(v, av, &join(path, k), out),
+                        None => out.push(format!("{} lost", join(path, k))),
+                    }
+                }
+            }
+            (b, a) if b == a => {}
+            _ => out.push(format!("{path} changed")),
+        }
+    }
+    let mut out = Vec::new();
+    walk(before, after, "", &mut out);
+    out
 }
 
 /// A parsed config: the CST, whether it had a BOM, and the origin for messages.
@@ -292,6 +371,21 @@ pub fn models_include(text: &str, origin: &str) -> Result<Option<String>> {
     }
 }
 
+/// `text` with its `models: { $include }` pointing at `file` instead: the copy `openclaw config validate` reads
+/// when clawlocal checks an edited included file before writing it.
+pub fn with_models_include(text: &str, origin: &str, file: &str) -> Result<String> {
+    let doc = Doc::parse(text, origin)?;
+    let include = doc
+        .root_object(false)?
+        .and_then(|r| r.object_value("models"))
+        .and_then(|m| m.get("$include"))
+        .and_then(|p| p.value())
+        .and_then(|v| v.as_string_lit())
+        .ok_or_else(|| doc.refuse("`models` has no single-file $include"))?;
+    include.set_raw_value(quoted(file, '"'));
+    doc.finish("", Vec::new(), Changes::default()).map(|p| p.text)
+}
+
 /// Patch `text` (the content of `origin`). Pure: the caller writes.
 pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Result<Patched> {
     let doc = Doc::parse(text, origin)?;
@@ -341,7 +435,17 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Re
     }
 
     match section {
-        Section::Whole => patch_agents(&doc, &root, spec, &mut changes)?,
+        Section::Whole => {
+            patch_agents(&doc, &root, spec, &mut changes)?;
+            if let Some(mode) = &spec.gateway_mode {
+                let gateway = doc.child(&root, "", "gateway", &mut changes.created)?;
+                doc.single(&gateway, "gateway", "mode")?;
+                if gateway.get("mode").is_none() {
+                    doc.style.prop(Some(gateway.append("mode", CstInputValue::String(mode.clone()))));
+                    changes.gateway_mode_added = true;
+                }
+            }
+        }
         Section::Models => warnings.push(format!(
             "{origin} holds only the `models` section (included from openclaw.json), so clawlocal left agents.defaults as it is: to use the model as {role}, run `openclaw models {cmd} {r}`",
             role = spec.role.as_str(),
@@ -349,7 +453,18 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Re
             r = spec.model_ref(),
         )),
     }
-    doc.finish(text, warnings, changes)
+    let out = doc.finish(text, warnings, changes)?;
+    // The invariant, checked on every run: nothing of the user's is lost, not even a comment.
+    let (before, after) = (parse_json5(text, origin)?, parse_json5(&out.text, origin)?);
+    let missing = lost(&before, &after);
+    if !missing.is_empty() || comments(&out.text) != comments(text) {
+        return Err(Error::failure(format!(
+            "internal error: the edit of {origin} would lose {}",
+            if missing.is_empty() { "a comment".to_string() } else { missing.join(", ") }
+        ))
+        .with_hint("nothing was written; please report this with the config's shape"));
+    }
+    Ok(out)
 }
 
 fn patch_agents(doc: &Doc, root: &CstObject, spec: &PatchSpec, changes: &mut Changes) -> Result<()> {
@@ -407,6 +522,13 @@ pub fn unpatch(text: &str, origin: &str, changes: &Changes, section: Section) ->
         {
             mode.remove();
         }
+    }
+    if changes.gateway_mode_added
+        && section == Section::Whole
+        && let Some(gateway) = doc.existing(&root, "", "gateway")?
+        && let Some(mode) = gateway.get("mode")
+    {
+        mode.remove();
     }
     if section == Section::Whole
         && let Some(agents) = doc.existing(&root, "", "agents")?
@@ -593,6 +715,7 @@ fn set_model_ref(
                     reference: reference.into(),
                     previous: Some(old.clone()),
                     previous_to_fallbacks: true,
+                    was_fallback_at: Vec::new(),
                 });
                 (reference.to_string(), vec![old.clone()])
             }
@@ -618,15 +741,26 @@ fn set_model_ref(
         }
         (Role::Fallback | Role::Primary, None) => {
             set_string(&model, "primary", reference, style);
-            changes.primary =
-                Some(PrimaryChange { reference: reference.into(), previous: None, previous_to_fallbacks: false });
+            changes.primary = Some(PrimaryChange {
+                reference: reference.into(),
+                previous: None,
+                previous_to_fallbacks: false,
+                was_fallback_at: Vec::new(),
+            });
         }
         (Role::Primary, Some(old)) => {
             set_string(&model, "primary", reference, style);
+            let was_fallback_at: Vec<usize> = model.array_value("fallbacks").map_or_else(Vec::new, |l| {
+                l.elements().iter().enumerate().filter(|(_, e)| is_string(e, reference)).map(|(i, _)| i).collect()
+            });
             let moved = add_fallback(&model, &old, Some(0), changes, style)?;
             remove_fallback(&model, reference);
-            changes.primary =
-                Some(PrimaryChange { reference: reference.into(), previous: Some(old), previous_to_fallbacks: moved });
+            changes.primary = Some(PrimaryChange {
+                reference: reference.into(),
+                previous: Some(old),
+                previous_to_fallbacks: moved,
+                was_fallback_at,
+            });
         }
     }
     Ok(())
@@ -680,6 +814,12 @@ fn unset_model_ref(defaults: &CstObject, changes: &Changes, style: &Style) {
                     && let Some(first) = list.elements().into_iter().find(|e| is_string(e, previous))
                 {
                     first.remove();
+                }
+                if let Some(list) = model.array_value("fallbacks") {
+                    for &at in &change.was_fallback_at {
+                        let at = at.min(list.elements().len());
+                        style.node(&list.insert(at, CstInputValue::String(change.reference.clone())));
+                    }
                 }
             }
             None => {
@@ -831,58 +971,12 @@ mod tests {
             max_tokens: 4096,
             role,
             fields: Fields { tool_schema_profile: true, timeout_seconds: Some(300), allow_private_network: false },
+            gateway_mode: None,
         }
     }
 
     fn fixture(name: &str) -> Option<String> {
         Some(std::fs::read_to_string(std::path::Path::new(FIXTURES).join(name)).expect("fixture present"))
-    }
-
-    /// Every `//` and `/* */` comment of `before` is in `after`, in order.
-    fn comments(text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let b = text.as_bytes();
-        let (mut i, mut quote) = (0, None::<u8>);
-        while i < b.len() {
-            match (quote, b[i]) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), b'\\') => i += 1,
-                (Some(_), _) => {}
-                (None, b'"' | b'\'') => quote = Some(b[i]),
-                (None, b'/') if b.get(i + 1) == Some(&b'/') => {
-                    let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
-                    out.push(text[i..end].trim_end().to_string());
-                    i = end;
-                }
-                (None, b'/') if b.get(i + 1) == Some(&b'*') => {
-                    let end = text[i + 2..].find("*/").map_or(text.len(), |e| i + 2 + e + 2);
-                    out.push(text[i..end].to_string());
-                    i = end;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        out
-    }
-
-    /// Every leaf of `before` is in `after` at the same path, except under the paths the patch may change.
-    fn kept(before: &serde_json::Value, after: &serde_json::Value, path: &str) -> Vec<String> {
-        let changeable = ["agents.defaults.model", "agents.defaults.models", "models.mode"];
-        if changeable.contains(&path) {
-            return Vec::new();
-        }
-        match (before, after) {
-            (serde_json::Value::Object(b), serde_json::Value::Object(a)) => b
-                .iter()
-                .flat_map(|(k, v)| match a.get(k) {
-                    Some(av) => kept(v, av, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") }),
-                    None => vec![format!("{path}.{k} lost")],
-                })
-                .collect(),
-            (b, a) if b == a => Vec::new(),
-            _ => vec![format!("{path} changed")],
-        }
     }
 
     #[test]
@@ -903,7 +997,7 @@ mod tests {
                 assert!(out.changed, "{name}");
                 assert_eq!(comments(&out.text), comments(&text), "{name}: comments kept in order");
                 let (before, after) = (parse_json5(&text, name).unwrap(), parse_json5(&out.text, name).unwrap());
-                assert_eq!(kept(&before, &after, ""), Vec::<String>::new(), "{name} {role:?}");
+                assert_eq!(lost(&before, &after), Vec::<String>::new(), "{name} {role:?}");
                 let ours = &after["models"]["providers"]["clawlocal"];
                 assert_eq!(ours["baseUrl"], "http://127.0.0.1:8765/v1");
                 assert_eq!(ours["api"], "openai-completions");
@@ -1062,6 +1156,8 @@ mod tests {
     fn an_included_models_file_is_patched_as_the_models_section() {
         let root = fixture("07-include-models.json5").unwrap();
         assert_eq!(models_include(&root, "07").unwrap().as_deref(), Some("./models.json5"));
+        let moved = with_models_include(&root, "07", "./.models.json5.candidate").unwrap();
+        assert_eq!(moved, root.replace("\"./models.json5\"", "\"./.models.json5.candidate\""));
         let e = patch(&root, "07", &spec(Role::Fallback), Section::Whole).unwrap_err();
         assert!(e.message.contains("$include"), "{}", e.message);
         let included = fixture("models.json5").unwrap();
@@ -1090,5 +1186,220 @@ mod tests {
         let strict = patch("{\"gateway\": {\"mode\": \"local\"}}", "x", &spec(Role::Primary), Section::Whole).unwrap();
         assert!(strict.text.contains("\"models\": {") && !strict.text.contains('\''), "{}", strict.text);
         serde_json::from_str::<serde_json::Value>(&strict.text).expect("strict JSON stays strict JSON");
+    }
+
+    #[test]
+    fn gateway_mode_is_added_only_when_asked_and_absent_and_undone() {
+        let mut with_mode = spec(Role::Fallback);
+        with_mode.gateway_mode = Some("local".into());
+        let out = patch("{}", "x", &with_mode, Section::Whole).unwrap();
+        assert_eq!(parse_json5(&out.text, "x").unwrap()["gateway"]["mode"], "local");
+        let back = unpatch(&out.text, "x", &out.changes, Section::Whole).unwrap();
+        assert_eq!(parse_json5(&back.text, "x").unwrap(), serde_json::json!({}), "{}", back.text);
+        let kept = patch("{ gateway: { mode: 'remote' } }", "x", &with_mode, Section::Whole).unwrap();
+        assert_eq!(parse_json5(&kept.text, "x").unwrap()["gateway"]["mode"], "remote");
+        assert!(
+            parse_json5(&patch("{}", "x", &spec(Role::Fallback), Section::Whole).unwrap().text, "x")
+                .unwrap()
+                .get("gateway")
+                .is_none()
+        );
+    }
+
+    /// Generated JSON5 configs (random shapes around the keys the patch touches, random syntax: bare or quoted
+    /// keys, quote styles, comments, trailing commas): patch never panics; when it edits, nothing is lost and
+    /// unpatch restores the meaning; when it refuses, the error names the origin.
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: [&str; 12] = [
+            "models",
+            "agents",
+            "defaults",
+            "model",
+            "providers",
+            "fallbacks",
+            "primary",
+            "mode",
+            "clawlocal",
+            "modelPolicy",
+            "allow",
+            "x-y",
+        ];
+
+        fn text(v: &Value, style: u8, out: &mut String) {
+            let comment = |out: &mut String| {
+                if style & 4 != 0 {
+                    out.push_str(" /* c */ ");
+                }
+            };
+            match v {
+                Value::Object(map) => {
+                    out.push('{');
+                    for (i, (k, v)) in map.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        if style & 8 != 0 {
+                            out.push_str("\n  // note\n");
+                        }
+                        if style & 1 != 0 && is_identifier(k) {
+                            out.push_str(k);
+                        } else {
+                            out.push_str(&serde_json::to_string(k).unwrap());
+                        }
+                        out.push(':');
+                        comment(out);
+                        text(v, style, out);
+                    }
+                    if style & 16 != 0 && !map.is_empty() {
+                        out.push(',');
+                    }
+                    out.push('}');
+                }
+                Value::Array(items) => {
+                    out.push('[');
+                    for (i, v) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        text(v, style, out);
+                    }
+                    out.push(']');
+                }
+                Value::String(s) if style & 2 != 0 && !s.contains(['\'', '\\']) => out.push_str(&format!("'{s}'")),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-1000i64..100_000).prop_map(|n| json!(n)),
+                prop::sample::select(vec!["a/b", "clawlocal/m", "merge", "replace", "x y", "é", "", "${VAR}"])
+                    .prop_map(|s| json!(s)),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec((prop::sample::select(KEYS.to_vec()), inner), 0..5)
+                        .prop_map(|kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
+                ]
+            })
+        }
+
+        fn config() -> impl Strategy<Value = Value> {
+            prop::collection::vec((prop::sample::select(KEYS.to_vec()), value()), 0..5)
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+        }
+
+        /// Configs shaped like real ones: `models` and `agents.defaults` with the keys the patch reads, mixed with
+        /// random extras, so that most cases get past the checks and exercise the edit.
+        fn shaped() -> impl Strategy<Value = Value> {
+            let refs = prop::sample::select(vec!["a/b", "c/d", "clawlocal/qwen2.5-1.5b-instruct-q4_k_m"]);
+            let model = prop_oneof![
+                refs.clone().prop_map(|r| json!(r)),
+                (prop::option::of(refs.clone()), prop::option::of(prop::collection::vec(refs.clone(), 0..3))).prop_map(
+                    |(p, f)| {
+                        let mut m = json!({});
+                        if let Some(p) = p {
+                            m["primary"] = json!(p);
+                        }
+                        if let Some(f) = f {
+                            m["fallbacks"] = json!(f);
+                        }
+                        m
+                    }
+                ),
+            ];
+            let provider = (value(), any::<bool>()).prop_map(|(extra, ours)| {
+                let mut p = json!({"baseUrl": "http://127.0.0.1:1/v1", "api": "openai-completions", "models": [{"id": "o", "name": "O"}], "extra": extra});
+                if ours { p["models"] = json!([{"id": "qwen2.5-1.5b-instruct-q4_k_m", "name": "old", "contextWindow": 1}]); }
+                p
+            });
+            (
+                prop::option::of(prop::sample::select(vec!["merge", "replace"])),
+                prop::option::of(prop::collection::vec(
+                    (prop::sample::select(vec!["clawlocal", "other"]), provider),
+                    0..2,
+                )),
+                prop::option::of(model),
+                prop::option::of(prop::collection::vec(refs.clone(), 0..3)),
+                prop::option::of(prop::collection::vec(refs, 0..3)),
+                config(),
+            )
+                .prop_map(|(mode, providers, model, allow_map, policy, mut extra)| {
+                    let mut models = json!({});
+                    if let Some(m) = mode {
+                        models["mode"] = json!(m);
+                    }
+                    if let Some(ps) = providers {
+                        models["providers"] = Value::Object(ps.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+                    }
+                    let mut defaults = json!({});
+                    if let Some(m) = model {
+                        defaults["model"] = m;
+                    }
+                    if let Some(a) = allow_map {
+                        defaults["models"] = Value::Object(a.into_iter().map(|r| (r.to_string(), json!({}))).collect());
+                    }
+                    if let Some(p) = policy {
+                        defaults["modelPolicy"] = json!({"allow": p});
+                    }
+                    let obj = extra.as_object_mut().unwrap();
+                    obj.insert("models".into(), models);
+                    obj.insert("agents".into(), json!({"defaults": defaults}));
+                    extra
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+            #[test]
+            fn shaped_configs_patch_and_unpatch_exactly(config in shaped(), style in 0u8..32, primary in any::<bool>()) {
+                let mut src = String::new();
+                text(&config, style, &mut src);
+                let role = if primary { Role::Primary } else { Role::Fallback };
+                let out = patch(&src, "gen.json5", &spec(role), Section::Whole).map_err(|e| TestCaseError::fail(format!("{src}: {}", e.message)))?;
+                let after = parse_json5(&out.text, "gen").unwrap();
+                prop_assert_eq!(lost(&config, &after), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
+                let fallbacks = after["agents"]["defaults"]["model"]["fallbacks"].as_array().cloned().unwrap_or_default();
+                let ours = json!("clawlocal/qwen2.5-1.5b-instruct-q4_k_m");
+                let model = &after["agents"]["defaults"]["model"];
+                prop_assert!(*model == ours || model["primary"] == ours || fallbacks.contains(&ours), "{}", out.text);
+                if let Some(old) = config["agents"]["defaults"]["model"]["fallbacks"].as_array() {
+                    let kept: Vec<&Value> = fallbacks.iter().filter(|f| old.contains(f)).collect();
+                    let before: Vec<&Value> = old.iter().filter(|f| **f != ours).collect();
+                    prop_assert_eq!(kept.into_iter().filter(|f| **f != ours).collect::<Vec<_>>(), before, "fallbacks kept in order");
+                }
+                let back = unpatch(&out.text, "gen.json5", &out.changes, Section::Whole).unwrap();
+                prop_assert_eq!(parse_json5(&back.text, "gen").unwrap(), config, "{}\n=>\n{}\n=>\n{}", src, out.text, back.text);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+            #[test]
+            fn patch_never_panics_nor_loses_a_key(config in config(), style in 0u8..32, primary in any::<bool>()) {
+                let mut src = String::new();
+                text(&config, style, &mut src);
+                let role = if primary { Role::Primary } else { Role::Fallback };
+                match patch(&src, "gen.json5", &spec(role), Section::Whole) {
+                    Ok(out) => {
+                        let after = parse_json5(&out.text, "gen").unwrap();
+                        prop_assert_eq!(lost(&config, &after), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
+                        prop_assert_eq!(comments(&out.text), comments(&src));
+                        prop_assert_eq!(&after["models"]["providers"]["clawlocal"]["api"], "openai-completions");
+                        let again = patch(&out.text, "gen.json5", &spec(role), Section::Whole).unwrap();
+                        prop_assert!(!again.changed, "idempotent:\n{}", out.text);
+                        let back = unpatch(&out.text, "gen.json5", &out.changes, Section::Whole).unwrap();
+                        prop_assert_eq!(parse_json5(&back.text, "gen").unwrap(), config, "{}\n=>\n{}\n=>\n{}", src, out.text, back.text);
+                    }
+                    Err(e) => prop_assert!(e.message.starts_with("gen.json5:") && e.exit == crate::error::Exit::Usage, "{}: {}", src, e.message),
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,132 @@
+//! `clawlocal openclaw patch|unpatch`: the OpenClaw step of init and uninstall, by hand.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::cli::{GlobalArgs, OpenclawCommand, PatchArgs};
+use crate::error::{Error, Exit, Result};
+use crate::host::Host;
+use crate::layout::{self, Layout};
+use crate::openclaw::file::{self, Options, Outcome};
+use crate::openclaw::patch::{Fields, PatchSpec};
+use crate::output::Printer;
+
+/// OpenClaw refuses smaller windows (`CONTEXT_WINDOW_HARD_MIN_TOKENS`).
+pub const MIN_CONTEXT: u32 = 16_000;
+/// What goes into `apiKey` when llama-server runs without a key: a non-marker dummy, which every OpenClaw
+/// version sends as a Bearer token and llama-server ignores (an ALL-CAPS value would be read as an env var name).
+pub const NO_KEY: &str = "clawlocal-no-key";
+
+pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let config = match cmd {
+        OpenclawCommand::Patch(args) => args.config.as_deref(),
+        OpenclawCommand::Unpatch { config, .. } => config.as_deref(),
+    };
+    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), config)?;
+    let records = records_path(&layout);
+    let outcome = match cmd {
+        OpenclawCommand::Patch(args) => {
+            let spec = spec(args, &layout)?;
+            file::patch_file(
+                host,
+                &layout.openclaw_config,
+                spec,
+                &Options { records: &records, dry_run: args.dry_run },
+            )?
+        }
+        OpenclawCommand::Unpatch { dry_run, .. } => {
+            file::unpatch_file(host, &layout.openclaw_config, &Options { records: &records, dry_run: *dry_run })?
+        }
+    };
+    report(&outcome, printer);
+    Ok(Exit::Success)
+}
+
+/// Where clawlocal records what it patched (for unpatch and uninstall).
+pub fn records_path(layout: &Layout) -> std::path::PathBuf {
+    layout.state_dir.join("openclaw-patches.json")
+}
+
+fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
+    let url = args.base_url.trim_end_matches('/');
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+        return Err(Error::usage(format!("--base-url {url:?} is not an http(s) URL"))
+            .with_hint("pass llama-server's endpoint, e.g. --base-url http://127.0.0.1:8765/v1"));
+    }
+    if !url.ends_with("/v1") {
+        return Err(Error::usage(format!("--base-url {url} does not end in /v1"))
+            .with_hint("OpenClaw's openai-completions API appends /chat/completions to the base URL: use …/v1"));
+    }
+    if args.model_id.trim().is_empty() || args.model_id.chars().any(char::is_control) {
+        return Err(Error::usage("--model-id must be a non-empty name without control characters"));
+    }
+    if args.context_window < MIN_CONTEXT {
+        return Err(Error::usage(format!(
+            "--context-window {} is below OpenClaw's minimum of {MIN_CONTEXT} tokens",
+            args.context_window
+        ))
+        .with_hint("run llama-server with a larger -c (clawlocal plan picks one that fits) and pass that"));
+    }
+    let max_tokens = args.max_tokens.unwrap_or_else(|| 4096.min(args.context_window / 4));
+    if max_tokens == 0 || max_tokens >= args.context_window {
+        return Err(Error::usage(format!("--max-tokens {max_tokens} must be between 1 and the context window")));
+    }
+    let api_key = match args.api_key_file.clone().or_else(|| Some(layout.api_key_file()).filter(|p| p.exists())) {
+        Some(path) => read_key(&path)?,
+        None => NO_KEY.to_string(),
+    };
+    Ok(PatchSpec {
+        base_url: url.to_string(),
+        api_key,
+        model_id: args.model_id.clone(),
+        model_name: args.model_name.clone().unwrap_or_else(|| format!("{} (local)", args.model_id)),
+        context_window: args.context_window,
+        max_tokens,
+        role: args.role.map_or(crate::plan::Role::Fallback, Into::into),
+        fields: Fields::BASELINE,
+        gateway_mode: args.gateway_mode.clone(),
+    })
+}
+
+/// The API key from a file only its owner can read (never from the command line).
+pub fn read_key(path: &Path) -> Result<String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read the key file {}", path.display()), &e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(Error::usage(format!(
+            "the key file {} is readable by others (mode {:o})",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        ))
+        .with_hint(format!("chmod 600 {}", path.display())));
+    }
+    let key = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
+    let key = key.trim();
+    if key.is_empty() || key.chars().any(char::is_control) {
+        return Err(Error::usage(format!("the key file {} holds no usable key (one line expected)", path.display())));
+    }
+    Ok(key.to_string())
+}
+
+fn report(outcome: &Outcome, printer: &Printer) {
+    for w in &outcome.warnings {
+        printer.warn(w);
+    }
+    if printer.json {
+        printer.document(&serde_json::to_value(outcome).expect("the outcome serialises"));
+        return;
+    }
+    if let Some(diff) = &outcome.diff {
+        printer.data(if diff.is_empty() { "no change\n" } else { diff });
+        return;
+    }
+    let mut line = format!("{} {}", outcome.status, outcome.file.display());
+    if let Some(b) = &outcome.backup {
+        line.push_str(&format!(" (backup: {})", b.display()));
+    }
+    printer.data(&line);
+    if outcome.validated_by_openclaw {
+        printer.detail("openclaw config validate accepted the result before it was written");
+    }
+}

@@ -1,0 +1,526 @@
+//! The I/O around the pure edit: find the file OpenClaw reads, refuse a read-only config, lock, follow a
+//! symlink or a `models` include to the file to edit, validate the result (bundled schema, then the installed
+//! `openclaw config validate` on a candidate next to the real file), back up, write atomically keeping mode and
+//! owner, and keep the record `unpatch` needs in clawlocal's state.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::fsutil::{self, FileLock};
+use crate::host::Host;
+use crate::hub::download::hex;
+use crate::openclaw::patch::{self, Changes, PatchSpec, Patched, Section};
+use crate::openclaw::{schema, version};
+
+/// What a patch or unpatch did, for people and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The config OpenClaw reads.
+    pub config: PathBuf,
+    /// The file written: the config, its symlink target, or the file its `models` section includes.
+    pub file: PathBuf,
+    /// `created`, `updated`, `unchanged`, `restored` (the original bytes back) or `removed` (a file patch created).
+    pub status: &'static str,
+    /// The copy of the file as it was before this write.
+    pub backup: Option<PathBuf>,
+    /// `clawlocal/<model id>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_ref: Option<String>,
+    /// The OpenClaw version the fields were chosen for, and where it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openclaw_version: Option<String>,
+    /// `openclaw config validate` accepted the result before it was written.
+    pub validated_by_openclaw: bool,
+    pub warnings: Vec<String>,
+    /// `--dry-run`: the unified diff of what would be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// What clawlocal patched, kept in `<state>/openclaw-patches.json` (mode 0600) for `unpatch`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Records {
+    version: u32,
+    patches: Vec<Record>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    config: PathBuf,
+    file: PathBuf,
+    section: Section,
+    /// The file did not exist: unpatch removes it again.
+    created_file: bool,
+    /// The bytes before the first patch are in `backup` (checked by hash): unpatch restores them exactly when
+    /// the file is still what clawlocal wrote (`after_sha256`).
+    before_sha256: Option<String>,
+    backup: Option<PathBuf>,
+    after_sha256: String,
+    changes: Changes,
+}
+
+pub struct Options<'a> {
+    pub records: &'a Path,
+    pub dry_run: bool,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// OpenClaw's own switches for an immutable config.
+pub fn refuse_read_only(host: &dyn Host, config: &Path) -> Result<()> {
+    for var in ["OPENCLAW_NIX_MODE", "OPENCLAW_CONFIG_READONLY"] {
+        if host.env_nonempty(var).as_deref() == Some("1") {
+            return Err(Error::usage(format!("{var}=1: {} is managed elsewhere and must not be edited", config.display()))
+                .with_hint(
+                    "add the provider in the configuration that generates it (e.g. your Nix module); `clawlocal openclaw patch --dry-run` shows what to add",
+                ));
+        }
+    }
+    Ok(())
+}
+
+/// The file behind `path`: a symlink is written through (OpenClaw's own writer would replace the link).
+fn real_path(path: &Path, warnings: &mut Vec<String>) -> Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let target = fs::canonicalize(path)
+                .map_err(|e| Error::io(format!("{} is a symlink that cannot be followed", path.display()), &e))?;
+            warnings.push(format!("{} is a symlink: clawlocal edits its target {}", path.display(), target.display()));
+            Ok(target)
+        }
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// The text and metadata of `path`, or `None` when it does not exist.
+fn read(path: &Path) -> Result<Option<(String, fs::Metadata)>> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let meta = fs::metadata(path).map_err(|e| Error::io(format!("cannot stat {}", path.display()), &e))?;
+            if !meta.is_file() {
+                return Err(Error::usage(format!("{} is not a regular file", path.display())));
+            }
+            let text = String::from_utf8(bytes).map_err(|e| {
+                Error::usage(format!("{}: not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))
+            })?;
+            Ok(Some((text, meta)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    fsutil::parent(path).join(format!(".{name}.{suffix}"))
+}
+
+/// One lock per config, next to it: two clawlocal runs never interleave their read-edit-write.
+fn lock(config: &Path) -> Result<FileLock> {
+    FileLock::acquire(&sibling(config, "clawlocal.lock"), || {})
+}
+
+/// `openclaw.json.clawlocal-20261121T101500Z.bak`: outside OpenClaw's `openclaw.json.bak.*` rotation, which
+/// deletes names it does not own.
+fn backup(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stamp = utc_stamp(SystemTime::now());
+    let dir = fsutil::parent(path);
+    let mut candidate = dir.join(format!("{name}.clawlocal-{stamp}.bak"));
+    let mut n = 1;
+    while candidate.exists() {
+        candidate = dir.join(format!("{name}.clawlocal-{stamp}-{n}.bak"));
+        n += 1;
+    }
+    fsutil::write_atomic_as(&candidate, bytes, Some(0o600), None)?;
+    Ok(candidate)
+}
+
+/// `YYYYMMDDTHHMMSSZ` (UTC), from the civil-from-days algorithm (no date crate needed for one stamp).
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn diff(path: &Path, before: &str, after: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(&name, &name).to_string()
+}
+
+/// Write `text` over `path` (whose old bytes were `before`), refusing when the file changed since it was read.
+fn replace(path: &Path, before: Option<&(String, fs::Metadata)>, text: &str) -> Result<()> {
+    let now = read(path)?;
+    if now.as_ref().map(|(t, _)| t) != before.map(|(t, _)| t) {
+        return Err(Error::failure(format!(
+            "{} changed while clawlocal was editing it; nothing was written",
+            path.display()
+        ))
+        .with_hint("run the command again"));
+    }
+    let (mode, owner) = match before {
+        Some((_, meta)) => (meta.mode() & 0o7777, Some((meta.uid(), meta.gid()))),
+        None => (0o600, None),
+    };
+    let dir = fsutil::parent(path);
+    if !dir.exists() {
+        // OpenClaw keeps its state dir private.
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    fsutil::write_atomic_as(path, text.as_bytes(), Some(mode), owner)
+}
+
+/// The installed OpenClaw CLI (`CLAWLOCAL_OPENCLAW`, else `openclaw` on PATH) and its version line.
+pub fn openclaw_cli(host: &dyn Host) -> Option<(String, String)> {
+    let program = host.env_nonempty("CLAWLOCAL_OPENCLAW").unwrap_or_else(|| "openclaw".into());
+    let out = host.run(&program, &["--version"], Duration::from_secs(30))?;
+    (out.status == 0).then(|| (program, out.stdout.trim().to_string()))
+}
+
+enum Verdict {
+    Valid,
+    Invalid(Vec<String>),
+}
+
+/// `OPENCLAW_CONFIG_PATH=<config> openclaw config validate --json`.
+fn cli_validate(host: &dyn Host, program: &str, config: &Path) -> Result<Verdict> {
+    let path = config.to_string_lossy();
+    let out = host
+        .run_env(
+            program,
+            &["config", "validate", "--json"],
+            &[("OPENCLAW_CONFIG_PATH", &path)],
+            Duration::from_secs(180),
+        )
+        .ok_or_else(|| Error::failure(format!("`{program} config validate` did not finish")))?;
+    let doc = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok().filter(|v| v.get("valid").is_some()))
+        .or_else(|| serde_json::from_str::<serde_json::Value>(out.stdout.trim()).ok())
+        .ok_or_else(|| {
+            Error::failure(format!(
+                "`{program} config validate --json` printed no verdict (exit {}): {}",
+                out.status,
+                out.stderr.lines().last().unwrap_or("")
+            ))
+        })?;
+    if doc["valid"] == true {
+        return Ok(Verdict::Valid);
+    }
+    let mut issues: Vec<String> = doc["issues"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| format!("{}: {}", i["path"].as_str().unwrap_or(""), i["message"].as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(e) = doc["error"].as_str() {
+        issues.push(e.to_string());
+    }
+    Ok(Verdict::Invalid(issues))
+}
+
+/// Files that exist only while OpenClaw validates them; removed on drop.
+struct Candidates(Vec<PathBuf>);
+
+impl Drop for Candidates {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Ask the installed OpenClaw whether the edited config is valid, before anything is written. A config that was
+/// already invalid may stay invalid in the same ways, never in new ones.
+fn validate_with_cli(
+    host: &dyn Host,
+    program: &str,
+    config: &Path,
+    edited: &Path,
+    section: Section,
+    root_text: &str,
+    new_text: &str,
+) -> Result<Option<String>> {
+    let mut candidates = Candidates(Vec::new());
+    let candidate_root = sibling(config, "clawlocal-candidate");
+    match section {
+        Section::Whole => {
+            fsutil::write_atomic_as(&candidate_root, new_text.as_bytes(), Some(0o600), None)?;
+            candidates.0.push(candidate_root.clone());
+        }
+        Section::Models => {
+            let candidate_models = sibling(edited, "clawlocal-candidate");
+            fsutil::write_atomic_as(&candidate_models, new_text.as_bytes(), Some(0o600), None)?;
+            candidates.0.push(candidate_models.clone());
+            let include = patch::models_include(root_text, &config.display().to_string())?.expect("an include");
+            let moved = Path::new(&include).with_file_name(candidate_models.file_name().expect("a name"));
+            let root = patch::with_models_include(root_text, &config.display().to_string(), &moved.to_string_lossy())?;
+            fsutil::write_atomic_as(&candidate_root, root.as_bytes(), Some(0o600), None)?;
+            candidates.0.push(candidate_root.clone());
+        }
+    }
+    let Verdict::Invalid(after) = cli_validate(host, program, &candidate_root)? else { return Ok(None) };
+    let before = if config.exists() { cli_validate(host, program, config)? } else { Verdict::Valid };
+    let new: Vec<&String> = match &before {
+        Verdict::Valid => after.iter().collect(),
+        Verdict::Invalid(old) => after.iter().filter(|i| !old.contains(i)).collect(),
+    };
+    if new.is_empty() {
+        return Ok(Some(format!(
+            "OpenClaw already rejects {} ({}); clawlocal's change adds no new problem",
+            config.display(),
+            after.join("; ")
+        )));
+    }
+    Err(Error::failure(format!(
+        "OpenClaw would reject the edited {}: {}",
+        edited.display(),
+        new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+    ))
+    .with_hint("nothing was written; `clawlocal openclaw patch --dry-run` shows the change. Please report this"))
+}
+
+fn load_records(path: &Path) -> Result<Records> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Error::usage(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+                .with_hint("clawlocal keeps what it patched there; fix or delete the file")
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Records { version: 1, patches: Vec::new() }),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    }
+}
+
+fn save_records(path: &Path, records: &Records) -> Result<()> {
+    let text = serde_json::to_string_pretty(records).expect("records serialise") + "\n";
+    fsutil::write_atomic_as(path, text.as_bytes(), Some(0o600), None)
+}
+
+/// Patch the config OpenClaw reads at `config` (see module docs). `spec.fields` is replaced by what the installed
+/// OpenClaw accepts.
+pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Options) -> Result<Outcome> {
+    refuse_read_only(host, config)?;
+    let mut warnings = Vec::new();
+    let config_real = real_path(config, &mut warnings)?;
+    let _lock = if opts.dry_run { None } else { Some(lock(&config_real)?) };
+    let root = read(&config_real)?;
+    let root_text = root.as_ref().map_or("{}\n", |(t, _)| t.as_str()).to_string();
+    let origin = config.display().to_string();
+
+    // `models: { $include: "one-file" }`: edit that file, as OpenClaw's writer does.
+    let (file, section, current) = match patch::models_include(&root_text, &origin)? {
+        None => (config_real.clone(), Section::Whole, root.clone()),
+        Some(include) => {
+            let dir = fsutil::parent(&config_real);
+            let path = dir.join(&include);
+            let confined =
+                fs::canonicalize(&path).ok().zip(fs::canonicalize(dir).ok()).is_some_and(|(p, d)| p.starts_with(d));
+            if !confined {
+                return Err(Error::usage(format!(
+                    "{origin}: `models` includes {include}, which is missing or outside {}",
+                    dir.display()
+                ))
+                .with_hint("OpenClaw only reads includes inside its config folder; fix the include and run again"));
+            }
+            let real = real_path(&path, &mut warnings)?;
+            let text = read(&real)?;
+            (real, Section::Models, text)
+        }
+    };
+    let text = current.as_ref().map_or(root_text.clone(), |(t, _)| t.clone());
+    let file_origin = file.display().to_string();
+
+    let cli = openclaw_cli(host);
+    let (detected, source) = match &cli {
+        Some((_, line)) => (version::Version::parse(line), "the installed openclaw"),
+        None => (
+            patch::parse_json5(&root_text, &origin)?
+                .pointer("/meta/lastTouchedVersion")
+                .and_then(|v| v.as_str())
+                .and_then(version::Version::parse),
+            "meta.lastTouchedVersion",
+        ),
+    };
+    if detected.is_none() {
+        warnings.push(format!(
+            "could not tell which OpenClaw reads {origin} (no `openclaw` on PATH, no meta.lastTouchedVersion): wrote the fields OpenClaw {} accepts",
+            version::NEWEST_KNOWN
+        ));
+    }
+    spec.fields = version::fields_for(detected);
+    let openclaw_version = detected.map(|v| format!("{v} ({source})"));
+
+    let patched: Patched = patch::patch(&text, &file_origin, &spec, section)?;
+    warnings.extend(patched.warnings.iter().cloned());
+    schema::check(&patch::parse_json5(&patched.text, &file_origin)?, section, &file_origin)?;
+    let mut outcome = Outcome {
+        config: config.to_path_buf(),
+        file: file.clone(),
+        status: "unchanged",
+        backup: None,
+        model_ref: Some(spec.model_ref()),
+        openclaw_version,
+        validated_by_openclaw: false,
+        warnings,
+        diff: None,
+    };
+    if !patched.changed {
+        return Ok(outcome);
+    }
+    let before_text = current.as_ref().map_or("", |(t, _)| t.as_str());
+    if opts.dry_run {
+        outcome.status = if current.is_none() { "created" } else { "updated" };
+        outcome.diff = Some(diff(&file, before_text, &patched.text));
+        return Ok(outcome);
+    }
+    if let Some((program, _)) = &cli {
+        let warning = validate_with_cli(host, program, &config_real, &file, section, &root_text, &patched.text)?;
+        outcome.warnings.extend(warning);
+        outcome.validated_by_openclaw = true;
+    }
+    let backup = match &current {
+        Some((t, _)) => Some(backup(&file, t.as_bytes())?),
+        None => None,
+    };
+    replace(&file, current.as_ref(), &patched.text)?;
+    outcome.status = if current.is_none() { "created" } else { "updated" };
+    outcome.backup = backup.clone();
+
+    let mut records = load_records(opts.records)?;
+    let after_sha256 = sha256(patched.text.as_bytes());
+    match records.patches.iter_mut().find(|r| r.file == file) {
+        Some(r) => {
+            // A later patch: the record keeps what the first one found. When someone else changed the file in
+            // between, the first backup is no longer the state to go back to byte for byte.
+            if r.after_sha256 != sha256(before_text.as_bytes()) {
+                r.before_sha256 = None;
+                r.backup = None;
+                r.created_file = false;
+            }
+            r.after_sha256 = after_sha256;
+            r.changes = std::mem::take(&mut r.changes).then(patched.changes);
+        }
+        None => records.patches.push(Record {
+            config: config.to_path_buf(),
+            file: file.clone(),
+            section,
+            created_file: current.is_none(),
+            before_sha256: current.as_ref().map(|(t, _)| sha256(t.as_bytes())),
+            backup,
+            after_sha256,
+            changes: patched.changes,
+        }),
+    }
+    save_records(opts.records, &records)?;
+    Ok(outcome)
+}
+
+/// Undo what clawlocal's patches of `config` added: the original bytes when the file is still exactly what
+/// clawlocal wrote, else a CST edit that removes only clawlocal's parts.
+pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Outcome> {
+    refuse_read_only(host, config)?;
+    let mut warnings = Vec::new();
+    let config_real = real_path(config, &mut warnings)?;
+    let _lock = if opts.dry_run { None } else { Some(lock(&config_real)?) };
+    let mut records = load_records(opts.records)?;
+    let position =
+        records.patches.iter().position(|r| r.config == config || r.config == config_real || r.file == config_real);
+    let mut outcome = Outcome {
+        config: config.to_path_buf(),
+        file: config_real.clone(),
+        status: "unchanged",
+        backup: None,
+        model_ref: None,
+        openclaw_version: None,
+        validated_by_openclaw: false,
+        warnings,
+        diff: None,
+    };
+    let Some(position) = position else {
+        outcome.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
+        return Ok(outcome);
+    };
+    let record = records.patches[position].clone();
+    outcome.file = record.file.clone();
+    let current = read(&record.file)?;
+    let Some((text, _)) = current.as_ref() else {
+        outcome.warnings.push(format!("{} no longer exists; nothing to undo", record.file.display()));
+        if !opts.dry_run {
+            records.patches.remove(position);
+            save_records(opts.records, &records)?;
+        }
+        return Ok(outcome);
+    };
+    let untouched = sha256(text.as_bytes()) == record.after_sha256;
+    let original = match (&record.backup, &record.before_sha256) {
+        (Some(b), Some(sha)) if untouched => fs::read(b).ok().filter(|bytes| sha256(bytes) == *sha),
+        _ => None,
+    };
+    let (new_text, status) = if untouched && record.created_file {
+        (None, "removed")
+    } else if let Some(bytes) = original {
+        let restored = String::from_utf8(bytes).map_err(|_| Error::failure("backup is not UTF-8"))?;
+        (Some(restored), "restored")
+    } else {
+        let origin = record.file.display().to_string();
+        let out = patch::unpatch(text, &origin, &record.changes, record.section)?;
+        (out.changed.then_some(out.text), "updated")
+    };
+    if opts.dry_run {
+        outcome.status = if new_text.is_none() && status != "removed" { "unchanged" } else { status };
+        outcome.diff = Some(diff(&record.file, text, new_text.as_deref().unwrap_or("")));
+        return Ok(outcome);
+    }
+    outcome.backup = Some(backup(&record.file, text.as_bytes())?);
+    match (&new_text, status) {
+        (_, "removed") => {
+            fs::remove_file(&record.file)
+                .map_err(|e| Error::io(format!("cannot remove {}", record.file.display()), &e))?;
+            fsutil::sync_dir(fsutil::parent(&record.file))?;
+            outcome.status = "removed";
+        }
+        (Some(new_text), _) => {
+            replace(&record.file, current.as_ref(), new_text)?;
+            outcome.status = status;
+        }
+        (None, _) => outcome.status = "unchanged",
+    }
+    records.patches.remove(position);
+    save_records(opts.records, &records)?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_stamps_are_utc_calendar_times() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_262_400 + 3_723);
+        assert_eq!(utc_stamp(t), "20261121T130203Z", "date -u -d @1795266123");
+        assert_eq!(utc_stamp(SystemTime::UNIX_EPOCH), "19700101T000000Z");
+    }
+}
