@@ -335,7 +335,9 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
         None => (config_real.clone(), Section::Whole, root.clone()),
         Some(include) => {
             let dir = fsutil::parent(&config_real);
-            let path = dir.join(&include);
+            // `./models.json5` → `<dir>/models.json5` (lexically; symlinks are checked below).
+            let path: PathBuf =
+                dir.join(&include).components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
             let confined =
                 fs::canonicalize(&path).ok().zip(fs::canonicalize(dir).ok()).is_some_and(|(p, d)| p.starts_with(d));
             if !confined {

@@ -35,7 +35,7 @@ fn strip_docs(v: &mut Value) {
         Value::Object(map) => {
             for key in ["title", "description"] {
                 if map.get(key).is_some_and(Value::is_string) {
-                    map.remove(key);
+                    map.shift_remove(key);
                 }
             }
             map.values_mut().for_each(strip_docs);

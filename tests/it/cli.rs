@@ -10,7 +10,6 @@ fn later_commands_answer_not_yet_implemented_with_exit_2() {
         vec!["serve"],
         vec!["uninstall"],
         vec!["render", "--target", "systemd", "--out", "x"],
-        vec!["openclaw", "unpatch"],
     ] {
         let run = ctx.run(&args);
         assert_eq!(run.code, 2, "{args:?}");

@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod e2e;
+mod openclaw;
 mod plan;
 mod profiles;
 mod pull;
