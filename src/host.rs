@@ -82,17 +82,7 @@ impl Host for RealHost {
             .spawn()
             .ok()?;
         // Drain both pipes while waiting: a child that prints more than a pipe holds would otherwise block.
-        let drain = |pipe: Option<Box<dyn io::Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut p) = pipe {
-                    let _ = p.read_to_end(&mut buf);
-                }
-                String::from_utf8_lossy(&buf).into_owned()
-            })
-        };
-        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>));
-        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn io::Read + Send>));
+        let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
         let deadline = Instant::now() + timeout;
         let status = loop {
             match child.try_wait() {
@@ -120,6 +110,17 @@ impl Host for RealHost {
     fn arch(&self) -> &str {
         std::env::consts::ARCH
     }
+}
+
+/// Read a child's pipe to its end on a thread of its own.
+fn drain(pipe: Option<impl io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
 }
 
 /// A scripted host for unit tests: files, directories, env and command outputs are all given.

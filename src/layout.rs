@@ -129,7 +129,7 @@ pub fn resolve(
 /// `$OPENCLAW_STATE_DIR/{openclaw,clawdbot}.json`, `~/.openclaw/…`, `~/.clawdbot/…` (legacy names); else
 /// `openclaw.json` in the state dir, which is `OPENCLAW_STATE_DIR`, else `~/.openclaw` or an existing `~/.clawdbot`.
 /// `~` is OPENCLAW_HOME when set, else HOME.
-pub fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
+fn openclaw_config_path(host: &dyn Host, home: &Path) -> PathBuf {
     let unset = |v: &String| v == "undefined" || v == "null";
     let oc_home = host
         .env_nonempty("OPENCLAW_HOME")

@@ -43,6 +43,22 @@ pub struct Outcome {
     pub diff: Option<String>,
 }
 
+impl Outcome {
+    fn unchanged(config: &Path, file: &Path, warnings: Vec<String>) -> Outcome {
+        Outcome {
+            config: config.to_path_buf(),
+            file: file.to_path_buf(),
+            status: "unchanged",
+            backup: None,
+            model_ref: None,
+            openclaw_version: None,
+            validated_by_openclaw: false,
+            warnings,
+            diff: None,
+        }
+    }
+}
+
 /// What clawlocal patched, kept in `<state>/openclaw-patches.json` (mode 0600) for `unpatch`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Records {
@@ -253,6 +269,12 @@ impl Drop for Candidates {
     }
 }
 
+/// A config whose `models` section is `{ $include: include }`: the root text and the include as written.
+struct Include<'a> {
+    root_text: &'a str,
+    include: &'a str,
+}
+
 /// Ask the installed OpenClaw whether the edited config is valid, before anything is written. A config that was
 /// already invalid may stay invalid in the same ways, never in new ones.
 fn validate_with_cli(
@@ -260,23 +282,21 @@ fn validate_with_cli(
     program: &str,
     config: &Path,
     edited: &Path,
-    section: Section,
-    root_text: &str,
+    include: Option<Include>,
     new_text: &str,
 ) -> Result<Option<String>> {
     let mut candidates = Candidates(Vec::new());
     let candidate_root = sibling(config, "clawlocal-candidate");
-    match section {
-        Section::Whole => {
+    match include {
+        None => {
             fsutil::write_atomic_as(&candidate_root, new_text.as_bytes(), Some(0o600), None)?;
             candidates.0.push(candidate_root.clone());
         }
-        Section::Models => {
+        Some(Include { root_text, include }) => {
             let candidate_models = sibling(edited, "clawlocal-candidate");
             fsutil::write_atomic_as(&candidate_models, new_text.as_bytes(), Some(0o600), None)?;
             candidates.0.push(candidate_models.clone());
-            let include = patch::models_include(root_text, &config.display().to_string())?.expect("an include");
-            let moved = Path::new(&include).with_file_name(candidate_models.file_name().expect("a name"));
+            let moved = Path::new(include).with_file_name(candidate_models.file_name().expect("a name"));
             let root = patch::with_models_include(root_text, &config.display().to_string(), &moved.to_string_lossy())?;
             fsutil::write_atomic_as(&candidate_root, root.as_bytes(), Some(0o600), None)?;
             candidates.0.push(candidate_root.clone());
@@ -331,13 +351,14 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
     let origin = config.display().to_string();
 
     // `models: { $include: "one-file" }`: edit that file, as OpenClaw's writer does.
-    let (file, section, current) = match patch::models_include(&root_text, &origin)? {
+    let include = patch::models_include(&root_text, &origin)?;
+    let (file, section, current) = match &include {
         None => (config_real.clone(), Section::Whole, root.clone()),
         Some(include) => {
             let dir = fsutil::parent(&config_real);
             // `./models.json5` → `<dir>/models.json5` (lexically; symlinks are checked below).
             let path: PathBuf =
-                dir.join(&include).components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
+                dir.join(include).components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
             let confined =
                 fs::canonicalize(&path).ok().zip(fs::canonicalize(dir).ok()).is_some_and(|(p, d)| p.starts_with(d));
             if !confined {
@@ -377,18 +398,10 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
 
     let patched: Patched = patch::patch(&text, &file_origin, &spec, section)?;
     warnings.extend(patched.warnings.iter().cloned());
-    schema::check(&patch::parse_json5(&patched.text, &file_origin)?, section, &file_origin)?;
-    let mut outcome = Outcome {
-        config: config.to_path_buf(),
-        file: file.clone(),
-        status: "unchanged",
-        backup: None,
-        model_ref: Some(spec.model_ref()),
-        openclaw_version,
-        validated_by_openclaw: false,
-        warnings,
-        diff: None,
-    };
+    schema::check(&patched.value, section, &file_origin)?;
+    let mut outcome = Outcome::unchanged(config, &file, warnings);
+    outcome.model_ref = Some(spec.model_ref());
+    outcome.openclaw_version = openclaw_version;
     if !patched.changed {
         return Ok(outcome);
     }
@@ -399,7 +412,8 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
         return Ok(outcome);
     }
     if let Some((program, _)) = &cli {
-        let warning = validate_with_cli(host, program, &config_real, &file, section, &root_text, &patched.text)?;
+        let include = include.as_deref().map(|include| Include { root_text: &root_text, include });
+        let warning = validate_with_cli(host, program, &config_real, &file, include, &patched.text)?;
         outcome.warnings.extend(warning);
         outcome.validated_by_openclaw = true;
     }
@@ -450,17 +464,7 @@ pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Ou
     let mut records = load_records(opts.records)?;
     let position =
         records.patches.iter().position(|r| r.config == config || r.config == config_real || r.file == config_real);
-    let mut outcome = Outcome {
-        config: config.to_path_buf(),
-        file: config_real.clone(),
-        status: "unchanged",
-        backup: None,
-        model_ref: None,
-        openclaw_version: None,
-        validated_by_openclaw: false,
-        warnings,
-        diff: None,
-    };
+    let mut outcome = Outcome::unchanged(config, &config_real, warnings);
     let Some(position) = position else {
         outcome.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
         return Ok(outcome);

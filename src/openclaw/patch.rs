@@ -142,10 +142,6 @@ pub struct PrimaryChange {
 }
 
 impl Changes {
-    pub fn is_empty(&self) -> bool {
-        *self == Changes::default()
-    }
-
     /// Fold a later patch of the same file into the record of an earlier one: what the earlier patch found
     /// (the previous provider, the previous primary) stays, since that is what unpatch must restore.
     pub fn then(mut self, later: Changes) -> Changes {
@@ -175,6 +171,8 @@ impl Changes {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patched {
     pub text: String,
+    /// `text` as JSON (comments dropped).
+    pub value: Value,
     pub changed: bool,
     pub warnings: Vec<String>,
     pub changes: Changes,
@@ -254,6 +252,8 @@ pub fn lost(before: &Value, after: &Value) -> Vec<String> {
 /// A parsed config: the CST, whether it had a BOM, and the origin for messages.
 struct Doc {
     root: CstRootNode,
+    /// The text's value before any edit.
+    value: Value,
     bom: bool,
     origin: String,
     style: Style,
@@ -261,7 +261,7 @@ struct Doc {
 
 impl Doc {
     fn parse(text: &str, origin: &str) -> Result<Doc> {
-        parse_json5(text, origin)?;
+        let value = parse_json5(text, origin)?;
         let (bom, body) = match text.strip_prefix(BOM) {
             Some(rest) => (true, rest),
             None => (false, text),
@@ -269,7 +269,7 @@ impl Doc {
         let options = ParseOptions { allow_missing_commas: false, ..ParseOptions::default() };
         let root = CstRootNode::parse(body, &options).map_err(|e| Error::usage(format!("{origin}: {e}")))?;
         let style = Style::of(&CstNode::Container(root.clone().into()));
-        Ok(Doc { root, bom, origin: origin.to_string(), style })
+        Ok(Doc { root, value, bom, origin: origin.to_string(), style })
     }
 
     fn refuse(&self, what: impl std::fmt::Display) -> Error {
@@ -285,15 +285,15 @@ impl Doc {
         }
     }
 
-    fn finish(self, before: &str, warnings: Vec<String>, changes: Changes) -> Result<Patched> {
+    fn finish(&self, before: &str, warnings: Vec<String>, changes: Changes) -> Result<Patched> {
         self.style.apply();
         let mut out = self.root.to_string();
         if self.bom {
             out.insert(0, BOM);
         }
-        parse_json5(&out, &self.origin)
+        let value = parse_json5(&out, &self.origin)
             .map_err(|e| Error::failure(format!("internal error: the edited config does not parse: {}", e.message)))?;
-        Ok(Patched { changed: out != before, text: out, warnings, changes })
+        Ok(Patched { changed: out != before, text: out, value, warnings, changes })
     }
 
     /// A key the edit reads or writes must appear once: OpenClaw reads the last copy, the CST the first.
@@ -455,8 +455,7 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Re
     }
     let out = doc.finish(text, warnings, changes)?;
     // The invariant, checked on every run: nothing of the user's is lost, not even a comment.
-    let (before, after) = (parse_json5(text, origin)?, parse_json5(&out.text, origin)?);
-    let missing = lost(&before, &after);
+    let missing = lost(&doc.value, &out.value);
     if !missing.is_empty() || comments(&out.text) != comments(text) {
         return Err(Error::failure(format!(
             "internal error: the edit of {origin} would lose {}",

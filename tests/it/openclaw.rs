@@ -8,7 +8,7 @@ use std::process::Command;
 
 use clawlocal::openclaw::patch::{comments, lost, parse_json5};
 
-use crate::support::{Ctx, Run, parts};
+use crate::support::{Ctx, Run, finish, parts};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openclaw");
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openclaw-corpus");
@@ -47,12 +47,7 @@ impl Scratch {
         if let Some(bin) = &self.openclaw {
             cmd.env("CLAWLOCAL_OPENCLAW", bin);
         }
-        let out = cmd.args(["--scope", "user"]).args(args).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        finish(cmd.args(["--scope", "user"]).args(args).output().unwrap())
     }
 
     fn patch(&self, role: &str, extra: &[&str]) -> Run {
