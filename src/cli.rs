@@ -88,7 +88,10 @@ pub enum Command {
     /// Write the service unit files for a profile's plan into a folder
     Render(RenderArgs),
     /// Run the engine in the foreground with exactly the unit's arguments
-    Serve,
+    Serve(ServeArgs),
+    /// Find, check or install llama-server
+    #[command(subcommand)]
+    Engine(EngineCommand),
     /// Patch or unpatch OpenClaw's config by hand
     #[command(subcommand)]
     Openclaw(OpenclawCommand),
@@ -194,6 +197,38 @@ pub struct InitArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Seconds to wait for the started engine to answer /health
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub health_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Print the command instead of running it
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EngineCommand {
+    /// Which llama-server clawlocal would use, its version and where it was found
+    Show {
+        /// llama-server binary to check (same as CLAWLOCAL_LLAMA_SERVER)
+        #[arg(long, value_name = "PATH")]
+        engine: Option<PathBuf>,
+    },
+    /// Download the pinned official llama.cpp release for this platform, verify its sha256, unpack it
+    Install {
+        /// Another release tag (b<N>) instead of the pinned one; needs --sha256
+        #[arg(long, requires = "sha256")]
+        release: Option<String>,
+        /// The sha256 of that release's archive for this platform
+        #[arg(long, requires = "release")]
+        sha256: Option<String>,
+        /// Base URL serving <release>/<asset> [default: the GitHub releases of ggml-org/llama.cpp]
+        #[arg(long, value_name = "URL")]
+        mirror: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -204,8 +239,13 @@ pub struct RenderArgs {
     pub profile: String,
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// llama-server binary the unit runs [default: as init finds it, else where `engine install` puts it]
     #[arg(long, value_name = "PATH")]
     pub engine: Option<PathBuf>,
+    #[command(flatten)]
+    pub choice: ModelChoice,
+    #[arg(long)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,7 +23,7 @@ pub const MARGIN_PERCENT: u64 = 5;
 /// An estimated (not Hub-reported) file size is raised by this much, in percent.
 pub const ESTIMATED_SIZE_PERCENT: u64 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheType {
     F16,

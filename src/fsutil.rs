@@ -38,6 +38,22 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Opti
     sync_dir(dir)
 }
 
+/// A JSON file clawlocal wrote (lock, receipt): None when missing; one that does not parse is an error naming the
+/// file, line, column and field, and is never overwritten.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, hint: &str) -> Result<Option<T>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    };
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map(Some).map_err(|e| {
+        let inner = e.inner();
+        Error::usage(format!("{}:{}:{}: field `{}`: {inner}", path.display(), inner.line(), inner.column(), e.path()))
+            .with_hint(hint)
+    })
+}
+
 /// Make a rename or a new entry in `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", dir.display()), &e))

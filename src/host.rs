@@ -29,6 +29,8 @@ pub trait Host {
     /// `std::env::consts::OS` on the real host.
     fn os(&self) -> &str;
     fn arch(&self) -> &str;
+    /// Replace this process with `program` (same pid, so signals reach it directly); returns only on failure.
+    fn exec(&self, program: &Path, args: &[String]) -> io::Error;
 
     /// An environment variable, with empty values treated as unset (as OpenClaw and HF tools do).
     fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
@@ -36,6 +38,13 @@ pub trait Host {
     }
     fn env_nonempty(&self, name: &str) -> Option<String> {
         self.env(name).filter(|v| !v.trim().is_empty())
+    }
+    /// Real uid: `/proc/self/status` on Linux, `id -u` elsewhere.
+    fn uid(&self) -> u32 {
+        let proc = self.read_to_string(Path::new("/proc/self/status")).ok().and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|r| r.split_whitespace().next()?.parse().ok())
+        });
+        proc.or_else(|| self.run("id", &["-u"], Duration::from_secs(5))?.stdout.trim().parse().ok()).unwrap_or(0)
     }
     fn home(&self) -> Option<PathBuf> {
         self.env_nonempty("HOME").map(PathBuf::from)
@@ -110,6 +119,10 @@ impl Host for RealHost {
     fn arch(&self) -> &str {
         std::env::consts::ARCH
     }
+    fn exec(&self, program: &Path, args: &[String]) -> io::Error {
+        use std::os::unix::process::CommandExt;
+        Command::new(program).args(args).exec()
+    }
 }
 
 /// Read a child's pipe to its end on a thread of its own.
@@ -148,6 +161,10 @@ impl FakeHost {
     /// `key` is the program and its arguments joined by spaces.
     pub fn with_command(mut self, key: &str, stdout: &str) -> Self {
         self.commands.insert(key.into(), CommandOutput { status: 0, stdout: stdout.into(), stderr: String::new() });
+        self
+    }
+    pub fn with_failing_command(mut self, key: &str, status: i32, stderr: &str) -> Self {
+        self.commands.insert(key.into(), CommandOutput { status, stdout: String::new(), stderr: stderr.into() });
         self
     }
 }
@@ -191,5 +208,8 @@ impl Host for FakeHost {
     }
     fn arch(&self) -> &str {
         &self.arch
+    }
+    fn exec(&self, _program: &Path, _args: &[String]) -> io::Error {
+        io::Error::from(io::ErrorKind::Unsupported)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -13,7 +13,7 @@ pub const LAUNCHD_LABEL: &str = "ai.clawlocal.llm";
 pub const COMPOSE_SERVICE: &str = "clawlocal-llm";
 pub const LOCK_FILE: &str = "clawlocal.lock";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     System,
@@ -31,6 +31,10 @@ pub struct Layout {
     pub config_dir: PathBuf,
     /// Hugging Face hub cache (`models--ORG--NAME/…`).
     pub hub_cache: PathBuf,
+    /// clawlocal's own llama-server installs (`llama-b<N>/`), from `clawlocal engine install`.
+    pub engine_dir: PathBuf,
+    /// Engine logs where the service manager keeps none of its own (launchd).
+    pub log_dir: PathBuf,
     pub systemd_unit: PathBuf,
     pub launchd_plist: PathBuf,
     pub compose_file: PathBuf,
@@ -70,30 +74,40 @@ pub fn resolve(
     })?;
     let macos = host.os() == "macos";
     let xdg = |var: &str, default: &str| host.env_nonempty(var).map_or_else(|| home.join(default), PathBuf::from);
-    let (state_dir, config_dir, systemd_unit, launchd_plist) = match (scope, macos) {
+    let plist = format!("{LAUNCHD_LABEL}.plist");
+    let (state_dir, config_dir, systemd_unit, launchd_plist, engine_dir, log_dir) = match (scope, macos) {
         (Scope::System, false) => (
             PathBuf::from("/var/lib/clawlocal"),
             PathBuf::from("/etc/clawlocal"),
             PathBuf::from("/etc/systemd/system").join(UNIT_NAME),
-            PathBuf::from("/Library/LaunchDaemons").join(format!("{LAUNCHD_LABEL}.plist")),
+            PathBuf::from("/Library/LaunchDaemons").join(&plist),
+            // Outside /home and /var/lib: readable by the unit's dynamic user under ProtectHome/ProtectSystem.
+            PathBuf::from("/opt/clawlocal/engine"),
+            PathBuf::from("/var/log/clawlocal"),
         ),
         (Scope::System, true) => (
             PathBuf::from("/Library/Application Support/clawlocal"),
             PathBuf::from("/Library/Application Support/clawlocal"),
             PathBuf::from("/etc/systemd/system").join(UNIT_NAME),
-            PathBuf::from("/Library/LaunchDaemons").join(format!("{LAUNCHD_LABEL}.plist")),
+            PathBuf::from("/Library/LaunchDaemons").join(&plist),
+            PathBuf::from("/Library/Application Support/clawlocal/engine"),
+            PathBuf::from("/Library/Logs/clawlocal"),
         ),
         (Scope::User, false) => (
             xdg("XDG_STATE_HOME", ".local/state").join("clawlocal"),
             xdg("XDG_CONFIG_HOME", ".config").join("clawlocal"),
             xdg("XDG_CONFIG_HOME", ".config").join("systemd/user").join(UNIT_NAME),
-            home.join("Library/LaunchAgents").join(format!("{LAUNCHD_LABEL}.plist")),
+            home.join("Library/LaunchAgents").join(&plist),
+            xdg("XDG_DATA_HOME", ".local/share").join("clawlocal/engine"),
+            xdg("XDG_STATE_HOME", ".local/state").join("clawlocal/log"),
         ),
         (Scope::User, true) => (
             home.join("Library/Application Support/clawlocal"),
             home.join("Library/Application Support/clawlocal"),
             xdg("XDG_CONFIG_HOME", ".config").join("systemd/user").join(UNIT_NAME),
-            home.join("Library/LaunchAgents").join(format!("{LAUNCHD_LABEL}.plist")),
+            home.join("Library/LaunchAgents").join(&plist),
+            home.join("Library/Application Support/clawlocal/engine"),
+            home.join("Library/Logs/clawlocal"),
         ),
     };
     // HF_HUB_CACHE > HF_HOME/hub > the XDG cache (user) or clawlocal's own (system), as huggingface_hub does.
@@ -117,6 +131,8 @@ pub fn resolve(
         state_dir: under(state_dir),
         config_dir: under(config_dir),
         hub_cache: under(hub_cache),
+        engine_dir: under(engine_dir),
+        log_dir: under(log_dir),
         systemd_unit: under(systemd_unit),
         launchd_plist: under(launchd_plist),
         compose_file: under(compose_file),

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod fsutil;
@@ -18,6 +19,8 @@ pub mod openclaw;
 pub mod output;
 pub mod plan;
 pub mod profile;
+pub mod receipt;
+pub mod render;
 pub mod schemas;
 pub mod select;
 pub mod size;

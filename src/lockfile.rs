@@ -60,23 +60,11 @@ impl LockedModel {
 impl LockFile {
     /// A missing file is an empty lock; a file that does not parse is an error naming it (never overwritten).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        let Some(lock) =
+            crate::fsutil::load_json::<Self>(path, "fix the file, or delete it to resolve every model afresh")?
+        else {
+            return Ok(Self::default());
         };
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let lock: Self = serde_path_to_error::deserialize(de).map_err(|e| {
-            let inner = e.inner();
-            Error::usage(format!(
-                "{}:{}:{}: field `{}`: {inner}",
-                path.display(),
-                inner.line(),
-                inner.column(),
-                e.path()
-            ))
-            .with_hint("fix the file, or delete it to resolve every model afresh")
-        })?;
         if lock.version != LOCK_VERSION {
             return Err(Error::usage(format!(
                 "{}: lock version {} is not supported (this clawlocal writes {LOCK_VERSION})",

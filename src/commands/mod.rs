@@ -1,10 +1,14 @@
 //! One module per subcommand: thin orchestration over the library, printing through `Printer`.
 
+pub mod engine;
+pub mod init;
 pub mod models;
 pub mod openclaw;
 pub mod plan;
 pub mod profiles;
 pub mod pull;
+pub mod render;
+pub mod serve;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit, Result};
@@ -31,9 +35,10 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Pull(args) => pull::run(args, global, host, printer),
-        Command::Init(_) => Err(Error::not_yet_implemented("init")),
-        Command::Render(_) => Err(Error::not_yet_implemented("render")),
-        Command::Serve => Err(Error::not_yet_implemented("serve")),
+        Command::Init(args) => init::run(args, global, host, printer),
+        Command::Render(args) => render::run(args, global, host, printer),
+        Command::Serve(args) => serve::run(args, global, host, printer),
+        Command::Engine(cmd) => engine::run(cmd, global, host, printer),
         Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
         Command::Doctor(_) => Err(Error::not_yet_implemented("doctor")),
         Command::Status => Err(Error::not_yet_implemented("status")),

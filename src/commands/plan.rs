@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::cli::{GlobalArgs, PlanArgs};
+use crate::cli::{GlobalArgs, ModelChoice, PlanArgs, ServiceTarget};
 use crate::error::{Error, Exit, Result};
 use crate::gguf_model;
 use crate::host::Host;
@@ -33,26 +33,66 @@ pub struct PlanDocument {
     pub error: Option<String>,
 }
 
-pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
-    let mut request = Request::from(&args.choice);
-    let layout =
-        layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), args.openclaw_config.as_deref())?;
+/// What `plan`, `init` and `render` are asked to decide.
+pub struct Ask<'a> {
+    pub profile: &'a str,
+    pub choice: &'a ModelChoice,
+    pub service: Option<ServiceTarget>,
+    pub port: Option<u16>,
+    pub role: Option<crate::cli::Role>,
+}
+
+/// The profile, the selection outcome and the options: everything after this is a function of them.
+pub struct Decision {
+    pub profile: Profile,
+    pub request: Request,
+    pub outcome: select::Outcome,
+    pub options: plan::Options,
+}
+
+impl Decision {
+    /// The selection, or the error that says why nothing fits.
+    pub fn selection(&self) -> Result<&Selection> {
+        self.outcome
+            .selection
+            .as_ref()
+            .ok_or_else(|| nothing_fits(&self.profile, &self.request, &self.outcome.candidates))
+    }
+}
+
+pub fn decide(
+    ask: &Ask<'_>,
+    layout: &layout::Layout,
+    host: &dyn Host,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Decision> {
+    let mut request = Request::from(ask.choice);
     let from_header;
     let catalog = match request.model.clone() {
         Some(spec) if spec.starts_with("hf:") => {
-            from_header = hf_model_catalog(&spec, &mut request, &layout, host, global, printer)?;
+            from_header = hf_model_catalog(&spec, &mut request, layout, host, global, printer)?;
             &from_header
         }
         _ => Catalog::bundled(),
     };
     select::check_request(catalog, &request)?;
-    let profile = profile::resolve(&args.profile, host)?;
+    let profile = profile::resolve(ask.profile, host)?;
     let outcome = select::select(&profile, catalog, &request);
     let options = plan::Options {
-        service: args.service.map_or(profile.service, Into::into),
-        port: args.port.unwrap_or(profile.port),
-        role: args.role.map_or(if profile.has_accelerator() { Role::Primary } else { Role::Fallback }, Into::into),
+        service: ask.service.map_or(profile.service, Into::into),
+        port: ask.port.unwrap_or(profile.port),
+        role: ask.role.map_or(if profile.has_accelerator() { Role::Primary } else { Role::Fallback }, Into::into),
     };
+    Ok(Decision { profile, request, outcome, options })
+}
+
+pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout =
+        layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), args.openclaw_config.as_deref())?;
+    let ask =
+        Ask { profile: &args.profile, choice: &args.choice, service: args.service, port: args.port, role: args.role };
+    let Decision { profile, request, outcome, options } = decide(&ask, &layout, host, global, printer)?;
     let actions = outcome.selection.as_ref().map(|s| plan::actions(s, &layout, options)).unwrap_or_default();
     let failure = outcome.selection.is_none().then(|| nothing_fits(&profile, &request, &outcome.candidates));
     let doc = PlanDocument {

@@ -3,14 +3,7 @@ use crate::support::Ctx;
 #[test]
 fn later_commands_answer_not_yet_implemented_with_exit_2() {
     let ctx = Ctx::new();
-    for args in [
-        vec!["init", "--profile", "vps-8gb"],
-        vec!["doctor"],
-        vec!["status"],
-        vec!["serve"],
-        vec!["uninstall"],
-        vec!["render", "--target", "systemd", "--out", "x"],
-    ] {
+    for args in [vec!["doctor"], vec!["status"], vec!["uninstall"]] {
         let run = ctx.run(&args);
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains("not yet implemented"), "{args:?}: {}", run.stderr);
@@ -24,9 +17,20 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(ctx.run(&["frobnicate"]).code, 2);
     let help = ctx.run(&["--help"]);
     assert_eq!(help.code, 0);
-    for command in
-        ["profiles", "models", "plan", "pull", "init", "render", "serve", "openclaw", "doctor", "status", "uninstall"]
-    {
+    for command in [
+        "profiles",
+        "models",
+        "plan",
+        "pull",
+        "init",
+        "render",
+        "serve",
+        "engine",
+        "openclaw",
+        "doctor",
+        "status",
+        "uninstall",
+    ] {
         assert!(help.stdout.contains(command), "--help lists {command}");
     }
     for flag in ["--json", "--quiet", "--verbose", "--no-progress", "--scope", "--root", "--offline"] {
@@ -114,4 +118,12 @@ fn install_sh_passes_shellcheck() {
             &format!("shellcheck not found ({e}); .ci/run installs it"),
         ),
     }
+}
+
+#[test]
+fn serve_without_init_says_what_to_run() {
+    let ctx = Ctx::new();
+    let run = ctx.run(&["--scope", "user", "serve"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nothing to serve") && run.stderr.contains("clawlocal init"), "{}", run.stderr);
 }

@@ -299,3 +299,99 @@ mod hub {
         assert_eq!(resolve(&hub, "main", FILE, &[]).status, 302);
     }
 }
+
+/// The acceptance: `init --service none` with a real llama-server and a generated model, then
+/// `clawlocal serve` answers /health and a chat completion on the chosen port with the alias as model id, the API
+/// key is required, the context is the selected one, and SIGTERM stops it cleanly. A second init changes nothing.
+#[test]
+fn e2e_init_service_none_then_serve_answers_with_the_alias() {
+    let Some(bin) = parts::llama_server("e2e_init_service_none_then_serve_answers_with_the_alias") else { return };
+    let ctx = Ctx::new();
+    let hub = crate::support::hubmock::HubMock::start();
+    hub.add_repo("clawlocal-test/tiny-GGUF", &[("tiny-F16.gguf", TinyModel::default().bytes())]);
+    let port = parts::free_port();
+    let openclaw_config = ctx.dir.path().join("openclaw.json");
+    let init = |ctx: &Ctx| {
+        let mut cmd = ctx.command();
+        cmd.env("HF_ENDPOINT", hub.endpoint()).env("HF_HUB_CACHE", ctx.dir.path().join("hub"));
+        if let Some(openclaw) = parts::openclaw("e2e_init_service_none_then_serve_answers_with_the_alias") {
+            cmd.env("CLAWLOCAL_OPENCLAW", openclaw);
+        }
+        cmd.args(["--scope", "user", "--json", "init", "--profile", "vps-8gb", "--service", "none"])
+            .args(["--model", "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf", "--port", &port.to_string()])
+            .arg("--openclaw-config")
+            .arg(&openclaw_config)
+            .arg("--engine")
+            .arg(&bin);
+        crate::support::finish(cmd.output().unwrap())
+    };
+    let run = init(&ctx);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["units"], json!([]), "--service none installs no unit");
+    let status = |doc: &serde_json::Value, kind: &str| {
+        doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == kind).unwrap()["status"].clone()
+    };
+    assert_eq!(status(&doc, "download"), "created");
+    assert_eq!(status(&doc, "start"), "skipped");
+    let alias = doc["model"].as_str().unwrap().to_string();
+    assert_eq!(alias, "tiny-f16");
+    let config = std::fs::read_to_string(&openclaw_config).unwrap();
+    assert!(config.contains(&format!("http://127.0.0.1:{port}/v1")) && config.contains("tiny-f16"), "{config}");
+
+    // What serve runs is what the receipt says the unit runs.
+    let printed = ctx.run(&["--scope", "user", "--json", "serve", "--print"]).json();
+    let args: Vec<String> = serde_json::from_value(printed["args"].clone()).unwrap();
+    let after = |flag: &str| args.iter().position(|a| a == flag).map(|i| args[i + 1].clone()).unwrap();
+    assert_eq!(after("--host"), "127.0.0.1");
+    assert_eq!(after("--port"), port.to_string());
+    assert_eq!(after("--alias"), alias);
+    let context: u64 = after("--ctx-size").parse().unwrap();
+    assert!(context >= 16_000, "{context}");
+    let key_file = std::path::PathBuf::from(after("--api-key-file"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let key = std::fs::read_to_string(&key_file).unwrap().trim().to_string();
+    assert!(!args.iter().any(|a| a.contains(&key)), "the key itself is never an argument");
+
+    let log = ctx.dir.path().join("serve.log");
+    let child = ctx
+        .command()
+        .args(["--scope", "user", "serve"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let server = Server::adopt(child, port, log);
+    let auth = format!("Bearer {key}");
+    let models =
+        http::request("GET", &format!("{}/v1/models", server.url()), &[("Authorization", &auth)], None).unwrap();
+    assert_eq!(models.status, 200);
+    assert_eq!(models.json()["data"][0]["id"], alias.as_str(), "the alias is the model id");
+    assert_eq!(models.json()["data"][0]["meta"]["n_ctx"], context, "the selected context, not capped");
+    let anonymous = http::get(&format!("{}/v1/models", server.url())).unwrap();
+    assert_eq!(anonymous.status, 401, "the API key is required");
+    let body = json!({"model": alias, "messages": [{"role": "user", "content": "hello world"}], "max_tokens": 8, "temperature": 0});
+    let chat = http::request(
+        "POST",
+        &format!("{}/v1/chat/completions", server.url()),
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(chat.status, 200, "{}", String::from_utf8_lossy(&chat.body));
+    let chat = chat.json();
+    assert!(chat["choices"][0]["message"]["content"].as_str().is_some_and(|c| !c.trim().is_empty()), "{chat}");
+    assert_eq!(server.stop(), Some(0), "SIGTERM reaches llama-server through serve (exec) and it exits cleanly");
+
+    // A second identical init: nothing to do.
+    let again = init(&ctx);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    for action in again["actions"].as_array().unwrap() {
+        let expected = if action["kind"] == "start" { "skipped" } else { "unchanged" };
+        assert_eq!(action["status"], expected, "{action}");
+    }
+}

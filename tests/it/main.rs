@@ -7,7 +7,9 @@ mod support;
 
 mod cli;
 mod e2e;
+mod engine;
 mod openclaw;
 mod plan;
 mod profiles;
 mod pull;
+mod units;

@@ -103,6 +103,13 @@ impl Server {
         server
     }
 
+    /// A server some other command started (`clawlocal serve`): wait for /health 200 on `port`.
+    pub fn adopt(child: Child, port: u16, log: PathBuf) -> Server {
+        let mut server = Server { child, port, log };
+        server.wait_healthy(Duration::from_secs(60));
+        server
+    }
+
     fn wait_healthy(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
@@ -147,5 +154,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `systemd-analyze` on PATH (Debian's `systemd` package), for verifying and scoring rendered units.
+pub fn systemd_analyze(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("systemd-analyze")).find(|c| c.is_file()));
+    match found {
+        Some(p) => Some(p),
+        None if under_ci() => panic!("{test}: systemd-analyze is required under CI=true (apt-get install systemd)"),
+        None => {
+            skip(test, "systemd-analyze not found on PATH");
+            None
+        }
     }
 }

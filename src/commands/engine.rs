@@ -1,0 +1,70 @@
+//! `clawlocal engine show|install`: which llama-server clawlocal would use, and installing the pinned release.
+
+use serde_json::json;
+
+use crate::cli::{EngineCommand, GlobalArgs};
+use crate::engine::{self, install};
+use crate::error::{Error, Exit, Result};
+use crate::host::Host;
+use crate::layout;
+use crate::output::Printer;
+
+pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
+    match cmd {
+        EngineCommand::Show { engine } => {
+            let (path, source) = engine::find(host, engine.as_deref(), &layout)?;
+            let e = engine::probe(host, &path, source)?;
+            if printer.json {
+                printer.document(&json!({
+                    "path": e.path, "source": e.source, "version": e.version, "features": e.features,
+                    "supported": e.version.is_supported(),
+                }));
+            } else {
+                printer.data(&format!("{} (from {})\nllama.cpp {}", e.path.display(), e.source, e.version));
+            }
+            if !e.version.is_supported() {
+                return Err(e.check(&[]).unwrap_err());
+            }
+            Ok(Exit::Success)
+        }
+        EngineCommand::Install { release, sha256, mirror } => {
+            if global.offline {
+                return Err(Error::usage("engine install downloads a release archive; --offline forbids that")
+                    .with_hint("copy a llama-server onto this machine and pass --engine PATH"));
+            }
+            let mirror =
+                mirror.as_deref().or(host.env_nonempty("CLAWLOCAL_ENGINE_MIRROR").as_deref()).map(String::from);
+            let req = match (release, sha256) {
+                (Some(r), Some(s)) => install::Request::custom(r, s, host.os(), host.arch(), mirror.as_deref())?,
+                _ => install::Request::pinned(host.os(), host.arch(), mirror.as_deref())?,
+            };
+            printer.note(&format!("downloading {}", req.url()));
+            let build: u64 = req.release.trim_start_matches('b').parse().unwrap_or(0);
+            let check = |binary: &std::path::Path| -> Result<()> {
+                let e = engine::probe(host, binary, "installed")?;
+                if e.version.build != 0 && e.version.build != build {
+                    return Err(Error::failure(format!(
+                        "{} reports build {}, not the release {} that was downloaded",
+                        binary.display(),
+                        e.version.build,
+                        req.release
+                    )));
+                }
+                e.check(&[])
+            };
+            let done = install::install(&req, &layout.engine_dir, &check)?;
+            if printer.json {
+                printer.document(&serde_json::to_value(&done).expect("serialises"));
+            } else {
+                printer.data(&format!(
+                    "{} {} (llama.cpp {}, sha256 verified)",
+                    done.status,
+                    done.path.display(),
+                    done.release
+                ));
+            }
+            Ok(Exit::Success)
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! `clawlocal init`: select → pull → engine → API key → units → OpenClaw patch → receipt → start and wait
+//! healthy. Each step reports created / updated / unchanged / skipped, so a second identical run changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::plan::{Ask, decide};
+use crate::cli::{GlobalArgs, InitArgs};
+use crate::engine::{self, args::Placement};
+use crate::error::{Error, Exit, Result};
+use crate::host::Host;
+use crate::hub::HubConfig;
+use crate::layout;
+use crate::openclaw::file::{self as openclaw_file, Options};
+use crate::openclaw::patch::{Fields, PatchSpec};
+use crate::output::Printer;
+use crate::plan;
+use crate::receipt::{self, Receipt};
+use crate::render::{self, UnitSpec, service, service::Status};
+
+#[derive(Debug, Serialize)]
+pub struct Done {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    pub status: Status,
+}
+
+fn done(kind: &'static str, path: Option<&Path>, status: Status) -> Done {
+    Done { kind, path: path.map(Path::to_path_buf), status }
+}
+
+pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout =
+        layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), args.openclaw_config.as_deref())?;
+    let ask =
+        Ask { profile: &args.profile, choice: &args.choice, service: args.service, port: args.port, role: args.role };
+    let decision = decide(&ask, &layout, host, global, printer)?;
+    let selection = decision.selection()?.clone();
+    let opts = decision.options;
+    for w in &decision.outcome.warnings {
+        printer.warn(w);
+    }
+    if args.dry_run {
+        let actions = plan::actions(&selection, &layout, opts);
+        if printer.json {
+            printer.document(&json!({"ok": true, "dry_run": true, "actions": actions}));
+        } else {
+            let lines: Vec<String> = actions
+                .iter()
+                .enumerate()
+                .map(|(i, a)| format!("  {}. {:<16} {}", i + 1, a.kind, a.description))
+                .collect();
+            printer.data(&format!("`clawlocal init` would (nothing was changed):\n{}", lines.join("\n")));
+        }
+        return Ok(Exit::Success);
+    }
+    let mut actions = Vec::new();
+
+    // The model, verified, and pinned in the lock.
+    let lock_before = std::fs::read(layout.lock_file()).ok();
+    let hf_spec = args.choice.model.clone().filter(|m| m.starts_with("hf:"));
+    let want = match &hf_spec {
+        Some(spec) => super::pull::wanted(spec, None)?,
+        None => super::pull::wanted(&selection.model, Some(&selection.quant))?,
+    };
+    let pulled = super::pull::pull(&want, &layout, HubConfig::from_env(host, global.offline), false, printer)?;
+    let fetched = if pulled.downloaded_bytes > 0 { Status::Created } else { Status::Unchanged };
+    actions.push(done("download", Some(&pulled.path), fetched));
+
+    // The engine, and the exact arguments it will run with.
+    let (engine_path, source) = engine::find(host, args.engine.as_deref(), &layout)?;
+    let engine = engine::probe(host, &engine_path, source)?;
+    let server = engine::args::server_args(&decision.profile, &selection, engine.features);
+    let key_file = layout.api_key_file();
+    let model = render::checked("the model path", &pulled.path.to_string_lossy())?;
+    let key = render::checked("the API key file", &key_file.to_string_lossy())?;
+    let serve_args =
+        server.argv(Placement { model: &model, host: "127.0.0.1", port: opts.port, api_key_file: Some(&key) });
+    engine.check(&serve_args)?;
+    actions.push(done("engine", Some(&engine.path), Status::Unchanged));
+    actions.push(done("api-key", Some(&key_file), ensure_key(&key_file)?));
+
+    // Units.
+    let repo_dir = layout.repo_cache(&pulled.repo);
+    let spec = UnitSpec {
+        engine: &engine.path,
+        server: &server,
+        model: &pulled.path,
+        repo_dir: &repo_dir,
+        port: opts.port,
+        api_key_file: &key_file,
+        profile: &decision.profile,
+        layout: &layout,
+    };
+    let rendered = render::for_service(opts.service, &spec)?;
+    let mut unit_changed = false;
+    for r in &rendered {
+        let (status, backup) = service::write(r, &layout)?;
+        if let Some(b) = backup {
+            printer.detail(&format!("the previous {} is kept at {}", r.path.display(), b.display()));
+        }
+        unit_changed |= status != Status::Unchanged;
+        actions.push(done("unit", Some(&r.path), status));
+    }
+
+    // OpenClaw.
+    let patch = PatchSpec {
+        base_url: plan::base_url(opts.port),
+        api_key: super::openclaw::read_key(&key_file)?,
+        model_id: selection.model_id.clone(),
+        model_name: format!("{} (local)", selection.name),
+        context_window: selection.context,
+        max_tokens: 4096.min(selection.context / 4),
+        role: opts.role,
+        fields: Fields::BASELINE,
+        gateway_mode: None,
+    };
+    let records = super::openclaw::records_path(&layout);
+    let patched = openclaw_file::patch_file(
+        host,
+        &layout.openclaw_config,
+        patch,
+        &Options { records: &records, dry_run: false },
+    )?;
+    for w in &patched.warnings {
+        printer.warn(w);
+    }
+    actions.push(done("openclaw-config", Some(&patched.file), status_of(patched.status)));
+
+    // Lock (written by the pull) and receipt.
+    let lock_after = std::fs::read(layout.lock_file()).ok();
+    let lock_status = match (&lock_before, &lock_after) {
+        (None, Some(_)) => Status::Created,
+        (a, b) if a == b => Status::Unchanged,
+        _ => Status::Updated,
+    };
+    actions.push(done("lock", Some(&layout.lock_file()), lock_status));
+    let receipt = Receipt {
+        version: receipt::RECEIPT_VERSION,
+        profile: decision.profile.name.clone(),
+        scope: layout.scope,
+        service: opts.service,
+        port: opts.port,
+        role: opts.role,
+        model: receipt::Model {
+            id: selection.model_id.clone(),
+            spec: want.spec.clone(),
+            repo: pulled.repo.clone(),
+            commit: pulled.revision.clone(),
+            file: pulled.file.clone(),
+            path: pulled.path.clone(),
+            sha256: pulled.sha256.clone(),
+            size: pulled.size,
+            context: selection.context,
+        },
+        engine: receipt::Engine {
+            path: engine.path.clone(),
+            source: engine.source.to_string(),
+            version: engine.version.clone(),
+        },
+        server: server.clone(),
+        serve: receipt::Command { program: engine.path.clone(), args: serve_args },
+        api_key_file: key_file.clone(),
+        units: rendered.iter().map(|r| r.path.clone()).collect(),
+        openclaw_config: patched.file.clone(),
+    };
+    let receipt_existed = layout.receipt_file().exists();
+    let receipt_status = match (receipt.save(&layout.receipt_file())?, receipt_existed) {
+        (false, _) => Status::Unchanged,
+        (true, true) => Status::Updated,
+        (true, false) => Status::Created,
+    };
+    actions.push(done("receipt", Some(&layout.receipt_file()), receipt_status));
+
+    // Start and wait until it answers.
+    let target = rendered.first().map(|r| r.target);
+    match target {
+        Some(target) if layout.root.is_none() && !args.no_start => {
+            let commands = service::activation(target, &layout, unit_changed, host.uid());
+            service::activate(host, &commands)?;
+            if let Err(why) = service::wait_healthy(opts.port, Duration::from_secs(args.health_timeout)) {
+                let tail = service::log_tail(host, target, &layout).unwrap_or_else(|| "(no log found)".into());
+                return Err(Error::failure(format!(
+                    "the engine did not come up: {why}\n--- last log lines ---\n{tail}"
+                ))
+                .with_hint("`clawlocal doctor` checks each step; the log above usually names the cause"));
+            }
+            actions.push(done("start", None, if unit_changed { Status::Updated } else { Status::Unchanged }));
+        }
+        _ => actions.push(done("start", None, Status::Skipped)),
+    }
+
+    let model_ref = format!("clawlocal/{}", selection.model_id);
+    if printer.json {
+        printer.document(&json!({
+            "ok": true,
+            "model": selection.model_id,
+            "model_ref": model_ref,
+            "model_path": pulled.path,
+            "lock": layout.lock_file(),
+            "receipt": layout.receipt_file(),
+            "openclaw_config": patched.file,
+            "units": rendered,
+            "port": opts.port,
+            "actions": actions,
+        }));
+    } else {
+        let rows: Vec<Vec<String>> = actions
+            .iter()
+            .map(|a| {
+                let path = a.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                vec![a.status.as_str().to_string(), a.kind.to_string(), path]
+            })
+            .collect();
+        let next = if opts.service == crate::profile::ServiceKind::None {
+            "\nRun `clawlocal serve` to start the engine (no service unit was installed)."
+        } else {
+            ""
+        };
+        printer.data(&format!(
+            "{}\nOpenClaw uses {model_ref} ({}) at {} as {}.{next}",
+            super::table(&rows).trim_end(),
+            selection.model,
+            plan::base_url(opts.port),
+            opts.role.as_str()
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+fn status_of(s: &str) -> Status {
+    match s {
+        "created" => Status::Created,
+        "unchanged" => Status::Unchanged,
+        _ => Status::Updated,
+    }
+}
+
+/// A random key in a 0600 file, created once and then left alone (`read_key` refuses a file others can read).
+fn ensure_key(path: &Path) -> Result<Status> {
+    if path.exists() {
+        super::openclaw::read_key(path)?;
+        return Ok(Status::Unchanged);
+    }
+    let mut bytes = [0u8; 24];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| Error::io("cannot read /dev/urandom for the API key", &e))?;
+    let key = format!("clawlocal-{}\n", crate::hub::download::hex(&bytes));
+    crate::fsutil::write_atomic_as(path, key.as_bytes(), Some(0o600), None)?;
+    Ok(Status::Created)
+}

@@ -1,0 +1,228 @@
+//! llama-server's arguments from a selection and a profile. Pure: every unit, `serve` and the receipt take their
+//! argv from here, so what runs is what was planned.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Features;
+use crate::estimate::{CacheType, N_UBATCH};
+use crate::profile::{AcceleratorKind, Profile};
+use crate::select::Selection;
+use crate::size::{GIB, MIB};
+
+/// llama.cpp's default logical batch; the estimate's compute buffers are sized for `N_UBATCH` micro-batches.
+pub const N_BATCH: u64 = 2048;
+/// Boxes at or below this much memory serve one request at a time.
+const SMALL_BOX: u64 = 16 * GIB;
+
+/// The decisions, kept in the receipt so a later run can tell what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerArgs {
+    /// `--alias`: the model id OpenClaw asks for.
+    pub alias: String,
+    /// `--ctx-size`: the selected context, never more than the model's training context (select refuses that).
+    pub context: u32,
+    /// `--threads`: the profile's cores.
+    pub threads: u32,
+    /// `--parallel`: 1 on small or CPU-only boxes; on bigger accelerators 4 slots sharing one unified KV pool,
+    /// so each request may still use the whole context.
+    pub parallel: u32,
+    pub cache: CacheType,
+    /// `--fit on --fit-target <MiB>` on accelerator profiles: llama.cpp places layers keeping this margin free;
+    /// `--ctx-size` is set, so fit never lowers the context (and `--fit-ctx` says so again).
+    pub gpu_margin_mib: Option<u64>,
+    /// Keep the weights in RAM (CPU profiles where the estimate leaves ≥ 10% of the budget free).
+    pub mlock: bool,
+    pub features: Features,
+}
+
+/// Where things are for one target: the host path, a path inside a container, or a systemd credential.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    pub model: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub api_key_file: Option<&'a str>,
+}
+
+pub fn server_args(profile: &Profile, selection: &Selection, features: Features) -> ServerArgs {
+    let accelerator = profile.accelerator.as_ref();
+    let gpu_margin_mib = accelerator.map(|acc| match acc.kind {
+        AcceleratorKind::Cuda => {
+            let vram = acc.memory.map_or(0, |m| m.bytes());
+            acc.reserve.map_or_else(|| GIB.max(vram / 10), |r| r.bytes()) / MIB
+        }
+        AcceleratorKind::Metal => GIB / MIB,
+    });
+    let small = accelerator.is_none() || profile.memory.bytes() <= SMALL_BOX;
+    ServerArgs {
+        alias: selection.model_id.clone(),
+        context: selection.context,
+        threads: profile.cores,
+        parallel: if small { 1 } else { 4 },
+        cache: selection.kv_cache_type,
+        gpu_margin_mib,
+        mlock: accelerator.is_none() && selection.estimate.total_bytes.saturating_mul(10) <= selection.budget_bytes * 9,
+        features,
+    }
+}
+
+impl ServerArgs {
+    pub fn argv(&self, at: Placement<'_>) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        let mut add = |flag: &str, value: Option<String>| {
+            v.push(flag.to_string());
+            v.extend(value);
+        };
+        add("--model", Some(at.model.to_string()));
+        add("--alias", Some(self.alias.clone()));
+        add("--host", Some(at.host.to_string()));
+        add("--port", Some(at.port.to_string()));
+        add("--ctx-size", Some(self.context.to_string()));
+        add("--threads", Some(self.threads.to_string()));
+        add("--batch-size", Some(N_BATCH.to_string()));
+        add("--ubatch-size", Some(N_UBATCH.to_string()));
+        add("--parallel", Some(self.parallel.to_string()));
+        if self.parallel > 1 {
+            add("--kv-unified", None);
+        }
+        if self.cache != CacheType::F16 {
+            // A quantized V cache needs flash attention.
+            add("--cache-type-k", Some(self.cache.as_str().into()));
+            add("--cache-type-v", Some(self.cache.as_str().into()));
+            add("--flash-attn", Some("on".into()));
+        }
+        match (self.gpu_margin_mib, self.features.fit) {
+            (Some(margin), true) => {
+                add("--fit", Some("on".into()));
+                add("--fit-target", Some(margin.to_string()));
+                add("--fit-ctx", Some(self.context.to_string()));
+            }
+            (Some(_), false) => add("--n-gpu-layers", Some("999".into())),
+            // A CPU profile stays on the CPU even where the box has a GPU.
+            (None, _) => add("--n-gpu-layers", Some("0".into())),
+        }
+        if self.mlock {
+            if self.features.load_mode {
+                add("--load-mode", Some("mmap+mlock".into()));
+            } else {
+                add("--mlock", None);
+            }
+        }
+        add("--jinja", None);
+        add("--metrics", None);
+        add("--no-webui", None);
+        if let Some(key) = at.api_key_file {
+            add("--api-key-file", Some(key.to_string()));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::profile;
+    use crate::select::{Request, select};
+
+    fn args_for(profile_name: &str, request: Request, features: Features) -> (ServerArgs, Vec<String>) {
+        let p = profile::bundled(profile_name).unwrap();
+        let s = select(&p, Catalog::bundled(), &request).selection.expect(profile_name);
+        let a = server_args(&p, &s, features);
+        let at = Placement { model: "/m/model.gguf", host: "127.0.0.1", port: 8765, api_key_file: Some("/k") };
+        let argv = a.argv(at);
+        (a, argv)
+    }
+
+    fn value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+        argv.iter().position(|a| a == flag).and_then(|i| argv.get(i + 1)).map(String::as_str)
+    }
+
+    #[test]
+    fn every_bundled_profile_gets_loopback_port_alias_context_and_a_key_file() {
+        for name in profile::bundled_names() {
+            let (a, argv) = args_for(name, Request::default(), Features::PINNED);
+            assert_eq!(value(&argv, "--host"), Some("127.0.0.1"), "{name}");
+            assert_eq!(value(&argv, "--port"), Some("8765"), "{name}");
+            assert_eq!(value(&argv, "--alias"), Some(a.alias.as_str()), "{name}");
+            let ctx: u32 = value(&argv, "--ctx-size").unwrap().parse().unwrap();
+            assert!(ctx >= 16_000, "{name}: {ctx}");
+            assert_eq!(value(&argv, "--api-key-file"), Some("/k"), "{name}");
+            assert!(!argv.iter().any(|a| a == "--api-key"), "{name}: never the key itself");
+            for flag in ["--jinja", "--metrics", "--no-webui"] {
+                assert!(argv.iter().any(|a| a == flag), "{name}: {flag}");
+            }
+        }
+    }
+
+    /// The table: profile → the tuning flags it must get.
+    #[test]
+    fn tuning_follows_the_profile() {
+        type Row = (&'static str, &'static [(&'static str, Option<&'static str>)], &'static [&'static str]);
+        let table: &[Row] = &[
+            // (profile, flags with their values, flags that must be absent)
+            (
+                "vps-8gb",
+                &[("--threads", Some("4")), ("--parallel", Some("1")), ("--n-gpu-layers", Some("0"))],
+                &["--fit", "--kv-unified"],
+            ),
+            ("vps-4gb", &[("--parallel", Some("1")), ("--n-gpu-layers", Some("0"))], &["--fit"]),
+            (
+                "gpu-24gb",
+                &[
+                    ("--threads", Some("12")),
+                    ("--fit", Some("on")),
+                    ("--fit-target", Some("2457")),
+                    ("--parallel", Some("4")),
+                    ("--kv-unified", None),
+                ],
+                &["--n-gpu-layers", "--load-mode", "--mlock"],
+            ),
+            ("gpu-8gb", &[("--fit-target", Some("1024"))], &["--n-gpu-layers"]),
+            ("mac-8gb", &[("--fit-target", Some("1024")), ("--parallel", Some("1"))], &["--kv-unified"]),
+            ("mac-32gb", &[("--parallel", Some("4")), ("--kv-unified", None)], &[]),
+        ];
+        for (name, present, absent) in table {
+            let (a, argv) = args_for(name, Request::default(), Features::PINNED);
+            for (flag, val) in *present {
+                let i = argv.iter().position(|x| x == flag).unwrap_or_else(|| panic!("{name}: no {flag} in {argv:?}"));
+                if let Some(val) = val {
+                    assert_eq!(argv[i + 1], *val, "{name} {flag}");
+                }
+            }
+            for flag in *absent {
+                assert!(!argv.iter().any(|x| x == flag), "{name}: {flag} in {argv:?}");
+            }
+            assert_eq!(
+                value(&argv, "--fit-ctx").map(|c| c.parse::<u32>().unwrap()),
+                a.gpu_margin_mib.map(|_| a.context)
+            );
+        }
+    }
+
+    #[test]
+    fn mlock_spelling_follows_the_engine_and_quantized_kv_brings_flash_attention() {
+        let (a, argv) = args_for("vps-32gb", Request::default(), Features::PINNED);
+        assert!(a.mlock, "a 32 GB box has room to lock the weights");
+        assert_eq!(value(&argv, "--load-mode"), Some("mmap+mlock"));
+        let (_, old) = args_for("vps-32gb", Request::default(), Features { load_mode: false, fit: false });
+        assert!(old.iter().any(|x| x == "--mlock") && !old.iter().any(|x| x == "--load-mode"));
+        let (_, gpu_old) = args_for("gpu-24gb", Request::default(), Features { load_mode: false, fit: false });
+        assert_eq!(value(&gpu_old, "--n-gpu-layers"), Some("999"), "no --fit: offload every layer");
+
+        let mut a = a;
+        a.cache = CacheType::Q8_0;
+        let argv = a.argv(Placement { model: "m", host: "127.0.0.1", port: 1, api_key_file: None });
+        assert_eq!(value(&argv, "--cache-type-k"), Some("q8_0"));
+        assert_eq!(value(&argv, "--cache-type-v"), Some("q8_0"));
+        assert_eq!(value(&argv, "--flash-attn"), Some("on"));
+        assert!(!argv.iter().any(|x| x == "--api-key-file"));
+    }
+
+    #[test]
+    fn the_asked_context_is_passed_as_is() {
+        let req = Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(20_000) };
+        let (a, argv) = args_for("vps-8gb", req, Features::PINNED);
+        assert_eq!((a.context, value(&argv, "--ctx-size")), (20_000, Some("20000")));
+    }
+}

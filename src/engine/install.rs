@@ -1,0 +1,411 @@
+//! `clawlocal engine install`: an official llama.cpp release archive for this platform, verified against a
+//! pinned sha256 while it streams, unpacked with its symlink chains (`libllama.so -> libllama.so.0 -> …`) into a
+//! folder of its own, then asked for `--version`. Nothing takes the final name before the hash and the unpack
+//! succeed.
+//!
+//! Hand-written over the `tar` crate rather than `Archive::unpack`, because every entry is checked first: paths
+//! stay inside the archive's one top folder, symlinks resolve inside it, hard links and devices are refused.
+
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::hub::download::hex;
+use crate::layout::Layout;
+
+/// The release clawlocal pins. The sha256 values are the ones the upstream release published for its assets
+/// (also pinned by OpenClaw's own llama.cpp extension); a new pin replaces the whole table.
+pub const PINNED: Release = Release {
+    release: "b10534",
+    commit: "2b5621094ef383cdcd8428ef6d22efe5df976532",
+    assets: &[
+        Asset {
+            os: "linux",
+            arch: "x86_64",
+            name: "llama-b10534-bin-ubuntu-x64.tar.gz",
+            sha256: "cc6a12b026edcf1b211be2bb7366c5dadcad778fd8f13019d0694038053d5e4a",
+        },
+        Asset {
+            os: "linux",
+            arch: "aarch64",
+            name: "llama-b10534-bin-ubuntu-arm64.tar.gz",
+            sha256: "66535de5cb9293c075a1951c51a3b2ae6f1899623e21177845f6d2a73b78c94e",
+        },
+        Asset {
+            os: "macos",
+            arch: "aarch64",
+            name: "llama-b10534-bin-macos-arm64.tar.gz",
+            sha256: "51f193eef26b053554e288fb924b24d41d3d7b2bafa338c19e2817fa793d5e86",
+        },
+        Asset {
+            os: "macos",
+            arch: "x86_64",
+            name: "llama-b10534-bin-macos-x64.tar.gz",
+            sha256: "69b13035f4301354922a8cfacd1bcf2bb2de4ff0c2e19fedb44963378ff53dc5",
+        },
+    ],
+};
+
+pub const DEFAULT_MIRROR: &str = "https://github.com/ggml-org/llama.cpp/releases/download";
+/// Bounds on what an archive may hold: the real ones have a few dozen entries and ~100 MB.
+const MAX_ENTRIES: usize = 2_000;
+const MAX_BYTES: u64 = 4 << 30;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Release {
+    pub release: &'static str,
+    pub commit: &'static str,
+    pub assets: &'static [Asset],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Asset {
+    pub os: &'static str,
+    pub arch: &'static str,
+    pub name: &'static str,
+    pub sha256: &'static str,
+}
+
+/// What to install: the pinned release, or a release and sha256 the user pins instead (`--release`, `--sha256`).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub release: String,
+    pub asset: String,
+    pub sha256: String,
+    /// Base URL; the asset is fetched from `<mirror>/<release>/<asset>`.
+    pub mirror: String,
+}
+
+impl Request {
+    pub fn pinned(os: &str, arch: &str, mirror: Option<&str>) -> Result<Self> {
+        let asset = PINNED.assets.iter().find(|a| a.os == os && a.arch == arch).ok_or_else(|| {
+            Error::usage(format!("no pinned llama.cpp {} release archive for {os}/{arch}", PINNED.release)).with_hint(
+                "install llama-server yourself (brew install llama.cpp, or build it) and pass --engine PATH; \
+                 on Linux with CUDA build llama.cpp with -DGGML_CUDA=ON",
+            )
+        })?;
+        Ok(Self {
+            release: PINNED.release.into(),
+            asset: asset.name.into(),
+            sha256: asset.sha256.into(),
+            mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+        })
+    }
+
+    /// Another release with its sha256, for the same platform's asset name.
+    pub fn custom(release: &str, sha256: &str, os: &str, arch: &str, mirror: Option<&str>) -> Result<Self> {
+        let pinned = Self::pinned(os, arch, mirror)?;
+        let build = release.strip_prefix('b').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if build.is_none() {
+            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b10534")));
+        }
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::usage(format!("--sha256 {sha256:?} is not 64 hex digits")));
+        }
+        Ok(Self {
+            asset: pinned.asset.replace(PINNED.release, release),
+            release: release.into(),
+            sha256: sha256.to_ascii_lowercase(),
+            mirror: pinned.mirror,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}/{}", self.mirror, self.release, self.asset)
+    }
+
+    /// The archive's one top folder, `llama-b<N>`, kept whole under the engine dir.
+    pub fn folder(&self) -> String {
+        format!("llama-{}", self.release)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Installed {
+    pub path: PathBuf,
+    pub release: String,
+    pub url: String,
+    pub sha256: String,
+    /// `created`, `updated` (replaced a broken or different copy) or `unchanged`.
+    pub status: &'static str,
+}
+
+/// clawlocal's own installed llama-server: the pinned release first, else the newest `llama-b<N>` present.
+pub fn installed(layout: &Layout) -> Option<PathBuf> {
+    let pinned = layout.engine_dir.join(format!("llama-{}", PINNED.release)).join(super::BINARY);
+    if pinned.is_file() {
+        return Some(pinned);
+    }
+    let build = |name: &str| name.strip_prefix("llama-b").and_then(|n| n.parse::<u64>().ok());
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(&layout.engine_dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| build(&e.file_name().to_string_lossy()).map(|b| (b, e.path().join(super::BINARY))))
+        .filter(|(_, p)| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
+}
+
+/// Download, verify, unpack and swap in. `check` is asked about the unpacked binary before it takes its place.
+pub fn install(req: &Request, engine_dir: &Path, check: &dyn Fn(&Path) -> Result<()>) -> Result<Installed> {
+    let dest = engine_dir.join(req.folder());
+    let binary = dest.join(super::BINARY);
+    std::fs::create_dir_all(engine_dir)
+        .map_err(|e| Error::io(format!("cannot create {}", engine_dir.display()), &e))?;
+    let done = |status| Installed {
+        path: binary.clone(),
+        release: req.release.clone(),
+        url: req.url(),
+        sha256: req.sha256.clone(),
+        status,
+    };
+    let stamp = dest.join(".clawlocal-sha256");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == req.sha256) && check(&binary).is_ok() {
+        return Ok(done("unchanged"));
+    }
+    let archive = tempfile::Builder::new()
+        .prefix(&format!(".{}.", req.asset))
+        .suffix(".part")
+        .tempfile_in(engine_dir)
+        .map_err(|e| Error::io(format!("cannot create a temporary file in {}", engine_dir.display()), &e))?;
+    download(req, archive.as_file())?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}.", req.folder()))
+        .tempdir_in(engine_dir)
+        .map_err(|e| Error::io(format!("cannot create a temporary folder in {}", engine_dir.display()), &e))?;
+    let file = std::fs::File::open(archive.path())
+        .map_err(|e| Error::io(format!("cannot read {}", archive.path().display()), &e))?;
+    unpack(file, &req.folder(), staging.path()).map_err(|e| Error::failure(format!("{}: {}", req.url(), e.message)))?;
+    let unpacked = staging.path().join(req.folder());
+    let new_binary = unpacked.join(super::BINARY);
+    if !new_binary.is_file() {
+        return Err(Error::failure(format!("{}: the archive has no {}/{}", req.url(), req.folder(), super::BINARY)));
+    }
+    check(&new_binary)?;
+    crate::fsutil::write_atomic(&unpacked.join(".clawlocal-sha256"), format!("{}\n", req.sha256).as_bytes())?;
+    let status = if dest.exists() {
+        // Move the old copy aside first, so the folder is never half old, half new.
+        let old = staging.path().join(".old");
+        std::fs::rename(&dest, &old).map_err(|e| Error::io(format!("cannot move {} aside", dest.display()), &e))?;
+        "updated"
+    } else {
+        "created"
+    };
+    std::fs::rename(&unpacked, &dest)
+        .map_err(|e| Error::io(format!("cannot move {} into place", dest.display()), &e))?;
+    crate::fsutil::sync_dir(engine_dir)?;
+    Ok(done(status))
+}
+
+/// Stream the archive into `out`, hashing as it comes; a wrong sha256 is an error and `out` is thrown away.
+fn download(req: &Request, mut out: &std::fs::File) -> Result<()> {
+    let url = req.url();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(concat!("clawlocal/", env!("CARGO_PKG_VERSION")))
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent.get(&url).call().map_err(|e| {
+        Error::failure(format!("cannot download {url}: {e}")).with_hint("check the network, or --mirror")
+    })?;
+    if response.status() != 200 {
+        return Err(Error::failure(format!("{url}: HTTP {}", response.status().as_u16())));
+    }
+    let mut body = response.into_body().into_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = body.read(&mut buf).map_err(|e| Error::io(format!("reading {url}"), &e))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > MAX_BYTES {
+            return Err(Error::failure(format!("{url}: larger than {MAX_BYTES} bytes; refusing")));
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| Error::io("cannot write the archive".to_string(), &e))?;
+    }
+    let got = hex(&hasher.finalize());
+    if got != req.sha256 {
+        return Err(Error::failure(format!(
+            "{url}: sha256 {got} does not match the pinned {} ({total} bytes); nothing was installed",
+            req.sha256
+        ))
+        .with_hint("the mirror served other bytes; try again, or check --mirror"));
+    }
+    out.sync_all().map_err(|e| Error::io("cannot sync the archive".to_string(), &e))
+}
+
+/// Unpack a `.tar.gz` whose every entry lies under `top/` into `into`, refusing anything that could escape it.
+pub fn unpack(archive: impl Read, top: &str, into: &Path) -> Result<()> {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let entries = tar.entries().map_err(|e| Error::failure(format!("not a tar.gz archive: {e}")))?;
+    let mut symlinks = Vec::new();
+    for (count, entry) in entries.enumerate() {
+        if count >= MAX_ENTRIES {
+            return Err(Error::failure(format!("more than {MAX_ENTRIES} entries; refusing")));
+        }
+        let mut entry = entry.map_err(|e| Error::failure(format!("damaged archive: {e}")))?;
+        let raw = entry.path().map_err(|e| Error::failure(format!("bad entry name: {e}")))?.into_owned();
+        let rel = inside(&raw, top)?;
+        let target = into.join(&rel);
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            mkdir(&target)?;
+        } else if kind.is_file() {
+            mkdir(crate::fsutil::parent(&target))?;
+            let mode = entry.header().mode().unwrap_or(0o644) & 0o755;
+            let mut out = std::fs::File::create(&target)
+                .map_err(|e| Error::io(format!("cannot create {}", target.display()), &e))?;
+            std::io::copy(&mut entry, &mut out).map_err(|e| Error::io(format!("unpacking {}", raw.display()), &e))?;
+            use std::os::unix::fs::PermissionsExt;
+            out.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(format!("cannot set the mode of {}", target.display()), &e))?;
+        } else if kind.is_symlink() {
+            let link = entry
+                .link_name()
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::failure(format!("symlink {} has no target", raw.display())))?;
+            // The link must resolve inside the top folder: relative, and never climbing out of it.
+            let resolved = crate::fsutil::parent(&rel).join(&link);
+            if link.is_absolute() || normalize(&resolved).is_none_or(|p| !p.starts_with(top)) {
+                return Err(Error::failure(format!(
+                    "symlink {} -> {} points outside {top}/; refusing",
+                    raw.display(),
+                    link.display()
+                )));
+            }
+            symlinks.push((link.into_owned(), target));
+        } else {
+            return Err(Error::failure(format!(
+                "entry {} is a {:?} (hard links and devices are refused)",
+                raw.display(),
+                kind
+            )));
+        }
+    }
+    for (link, at) in symlinks {
+        mkdir(crate::fsutil::parent(&at))?;
+        std::os::unix::fs::symlink(&link, &at)
+            .map_err(|e| Error::io(format!("cannot create the symlink {}", at.display()), &e))?;
+    }
+    Ok(())
+}
+
+/// `raw` as a path under `top/` with no `..`, root or prefix components.
+fn inside(raw: &Path, top: &str) -> Result<PathBuf> {
+    let clean = normalize(raw).filter(|p| p.starts_with(top) && !raw.is_absolute());
+    clean.ok_or_else(|| {
+        Error::failure(format!("entry {} is outside the archive's {top}/ folder; refusing", raw.display()))
+    })
+}
+
+/// Lexically resolve `.` and `..`; None when it climbs above the start or is absolute.
+fn normalize(p: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+fn mkdir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targz(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        let tar = b.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// A regular entry with its name written raw (the tar crate's builder refuses `..`; attackers' tools don't).
+    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, body: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        b.append(&h, body).unwrap();
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, target: &str) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_entry_type(kind);
+        b.append_link(&mut h, path, target).unwrap();
+    }
+
+    #[test]
+    fn unpacks_files_and_symlink_chains_inside_the_top_folder() {
+        let gz = targz(|b| {
+            file(b, "llama-b1/llama-server", b"#!/bin/sh\n");
+            file(b, "llama-b1/libllama.so.0.5.0", b"lib");
+            link(b, tar::EntryType::Symlink, "llama-b1/libllama.so.0", "libllama.so.0.5.0");
+            link(b, tar::EntryType::Symlink, "llama-b1/libllama.so", "libllama.so.0");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        unpack(&gz[..], "llama-b1", dir.path()).unwrap();
+        let top = dir.path().join("llama-b1");
+        assert_eq!(std::fs::read_link(top.join("libllama.so")).unwrap(), PathBuf::from("libllama.so.0"));
+        assert_eq!(std::fs::read(top.join("libllama.so")).unwrap(), b"lib", "the chain resolves");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(top.join("llama-server")).unwrap().permissions().mode() & 0o777, 0o755);
+    }
+
+    #[test]
+    fn refuses_entries_and_links_that_escape() {
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("parent dir", targz(|b| file(b, "llama-b1/../../evil", b"x"))),
+            ("other top", targz(|b| file(b, "elsewhere/llama-server", b"x"))),
+            ("absolute link", targz(|b| link(b, tar::EntryType::Symlink, "llama-b1/l", "/etc/passwd"))),
+            ("climbing link", targz(|b| link(b, tar::EntryType::Symlink, "llama-b1/l", "../../x"))),
+            ("hard link", targz(|b| link(b, tar::EntryType::Link, "llama-b1/h", "llama-b1/llama-server"))),
+        ];
+        for (what, gz) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let err = unpack(&gz[..], "llama-b1", dir.path()).unwrap_err();
+            assert!(err.message.contains("refus"), "{what}: {}", err.message);
+            assert!(!dir.path().join("evil").exists() && !dir.path().parent().unwrap().join("evil").exists());
+        }
+    }
+
+    #[test]
+    fn a_custom_release_keeps_the_platform_asset_shape() {
+        let r = Request::custom("b11000", &"A".repeat(64), "linux", "x86_64", Some("http://m/")).unwrap();
+        assert_eq!(r.url(), "http://m/b11000/llama-b11000-bin-ubuntu-x64.tar.gz");
+        assert_eq!((r.folder().as_str(), r.sha256.as_str()), ("llama-b11000", "a".repeat(64).as_str()));
+        assert!(Request::custom("11000", &"a".repeat(64), "linux", "x86_64", None).is_err());
+        assert!(Request::custom("b1", "abc", "linux", "x86_64", None).is_err());
+        assert!(Request::pinned("freebsd", "x86_64", None).unwrap_err().message.contains("freebsd/x86_64"));
+        let p = Request::pinned("macos", "aarch64", None).unwrap();
+        assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b10534/llama-b10534-bin-macos-arm64.tar.gz"));
+    }
+}

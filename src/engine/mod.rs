@@ -1,0 +1,227 @@
+//! llama-server, the bundled engine: where it is (`find`), which build it is and which flags it takes (`probe`),
+//! whether it can run the arguments clawlocal chose (`Engine::check`), and how to install a pinned official
+//! release (`install`). The arguments themselves are decided in `args` (pure).
+
+pub mod args;
+pub mod install;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::layout::Layout;
+
+pub const BINARY: &str = "llama-server";
+/// Builds older than this predate `--fit` (December 2025), which GPU profiles use; a build that prints only a
+/// semantic version (`0.5.0-dev (build 0, …)`, built from a source tree without git history) is newer still.
+pub const MIN_BUILD: u64 = 7400;
+
+/// What `llama-server --version` says (it prints to stderr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// `0.5.0-dev`, or `b4567` for builds that print only a build number.
+    pub version: String,
+    /// The release build number `b<N>`; 0 when built without git history.
+    pub build: u64,
+    pub commit: String,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (build {}, commit {})", self.version, self.build, self.commit)
+    }
+}
+
+/// Parse `version: 0.5.0-dev (build 0, commit 0c1e57098)` (current) or `version: 4567 (abc1234)` (older).
+pub fn parse_version(text: &str) -> Option<Version> {
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("version:"))?.trim();
+    let (head, rest) = line.split_once(" (")?;
+    let inner = rest.strip_suffix(')')?;
+    if let Some((build, commit)) = inner.split_once(", commit ") {
+        let build = build.strip_prefix("build ")?.trim().parse().ok()?;
+        return Some(Version { version: head.trim().to_string(), build, commit: commit.trim().to_string() });
+    }
+    let build: u64 = head.trim().parse().ok()?;
+    Some(Version { version: format!("b{build}"), build, commit: inner.trim().to_string() })
+}
+
+impl Version {
+    /// A semantic version (`0.5.0`, `0.7.0-dev`): llama.cpp only started printing one long after MIN_BUILD.
+    fn is_semver(&self) -> bool {
+        let core = self.version.split('-').next().unwrap_or("");
+        let parts: Vec<&str> = core.split('.').collect();
+        parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    pub fn is_supported(&self) -> bool {
+        self.build >= MIN_BUILD || (self.build == 0 && self.is_semver())
+    }
+}
+
+/// Flags whose spelling changed between builds; `args` picks the one this engine takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// `--load-mode mmap+mlock` (current) instead of `--mlock` (older builds).
+    pub load_mode: bool,
+    /// `--fit` / `--fit-ctx` / `--fit-target`.
+    pub fit: bool,
+}
+
+impl Features {
+    /// What the pinned release takes; used when rendering without an engine at hand (`render` on another box).
+    pub const PINNED: Self = Self { load_mode: true, fit: true };
+
+    pub fn from_help(help: &str) -> Self {
+        Self { load_mode: has_flag(help, "--load-mode"), fit: has_flag(help, "--fit") }
+    }
+}
+
+/// Whether `--help` lists `flag` as a flag (not as a prefix of a longer one).
+fn has_flag(help: &str, flag: &str) -> bool {
+    help.match_indices(flag).any(|(i, _)| {
+        let before = help[..i].chars().next_back();
+        let after = help[i + flag.len()..].chars().next();
+        before.is_none_or(|c| c.is_whitespace() || c == ',')
+            && after.is_none_or(|c| c.is_whitespace() || c == ',' || c == '=')
+    })
+}
+
+/// A llama-server binary, probed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Engine {
+    pub path: PathBuf,
+    /// How it was found: `--engine`, `CLAWLOCAL_LLAMA_SERVER`, `installed` (clawlocal's own), `PATH`.
+    pub source: &'static str,
+    pub version: Version,
+    pub features: Features,
+    #[serde(skip)]
+    help: String,
+}
+
+impl Engine {
+    /// Refuse a build too old for clawlocal, or one whose `--help` lacks a flag `argv` uses (naming the flag).
+    pub fn check(&self, argv: &[String]) -> Result<()> {
+        let hint = "`clawlocal engine install` installs the pinned release; or pass --engine with a newer llama-server";
+        if !self.version.is_supported() {
+            return Err(Error::usage(format!(
+                "{} is llama.cpp {}, older than build b{MIN_BUILD} that clawlocal needs",
+                self.path.display(),
+                self.version
+            ))
+            .with_hint(hint));
+        }
+        if let Some(flag) = argv.iter().filter(|a| a.starts_with("--")).find(|f| !has_flag(&self.help, f)) {
+            return Err(Error::usage(format!(
+                "{} (llama.cpp {}) does not take {flag}, which clawlocal's arguments use",
+                self.path.display(),
+                self.version
+            ))
+            .with_hint(hint));
+        }
+        Ok(())
+    }
+}
+
+/// Find llama-server: `--engine`, then `CLAWLOCAL_LLAMA_SERVER`, then clawlocal's own install dir, then `PATH`.
+pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(PathBuf, &'static str)> {
+    let named = |path: PathBuf, what: &str| -> Result<PathBuf> {
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::usage(format!("{what} {}: no such file", path.display()))
+                .with_hint("point it at a llama-server binary, or run `clawlocal engine install`"))
+        }
+    };
+    if let Some(path) = flag {
+        return Ok((named(path.to_path_buf(), "--engine")?, "--engine"));
+    }
+    if let Some(path) = host.env_nonempty("CLAWLOCAL_LLAMA_SERVER") {
+        return Ok((named(PathBuf::from(path), "CLAWLOCAL_LLAMA_SERVER")?, "CLAWLOCAL_LLAMA_SERVER"));
+    }
+    if let Some(path) = install::installed(layout) {
+        return Ok((path, "installed"));
+    }
+    if let Some(path) = host.env("PATH").and_then(|p| which::which_in(BINARY, Some(p), "/").ok()) {
+        return Ok((path, "PATH"));
+    }
+    Err(Error::usage(format!(
+        "llama-server not found (looked at --engine, CLAWLOCAL_LLAMA_SERVER, {} and PATH)",
+        layout.engine_dir.display()
+    ))
+    .with_hint(format!(
+        "`clawlocal engine install` downloads the pinned llama.cpp release {}; or pass --engine PATH",
+        install::PINNED.release
+    )))
+}
+
+/// Run `--version` and `--help` (both quick, no model loaded).
+pub fn probe(host: &dyn Host, path: &Path, source: &'static str) -> Result<Engine> {
+    let program = path.to_string_lossy();
+    let run = |arg: &str| {
+        host.run(&program, &[arg], Duration::from_secs(20)).ok_or_else(|| {
+            Error::usage(format!("cannot run {} {arg}", path.display()))
+                .with_hint("is it an executable llama-server for this machine (and are its libraries beside it)?")
+        })
+    };
+    let out = run("--version")?;
+    let text = format!("{}\n{}", out.stderr, out.stdout);
+    let version = parse_version(&text).ok_or_else(|| {
+        Error::usage(format!(
+            "{} --version printed no llama.cpp version (exit {}): {}",
+            path.display(),
+            out.status,
+            text.trim().lines().last().unwrap_or("")
+        ))
+        .with_hint("is it llama.cpp's llama-server?")
+    })?;
+    let help = run("--help")?;
+    let help = format!("{}\n{}", help.stdout, help.stderr);
+    Ok(Engine { path: path.to_path_buf(), source, version, features: Features::from_help(&help), help })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_of_every_shape_parse() {
+        let v = parse_version("version: 0.5.0-dev (build 0, commit 0c1e57098)\nbuilt with GNU 12.2.0").unwrap();
+        assert_eq!((v.version.as_str(), v.build, v.commit.as_str()), ("0.5.0-dev", 0, "0c1e57098"));
+        assert!(v.is_supported(), "a semver build without history is new");
+        let v = parse_version("load_backend: x\nversion: 0.7.0 (build 11669, commit Debian)").unwrap();
+        assert_eq!((v.build, v.is_supported()), (11669, true));
+        let v = parse_version("version: 3952 (1f9a8b2c)\nbuilt with cc").unwrap();
+        assert_eq!((v.version.as_str(), v.build, v.commit.as_str()), ("b3952", 3952, "1f9a8b2c"));
+        assert!(!v.is_supported(), "b3952 is too old");
+        assert!(parse_version("llama-server: unknown option").is_none());
+        assert!(parse_version("version: banana (x)").is_none());
+    }
+
+    #[test]
+    fn flags_are_matched_whole() {
+        let help = "-fit,  --fit [on|off]    whether\n--fit-ctx N  minimum\n--no-webui, --webui\n";
+        assert!(has_flag(help, "--fit") && has_flag(help, "--fit-ctx") && has_flag(help, "--no-webui"));
+        assert!(!has_flag(help, "--fi") && !has_flag(help, "--load-mode") && !has_flag(help, "--web"));
+        assert_eq!(Features::from_help(help), Features { load_mode: false, fit: true });
+    }
+
+    #[test]
+    fn check_names_the_missing_flag_and_the_old_build() {
+        let engine = |build, help: &str| Engine {
+            path: "/x/llama-server".into(),
+            source: "PATH",
+            version: Version { version: format!("b{build}"), build, commit: "c".into() },
+            features: Features::from_help(help),
+            help: help.into(),
+        };
+        let argv: Vec<String> = ["--model", "m.gguf", "--metrics"].map(String::from).into();
+        assert!(engine(9000, "--model FNAME\n--metrics  enable").check(&argv).is_ok());
+        let err = engine(9000, "--model FNAME\n").check(&argv).unwrap_err();
+        assert!(err.message.contains("does not take --metrics"), "{}", err.message);
+        let err = engine(3000, "--model --metrics").check(&argv).unwrap_err();
+        assert!(err.message.contains("older than build b7400"), "{}", err.message);
+    }
+}

@@ -1,0 +1,90 @@
+//! `receipt.json` in the state dir: what `init` installed, where, and the exact command the engine runs with.
+//! `serve` runs that command; `status`, `doctor` and `uninstall` read the rest.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Version;
+use crate::engine::args::ServerArgs;
+use crate::error::{Error, Result};
+use crate::layout::Scope;
+use crate::plan::Role;
+use crate::profile::ServiceKind;
+
+pub const RECEIPT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub version: u32,
+    pub profile: String,
+    pub scope: Scope,
+    pub service: ServiceKind,
+    pub port: u16,
+    pub role: Role,
+    pub model: Model,
+    pub engine: Engine,
+    pub server: ServerArgs,
+    /// What `clawlocal serve` executes: the unit's ExecStart with the key file at its real path.
+    pub serve: Command,
+    pub api_key_file: PathBuf,
+    pub units: Vec<PathBuf>,
+    pub openclaw_config: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model {
+    /// The OpenClaw model id and llama-server alias.
+    pub id: String,
+    /// What was asked for: `catalog-id:QUANT` or the `hf:` spec.
+    pub spec: String,
+    pub repo: String,
+    pub commit: String,
+    pub file: String,
+    /// The snapshot entry in the Hub cache.
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub context: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Engine {
+    pub path: PathBuf,
+    pub source: String,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Receipt {
+    /// None when there is no receipt (nothing installed); an unreadable one is an error naming the file.
+    pub fn load(path: &Path) -> Result<Option<Self>> {
+        let Some(receipt) = crate::fsutil::load_json::<Self>(path, "run `clawlocal init` again to rewrite it")? else {
+            return Ok(None);
+        };
+        if receipt.version != RECEIPT_VERSION {
+            return Err(Error::usage(format!(
+                "{}: receipt version {} is not supported (this clawlocal writes {RECEIPT_VERSION})",
+                path.display(),
+                receipt.version
+            )));
+        }
+        Ok(Some(receipt))
+    }
+
+    /// Write it; true when it changed.
+    pub fn save(&self, path: &Path) -> Result<bool> {
+        let mut text = serde_json::to_string_pretty(self).expect("the receipt serialises");
+        text.push('\n');
+        if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+            return Ok(false);
+        }
+        crate::fsutil::write_atomic_as(path, text.as_bytes(), Some(0o644), None)?;
+        Ok(true)
+    }
+}

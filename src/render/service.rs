@@ -1,0 +1,237 @@
+//! Putting rendered files in place and driving the service managers (systemctl, launchctl, docker compose),
+//! all behind `Host` so tests see the exact commands. Also the wait for `/health` and the log tail on failure.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{MANAGED_MARK, Rendered, Target};
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::layout::{LAUNCHD_LABEL, Layout, UNIT_NAME};
+
+/// What happened to one file, in the contract's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// Write a rendered file: identical content is a no-op; a file at the path that clawlocal did not write is the
+/// user's and is refused; a changed managed file is backed up to `<state>/backups/` first.
+pub fn write(rendered: &Rendered, layout: &Layout) -> Result<(Status, Option<PathBuf>)> {
+    let path = &rendered.path;
+    let old = match std::fs::read_to_string(path) {
+        Ok(old) => Some(old),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    };
+    let Some(old) = old else {
+        crate::fsutil::write_atomic_as(path, rendered.text.as_bytes(), Some(0o644), None)?;
+        return Ok((Status::Created, None));
+    };
+    if old == rendered.text {
+        return Ok((Status::Unchanged, None));
+    }
+    if !old.lines().take(4).any(|l| l.contains(MANAGED_MARK)) {
+        return Err(Error::usage(format!(
+            "{} exists and was not written by clawlocal; refusing to replace it",
+            path.display()
+        ))
+        .with_hint("move it away (or merge your settings into a drop-in) and run again"));
+    }
+    let backup = backup(path, &old, layout)?;
+    crate::fsutil::write_atomic_as(path, rendered.text.as_bytes(), Some(0o644), None)?;
+    Ok((Status::Updated, Some(backup)))
+}
+
+fn backup(path: &Path, old: &str, layout: &Layout) -> Result<PathBuf> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let to = layout.state_dir.join("backups").join(format!("{name}.{stamp}.bak"));
+    crate::fsutil::write_atomic_as(&to, old.as_bytes(), Some(0o600), None)?;
+    Ok(to)
+}
+
+/// The manager commands that enable and (re)start `target`; `changed` restarts a running service.
+pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> Vec<Vec<String>> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let start = if changed { "restart" } else { "start" };
+    match target {
+        Target::SystemdSystem | Target::SystemdUser => {
+            let user: &[&str] = if target == Target::SystemdUser { &["--user"] } else { &[] };
+            let sc = |rest: &[&str]| words(&[&["systemctl"], user, rest].concat());
+            let mut cmds = Vec::new();
+            if changed {
+                cmds.push(sc(&["daemon-reload"]));
+            }
+            cmds.push(sc(&["enable", UNIT_NAME]));
+            cmds.push(sc(&[start, UNIT_NAME]));
+            cmds
+        }
+        Target::Launchd => {
+            let domain =
+                if layout.scope == crate::layout::Scope::System { "system".to_string() } else { format!("gui/{uid}") };
+            let plist = layout.launchd_plist.to_string_lossy().into_owned();
+            vec![
+                // bootout fails harmlessly when the job is not loaded yet (see `may_fail`).
+                words(&["launchctl", "bootout", &format!("{domain}/{LAUNCHD_LABEL}")]),
+                words(&["launchctl", "bootstrap", &domain, &plist]),
+            ]
+        }
+        Target::Compose => {
+            let file = layout.compose_file.to_string_lossy().into_owned();
+            vec![words(&["docker", "compose", "-f", &file, "up", "-d"])]
+        }
+    }
+}
+
+fn may_fail(cmd: &[String]) -> bool {
+    cmd.get(1).is_some_and(|c| c == "bootout")
+}
+
+/// Run the activation commands; a failing one is an error naming it, with what it printed.
+pub fn activate(host: &dyn Host, commands: &[Vec<String>]) -> Result<()> {
+    for cmd in commands {
+        let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
+        let out = host.run(&cmd[0], &args, Duration::from_secs(120));
+        let line = cmd.join(" ");
+        match out {
+            Some(o) if o.status == 0 || may_fail(cmd) => {}
+            Some(o) => {
+                return Err(Error::failure(format!("`{line}` failed (exit {}): {}", o.status, o.stderr.trim()))
+                    .with_hint("fix what it says, then run `clawlocal init` again (it picks up where it stopped)"));
+            }
+            None if may_fail(cmd) => {}
+            None => {
+                return Err(Error::usage(format!("cannot run `{line}`: {} not found or timed out", cmd[0]))
+                    .with_hint("use --service none (and `clawlocal serve`), or another --service"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Poll `http://127.0.0.1:<port>/health` until it answers 200 (503 means the model is still loading).
+pub fn wait_healthy(port: u16, timeout: Duration) -> std::result::Result<Duration, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}/health");
+    let started = Instant::now();
+    let mut last = String::from("no answer");
+    while started.elapsed() < timeout {
+        match agent.get(&url).call() {
+            Ok(r) if r.status() == 200 => return Ok(started.elapsed()),
+            Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(format!("{url} did not answer 200 within {}s (last: {last})", timeout.as_secs()))
+}
+
+/// The last lines of the engine's log, from wherever the service manager keeps it.
+pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<String> {
+    let out = |program: &str, args: &[&str]| {
+        host.run(program, args, Duration::from_secs(20)).filter(|o| o.status == 0).map(|o| o.stdout)
+    };
+    let compose = layout.compose_file.to_string_lossy().into_owned();
+    let text = match target {
+        Target::SystemdSystem => out("journalctl", &["-u", UNIT_NAME, "-n", "30", "--no-pager"]),
+        Target::SystemdUser => out("journalctl", &["--user-unit", UNIT_NAME, "-n", "30", "--no-pager"]),
+        Target::Launchd => std::fs::read_to_string(layout.log_dir.join("llm.log")).ok(),
+        Target::Compose => out("docker", &["compose", "-f", &compose, "logs", "--tail", "30"]),
+    }?;
+    let lines: Vec<&str> = text.lines().collect();
+    Some(lines[lines.len().saturating_sub(30)..].join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::FakeHost;
+
+    fn layout(dir: &Path) -> Layout {
+        let host = FakeHost::linux().with_env("HOME", "/home/u");
+        crate::layout::resolve(&host, Some(crate::layout::Scope::User), Some(dir), None).unwrap()
+    }
+
+    #[test]
+    fn writes_are_created_unchanged_updated_and_never_replace_a_users_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = layout(dir.path());
+        let mut r = Rendered {
+            target: Target::SystemdUser,
+            path: l.systemd_unit.clone(),
+            text: format!("# {MANAGED_MARK} 0.1\n[Service]\n"),
+        };
+        assert_eq!(write(&r, &l).unwrap().0, Status::Created);
+        assert_eq!(write(&r, &l).unwrap().0, Status::Unchanged);
+        r.text.push_str("Restart=always\n");
+        let (status, backup) = write(&r, &l).unwrap();
+        assert_eq!(status, Status::Updated);
+        assert_eq!(std::fs::read_to_string(backup.unwrap()).unwrap(), format!("# {MANAGED_MARK} 0.1\n[Service]\n"));
+        std::fs::write(&r.path, "[Service]\nExecStart=/mine\n").unwrap();
+        let err = write(&r, &l).unwrap_err();
+        assert!(err.message.contains("not written by clawlocal"), "{}", err.message);
+        assert_eq!(std::fs::read_to_string(&r.path).unwrap(), "[Service]\nExecStart=/mine\n", "left alone");
+    }
+
+    #[test]
+    fn activation_commands_per_manager() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = layout(dir.path());
+        let join = |c: Vec<Vec<String>>| c.into_iter().map(|w| w.join(" ")).collect::<Vec<_>>();
+        assert_eq!(
+            join(activation(Target::SystemdUser, &l, true, 1000)),
+            [
+                "systemctl --user daemon-reload",
+                "systemctl --user enable clawlocal-llm.service",
+                "systemctl --user restart clawlocal-llm.service"
+            ]
+        );
+        assert_eq!(
+            join(activation(Target::SystemdSystem, &l, false, 0)),
+            ["systemctl enable clawlocal-llm.service", "systemctl start clawlocal-llm.service"]
+        );
+        let launchd = join(activation(Target::Launchd, &l, true, 501));
+        assert_eq!(launchd[0], "launchctl bootout gui/501/ai.clawlocal.llm");
+        assert!(
+            launchd[1].starts_with("launchctl bootstrap gui/501 ") && launchd[1].ends_with("ai.clawlocal.llm.plist")
+        );
+        assert!(join(activation(Target::Compose, &l, true, 0))[0].ends_with("compose.yaml up -d"));
+    }
+
+    #[test]
+    fn a_failing_manager_command_is_named() {
+        let host = FakeHost::linux().with_failing_command(
+            "systemctl start clawlocal-llm.service",
+            1,
+            "Failed to connect to bus",
+        );
+        let err = activate(&host, &[vec!["systemctl".into(), "start".into(), UNIT_NAME.into()]]).unwrap_err();
+        assert!(err.message.contains("`systemctl start clawlocal-llm.service` failed") && err.message.contains("bus"));
+        let missing = FakeHost::linux();
+        assert!(
+            activate(&missing, &[vec!["docker".into(), "compose".into()]]).unwrap_err().message.contains("cannot run")
+        );
+    }
+}

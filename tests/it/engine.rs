@@ -1,0 +1,187 @@
+//! `clawlocal engine install` against a local server serving an archive shaped like llama.cpp's releases (one
+//! top folder, the binary, a library symlink chain), since GitHub is out of reach here; and `engine show`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::support::{Ctx, Run, finish};
+
+/// Serves fixed bodies by path; counts requests.
+struct Mirror {
+    url: String,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl Mirror {
+    fn start(files: HashMap<String, Vec<u8>>) -> Mirror {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let log = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap_or(0);
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let _ = crate::support::http::read_headers(&mut reader);
+                log.lock().unwrap().push(path.clone());
+                let mut out = stream;
+                match files.get(&path) {
+                    Some(body) => {
+                        let _ = write!(
+                            out,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = out.write_all(body);
+                    }
+                    None => {
+                        let _ = write!(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            }
+        });
+        Mirror { url, hits }
+    }
+}
+
+/// `llama-b<N>/` with a llama-server script reporting `build`, and `libllama.so -> .so.0 -> .so.0.5.0`.
+fn release_archive(release: &str, build: u64) -> Vec<u8> {
+    let top = format!("llama-{release}");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: String, body: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(mode);
+        b.append_data(&mut h, path, body).unwrap();
+    };
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --version) echo 'version: 0.5.0 (build {build}, commit 2b56210)' >&2;; \
+         --help) echo '--model --metrics --no-webui --fit --load-mode';; esac\n"
+    );
+    add(format!("{top}/llama-server"), script.as_bytes(), 0o755);
+    add(format!("{top}/libllama.so.0.5.0"), b"ELF-ish", 0o644);
+    add(format!("{top}/LICENSE"), b"MIT", 0o644);
+    for (link, target) in [("libllama.so.0", "libllama.so.0.5.0"), ("libllama.so", "libllama.so.0")] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, format!("{top}/{link}"), target).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    crate::support::hubmock::sha256_hex(bytes)
+}
+
+fn engine(ctx: &Ctx, args: &[&str]) -> Run {
+    finish(ctx.command().env("XDG_DATA_HOME", ctx.dir.path().join("data")).args(args).output().unwrap())
+}
+
+const ASSET: &str = "bin-ubuntu-x64.tar.gz";
+
+#[test]
+fn engine_install_verifies_unpacks_with_symlinks_and_is_found() {
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return crate::support::parts::skip("engine_install", "the fake archive is shaped for linux x86_64");
+    }
+    let archive = release_archive("b99999", 99999);
+    let wrong_build = release_archive("b99998", 12345);
+    let mirror = Mirror::start(HashMap::from([
+        (format!("/b99999/llama-b99999-{ASSET}"), archive.clone()),
+        (format!("/b99998/llama-b99998-{ASSET}"), wrong_build.clone()),
+        (format!("/b10534/llama-b10534-{ASSET}"), archive.clone()),
+    ]));
+    let ctx = Ctx::new();
+    let sha = sha256(&archive);
+    let install = |release: &str, sha: &str| {
+        engine(
+            &ctx,
+            &[
+                "--scope",
+                "user",
+                "--json",
+                "engine",
+                "install",
+                "--release",
+                release,
+                "--sha256",
+                sha,
+                "--mirror",
+                &mirror.url,
+            ],
+        )
+    };
+
+    let run = install("b99999", &sha);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["status"], "created");
+    let dir = ctx.dir.path().join("data/clawlocal/engine/llama-b99999");
+    assert_eq!(Path::new(doc["path"].as_str().unwrap()), dir.join("llama-server"));
+    assert_eq!(std::fs::read_link(dir.join("libllama.so")).unwrap(), Path::new("libllama.so.0"), "symlinks kept");
+    assert_eq!(std::fs::read(dir.join("libllama.so")).unwrap(), b"ELF-ish", "the chain resolves in the folder");
+    assert!(dir.join("LICENSE").is_file(), "the folder is kept together");
+
+    let show = engine(&ctx, &["--scope", "user", "--json", "engine", "show"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let show = show.json();
+    assert_eq!((show["source"].as_str(), show["version"]["build"].as_u64()), (Some("installed"), Some(99999)));
+
+    let hits_before = mirror.hits.lock().unwrap().len();
+    let again = install("b99999", &sha);
+    assert_eq!(again.json()["status"], "unchanged");
+    assert_eq!(mirror.hits.lock().unwrap().len(), hits_before, "nothing downloaded the second time");
+
+    // A wrong sha256: nothing installed, no leftovers.
+    let run = install("b99998", &"0".repeat(64));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("does not match the pinned"), "{}", run.stderr);
+    let engine_dir = ctx.dir.path().join("data/clawlocal/engine");
+    let names: Vec<String> = std::fs::read_dir(&engine_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["llama-b99999"], "no partial download or folder left: {names:?}");
+
+    // The right bytes, but the binary is another build than the release: refused before it takes the name.
+    let run = install("b99998", &sha256(&wrong_build));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("reports build 12345"), "{}", run.stderr);
+    assert!(!engine_dir.join("llama-b99998").exists());
+
+    // The pinned release checks against the pinned table: a mirror serving other bytes is refused.
+    let run = engine(&ctx, &["--scope", "user", "engine", "install", "--mirror", &mirror.url]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cc6a12b026edcf1b211be2bb7366c5dadcad778fd8f13019d0694038053d5e4a"), "{}", run.stderr);
+    assert!(!engine_dir.join("llama-b10534").exists());
+}
+
+#[test]
+fn engine_show_names_what_is_missing_or_too_old() {
+    let ctx = Ctx::new();
+    let run =
+        finish(ctx.command().env("PATH", "/nonexistent").args(["--scope", "user", "engine", "show"]).output().unwrap());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("llama-server not found") && run.stderr.contains("engine install"), "{}", run.stderr);
+
+    let old = ctx.write("old-llama-server", "#!/bin/sh\necho 'version: 3952 (1f9a8b2c)' >&2\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = finish(
+        ctx.command().env("CLAWLOCAL_LLAMA_SERVER", &old).args(["--scope", "user", "engine", "show"]).output().unwrap(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("older than build b7400"), "{}", run.stderr);
+
+    let run = ctx.run(&["--scope", "user", "engine", "show", "--engine", "/no/such/llama-server"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--engine /no/such/llama-server: no such file"), "{}", run.stderr);
+}
