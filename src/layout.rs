@@ -51,6 +51,14 @@ impl Layout {
     pub fn receipt_file(&self) -> PathBuf {
         self.state_dir.join("receipt.json")
     }
+    /// A path as the installed system sees it: with `--root DIR`, files are written under DIR but the units,
+    /// the receipt and the serve command name them from `/`.
+    pub fn in_image(&self, path: &Path) -> PathBuf {
+        match self.root.as_deref().and_then(|r| path.strip_prefix(r).ok()) {
+            Some(rest) => Path::new("/").join(rest),
+            None => path.to_path_buf(),
+        }
+    }
     /// `models--ORG--NAME` under the hub cache.
     pub fn repo_cache(&self, repo: &str) -> PathBuf {
         self.hub_cache.join(format!("models--{}", repo.replace('/', "--")))

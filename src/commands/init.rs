@@ -76,8 +76,8 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let engine = engine::probe(host, &engine_path, source)?;
     let server = engine::args::server_args(&decision.profile, &selection, engine.features);
     let key_file = layout.api_key_file();
-    let model = render::checked("the model path", &pulled.path.to_string_lossy())?;
-    let key = render::checked("the API key file", &key_file.to_string_lossy())?;
+    let model = render::checked("the model path", &layout.in_image(&pulled.path).to_string_lossy())?;
+    let key = render::checked("the API key file", &layout.in_image(&key_file).to_string_lossy())?;
     let serve_args =
         server.argv(Placement { model: &model, host: "127.0.0.1", port: opts.port, api_key_file: Some(&key) });
     engine.check(&serve_args)?;
@@ -152,21 +152,21 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
             repo: pulled.repo.clone(),
             commit: pulled.revision.clone(),
             file: pulled.file.clone(),
-            path: pulled.path.clone(),
+            path: layout.in_image(&pulled.path),
             sha256: pulled.sha256.clone(),
             size: pulled.size,
             context: selection.context,
         },
         engine: receipt::Engine {
-            path: engine.path.clone(),
+            path: layout.in_image(&engine.path),
             source: engine.source.to_string(),
             version: engine.version.clone(),
         },
         server: server.clone(),
-        serve: receipt::Command { program: engine.path.clone(), args: serve_args },
-        api_key_file: key_file.clone(),
-        units: rendered.iter().map(|r| r.path.clone()).collect(),
-        openclaw_config: patched.file.clone(),
+        serve: receipt::Command { program: layout.in_image(&engine.path), args: serve_args },
+        api_key_file: layout.in_image(&key_file),
+        units: rendered.iter().map(|r| layout.in_image(&r.path)).collect(),
+        openclaw_config: layout.in_image(&patched.file),
     };
     let receipt_existed = layout.receipt_file().exists();
     let receipt_status = match (receipt.save(&layout.receipt_file())?, receipt_existed) {

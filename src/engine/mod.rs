@@ -136,7 +136,10 @@ pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(Pa
         }
     };
     if let Some(path) = flag {
-        return Ok((named(path.to_path_buf(), "--engine")?, "--engine"));
+        // With --root, an absolute --engine names the file inside the image being built.
+        let in_root =
+            layout.root.as_ref().map(|r| r.join(path.strip_prefix("/").unwrap_or(path))).filter(|p| p.is_file());
+        return Ok((named(in_root.unwrap_or_else(|| path.to_path_buf()), "--engine")?, "--engine"));
     }
     if let Some(path) = host.env_nonempty("CLAWLOCAL_LLAMA_SERVER") {
         return Ok((named(PathBuf::from(path), "CLAWLOCAL_LLAMA_SERVER")?, "CLAWLOCAL_LLAMA_SERVER"));

@@ -83,9 +83,10 @@ pub fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
     if matches!(target, Target::SystemdSystem | Target::SystemdUser) {
         check_exec_path(spec.engine)?;
     }
-    let engine = checked("the engine path", &spec.engine.to_string_lossy())?;
-    let model = checked("the model path", &spec.model.to_string_lossy())?;
-    let key = checked("the API key file", &spec.api_key_file.to_string_lossy())?;
+    let seen = |p: &Path| layout.in_image(p).to_string_lossy().into_owned();
+    let engine = checked("the engine path", &seen(spec.engine))?;
+    let model = checked("the model path", &seen(spec.model))?;
+    let key = checked("the API key file", &seen(spec.api_key_file))?;
     let host_argv =
         |api_key_file| spec.server.argv(Placement { model: &model, host: "127.0.0.1", port: spec.port, api_key_file });
     let mut ctx = Context::new();
@@ -107,11 +108,11 @@ pub fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
         Target::Launchd => {
             ctx.insert("args", &host_argv(Some(&key)));
             ctx.insert("label", LAUNCHD_LABEL);
-            ctx.insert("working_dir", &checked("the state dir", &layout.state_dir.to_string_lossy())?);
-            ctx.insert("log_file", &checked("the log dir", &layout.log_dir.join("llm.log").to_string_lossy())?);
+            ctx.insert("working_dir", &checked("the state dir", &seen(&layout.state_dir))?);
+            ctx.insert("log_file", &checked("the log dir", &seen(&layout.log_dir.join("llm.log")))?);
         }
         Target::Compose => {
-            let repo_dir = checked("the model's cache folder", &spec.repo_dir.to_string_lossy())?;
+            let repo_dir = checked("the model's cache folder", &seen(spec.repo_dir))?;
             let inside = spec.model.strip_prefix(spec.repo_dir).map_err(|_| {
                 Error::usage(format!("the model {} is not inside {}", spec.model.display(), spec.repo_dir.display()))
             })?;

@@ -254,3 +254,60 @@ fn units_injection_through_paths_is_escaped_or_refused() {
     assert!(run.stderr.contains("the model path") && run.stderr.contains("control character"), "{}", run.stderr);
     assert!(!out2.exists(), "nothing written");
 }
+
+/// `--root DIR` (image building): every file lands under DIR, the unit and receipt name paths as the image sees
+/// them, no service manager is called (systemctl would fail here: systemd is not PID 1), and a rerun changes
+/// nothing.
+#[test]
+fn units_init_with_root_writes_an_image_and_starts_nothing() {
+    let ctx = Ctx::new();
+    let hub = crate::support::hubmock::HubMock::start();
+    let tiny = crate::support::gguf::TinyModel::default().bytes();
+    hub.add_repo("clawlocal-test/tiny-GGUF", &[("tiny-F16.gguf", tiny)]);
+    let img = ctx.dir.path().join("img");
+    fake_engine(&img.join("usr/bin"));
+    let init = || {
+        crate::support::finish(
+            ctx.command()
+                .env("HF_ENDPOINT", hub.endpoint())
+                .args(["--scope", "system", "--json", "--root"])
+                .arg(&img)
+                .args(["init", "--profile", "vps-8gb", "--service", "systemd", "--engine", "/usr/bin/llama-server"])
+                .args([
+                    "--model",
+                    "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf",
+                    "--openclaw-config",
+                    "/srv/oc/openclaw.json",
+                ])
+                .output()
+                .unwrap(),
+        )
+    };
+    let run = init();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    let unit = img.join("etc/systemd/system/clawlocal-llm.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(!text.contains(&img.display().to_string()), "no build-host paths in the unit:\n{text}");
+    let argv = exec_start(&text);
+    assert_eq!(argv[0], "ExecStart=/usr/bin/llama-server".trim_start_matches("ExecStart="));
+    let model = &argv[argv.iter().position(|a| a == "--model").unwrap() + 1];
+    assert!(model.starts_with("/var/cache/clawlocal/huggingface/hub/models--clawlocal-test--tiny-GGUF/snapshots/"));
+    assert!(img.join(model.trim_start_matches('/')).is_file(), "the model is in the image where the unit says");
+    let key = img.join("etc/clawlocal/api-key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(img.join("srv/oc/openclaw.json")).unwrap().contains("clawlocal"));
+    let start = doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "start").unwrap().clone();
+    assert_eq!(start["status"], "skipped", "no service manager under --root");
+    let receipt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(img.join("var/lib/clawlocal/receipt.json")).unwrap()).unwrap();
+    assert_eq!(receipt["serve"]["program"], "/usr/bin/llama-server");
+    assert!(!receipt.to_string().contains(&img.display().to_string()), "{receipt}");
+
+    let again = init();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for action in again.json()["actions"].as_array().unwrap() {
+        let expected = if action["kind"] == "start" { "skipped" } else { "unchanged" };
+        assert_eq!(action["status"], expected, "{action}");
+    }
+}
