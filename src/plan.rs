@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Features;
+use crate::engine::args::{Placement, server_args};
 use crate::layout::{Layout, UNIT_NAME};
-use crate::profile::ServiceKind;
+use crate::profile::{Profile, ServiceKind};
 use crate::select::Selection;
 use crate::size::human;
 
@@ -47,7 +49,7 @@ pub fn base_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}/v1")
 }
 
-pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<Action> {
+pub fn actions(selection: &Selection, profile: &Profile, layout: &Layout, options: Options) -> Vec<Action> {
     let act = |kind, path: Option<PathBuf>, description: String| Action { kind, path, description, diff: None };
     let mut out = Vec::new();
     let shards = if selection.files.len() > 1 { format!(" ({} shards)", selection.files.len()) } else { String::new() };
@@ -70,7 +72,10 @@ pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<
     out.push(act(
         "engine",
         None,
-        "find llama-server (--engine, CLAWLOCAL_LLAMA_SERVER, PATH) and check its version".into(),
+        format!(
+            "find llama-server (--engine, CLAWLOCAL_LLAMA_SERVER, {}, PATH) and check its build and flags",
+            layout.in_image(&layout.engine_dir).display()
+        ),
     ));
     out.push(act(
         "api-key",
@@ -78,10 +83,16 @@ pub fn actions(selection: &Selection, layout: &Layout, options: Options) -> Vec<
         "create a random API key for llama-server, mode 0600 (passed as --api-key-file)".into(),
     ));
     let listen = format!("127.0.0.1:{}", options.port);
-    let serve = format!(
-        "llama-server -m {} --alias {} -c {} --host 127.0.0.1 --port {}",
-        selection.file, selection.model_id, selection.context, options.port
-    );
+    // The engine's real flags are known once it is probed; the pinned release's spelling stands in here.
+    let model = layout.repo_cache(&selection.repo).join("…").join(&selection.file);
+    let key = layout.in_image(&layout.api_key_file());
+    let argv = server_args(profile, selection, Features::PINNED).argv(Placement {
+        model: &layout.in_image(&model).to_string_lossy(),
+        host: "127.0.0.1",
+        port: options.port,
+        api_key_file: Some(&key.to_string_lossy()),
+    });
+    let serve = format!("llama-server {}", argv.join(" "));
     let in_root = layout.root.is_some();
     match options.service {
         ServiceKind::Systemd => {

@@ -45,7 +45,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         printer.warn(w);
     }
     if args.dry_run {
-        let actions = plan::actions(&selection, &layout, opts);
+        let actions = plan::actions(&selection, &decision.profile, &layout, opts);
         if printer.json {
             printer.document(&json!({"ok": true, "dry_run": true, "actions": actions}));
         } else {

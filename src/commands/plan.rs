@@ -93,7 +93,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let ask =
         Ask { profile: &args.profile, choice: &args.choice, service: args.service, port: args.port, role: args.role };
     let Decision { profile, request, outcome, options } = decide(&ask, &layout, host, global, printer)?;
-    let actions = outcome.selection.as_ref().map(|s| plan::actions(s, &layout, options)).unwrap_or_default();
+    let actions = outcome.selection.as_ref().map(|s| plan::actions(s, &profile, &layout, options)).unwrap_or_default();
     let failure = outcome.selection.is_none().then(|| nothing_fits(&profile, &request, &outcome.candidates));
     let doc = PlanDocument {
         ok: failure.is_none(),

@@ -110,7 +110,9 @@ impl ServerArgs {
         }
         add("--jinja", None);
         add("--metrics", None);
-        add("--no-webui", None);
+        if self.features.no_webui {
+            add("--no-webui", None);
+        }
         if let Some(key) = at.api_key_file {
             add("--api-key-file", Some(key.to_string()));
         }
@@ -205,9 +207,12 @@ mod tests {
         let (a, argv) = args_for("vps-32gb", Request::default(), Features::PINNED);
         assert!(a.mlock, "a 32 GB box has room to lock the weights");
         assert_eq!(value(&argv, "--load-mode"), Some("mmap+mlock"));
-        let (_, old) = args_for("vps-32gb", Request::default(), Features { load_mode: false, fit: false });
+        let (_, old) =
+            args_for("vps-32gb", Request::default(), Features { load_mode: false, fit: false, no_webui: false });
         assert!(old.iter().any(|x| x == "--mlock") && !old.iter().any(|x| x == "--load-mode"));
-        let (_, gpu_old) = args_for("gpu-24gb", Request::default(), Features { load_mode: false, fit: false });
+        assert!(!old.iter().any(|x| x == "--no-webui"), "only where the build has it");
+        let (_, gpu_old) =
+            args_for("gpu-24gb", Request::default(), Features { load_mode: false, fit: false, no_webui: false });
         assert_eq!(value(&gpu_old, "--n-gpu-layers"), Some("999"), "no --fit: offload every layer");
 
         let mut a = a;

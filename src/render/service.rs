@@ -220,6 +220,27 @@ mod tests {
         assert!(join(activation(Target::Compose, &l, true, 0))[0].ends_with("compose.yaml up -d"));
     }
 
+    /// A server that answers 503 (model loading) twice, then 200.
+    #[test]
+    fn health_wait_treats_loading_as_not_yet_and_times_out_with_the_last_answer() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().flatten().enumerate() {
+                let mut line = String::new();
+                let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+                let status = if n < 2 { "503 Service Unavailable" } else { "200 OK" };
+                let _ = write!(&stream, "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}");
+            }
+        });
+        assert!(wait_healthy(port, Duration::from_secs(10)).is_ok());
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = wait_healthy(closed, Duration::from_millis(600)).unwrap_err();
+        assert!(err.contains(&format!("127.0.0.1:{closed}/health did not answer 200")), "{err}");
+    }
+
     #[test]
     fn a_failing_manager_command_is_named() {
         let host = FakeHost::linux().with_failing_command(
