@@ -12,10 +12,10 @@ use crate::engine::{self, Features, install};
 use crate::error::{Exit, Result};
 use crate::host::Host;
 use crate::hub::{self, cache::RepoCache};
-use crate::layout::{self, Layout, Scope};
+use crate::layout::{self, Layout};
 use crate::lockfile::LockFile;
 use crate::output::Printer;
-use crate::render::{self, Target, UnitSpec, service::Status};
+use crate::render::{self, UnitSpec, service::Status};
 use crate::select::Selection;
 
 pub fn run(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
@@ -43,13 +43,8 @@ pub fn run(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pr
         profile: &decision.profile,
         layout: &layout,
     };
-    let target = match (args.target, layout.scope) {
-        (RenderTarget::Systemd, Scope::System) => Target::SystemdSystem,
-        (RenderTarget::Systemd, Scope::User) => Target::SystemdUser,
-        (RenderTarget::Launchd, _) => Target::Launchd,
-        (RenderTarget::Compose, _) => Target::Compose,
-    };
-    let rendered = render::render(target, &spec)?;
+    // The same choice of file as init makes for this service and scope (systemd: system or user unit).
+    let rendered = render::for_service(decision.options.service, &spec)?.pop().expect("a unit for every target");
     let name = rendered.path.file_name().map(PathBuf::from).unwrap_or_else(|| "unit".into());
     let out = args.out.join(name);
     let status = match std::fs::read_to_string(&out) {
@@ -102,7 +97,7 @@ fn engine_for_render(flag: Option<&Path>, host: &dyn Host, layout: &Layout, prin
         None => engine::find(host, None, layout).ok(),
     };
     let Some((path, source)) = found else {
-        let path = layout.engine_dir.join(format!("llama-{}", install::PINNED.release)).join(engine::BINARY);
+        let path = install::pinned_binary(layout);
         printer.note(&format!("no llama-server here: the unit runs {} (`clawlocal engine install`)", path.display()));
         return (path, Features::PINNED);
     };

@@ -134,9 +134,14 @@ pub struct Installed {
     pub status: &'static str,
 }
 
+/// Where `engine install` puts the pinned release's llama-server.
+pub fn pinned_binary(layout: &Layout) -> PathBuf {
+    layout.engine_dir.join(format!("llama-{}", PINNED.release)).join(super::BINARY)
+}
+
 /// clawlocal's own installed llama-server: the pinned release first, else the newest `llama-b<N>` present.
 pub fn installed(layout: &Layout) -> Option<PathBuf> {
-    let pinned = layout.engine_dir.join(format!("llama-{}", PINNED.release)).join(super::BINARY);
+    let pinned = pinned_binary(layout);
     if pinned.is_file() {
         return Some(pinned);
     }
@@ -304,7 +309,8 @@ pub fn unpack(archive: impl Read, top: &str, into: &Path) -> Result<()> {
 
 /// `raw` as a path under `top/` with no `..`, root or prefix components.
 fn inside(raw: &Path, top: &str) -> Result<PathBuf> {
-    let clean = normalize(raw).filter(|p| p.starts_with(top) && !raw.is_absolute());
+    // `normalize` already refuses absolute paths and climbing above the start.
+    let clean = normalize(raw).filter(|p| p.starts_with(top));
     clean.ok_or_else(|| {
         Error::failure(format!("entry {} is outside the archive's {top}/ folder; refusing", raw.display()))
     })

@@ -69,7 +69,7 @@ pub fn for_service(kind: ServiceKind, spec: &UnitSpec<'_>) -> Result<Vec<Rendere
     Ok(vec![render(target, spec)?])
 }
 
-pub fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
+fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
     let layout = spec.layout;
     let (template, path) = match target {
         Target::SystemdSystem => ("systemd-system.service", layout.systemd_unit.clone()),
