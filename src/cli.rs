@@ -299,7 +299,7 @@ pub struct PatchArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Also re-hash the model
+    /// Also re-hash the model and ask the OpenClaw CLI afresh (`config validate`, `models list`)
     #[arg(long)]
     pub deep: bool,
     /// Run only this check (and what it depends on)
@@ -314,6 +314,9 @@ pub struct DoctorArgs {
     /// With --fix: show what would be repaired
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// How long the chat and tool probes may take, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub chat_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod estimate;

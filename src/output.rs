@@ -78,6 +78,18 @@ impl Printer {
         self.data(&text);
     }
 
+    /// `text` in an ANSI colour (`green`, `yellow`, `red`, `dim`) when this printer colours, else as is.
+    pub fn paint(&self, colour: &str, text: &str) -> String {
+        let code = match colour {
+            "green" => "32",
+            "yellow" => "33",
+            "red" => "31",
+            "dim" => "2",
+            _ => return text.to_string(),
+        };
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
     /// A note for people (stderr); silent under `--quiet`; a JSON line under `--json`.
     pub fn note(&self, text: &str) {
         if self.quiet {

@@ -18,6 +18,9 @@ pub const RECEIPT_VERSION: u32 = 1;
 pub struct Receipt {
     pub version: u32,
     pub profile: String,
+    /// The resolved profile the selection was made for: doctor compares it with this host and re-renders units
+    /// from it without needing the profile file again.
+    pub hardware: crate::profile::Profile,
     pub scope: Scope,
     pub service: ServiceKind,
     pub port: u16,
@@ -36,6 +39,8 @@ pub struct Receipt {
 pub struct Model {
     /// The OpenClaw model id and llama-server alias.
     pub id: String,
+    /// The display name in openclaw.json.
+    pub name: String,
     /// What was asked for: `catalog-id:QUANT` or the `hf:` spec.
     pub spec: String,
     pub repo: String,
@@ -46,6 +51,8 @@ pub struct Model {
     pub sha256: String,
     pub size: u64,
     pub context: u32,
+    /// The memory estimate (weights + KV cache + overhead) the selection was made with.
+    pub estimate_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("catalog.schema.json", render(schemars::schema_for!(Catalog))),
         ("plan.schema.json", render(schemars::schema_for!(PlanDocument))),
         ("lock.schema.json", render(schemars::schema_for!(LockFile))),
+        ("doctor.schema.json", render(schemars::schema_for!(crate::doctor::Report))),
     ]
 }
 

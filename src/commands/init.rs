@@ -15,7 +15,6 @@ use crate::host::Host;
 use crate::hub::HubConfig;
 use crate::layout;
 use crate::openclaw::file::{self as openclaw_file, Options};
-use crate::openclaw::patch::{Fields, PatchSpec};
 use crate::output::Printer;
 use crate::plan;
 use crate::receipt::{self, Receipt};
@@ -108,17 +107,15 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     }
 
     // OpenClaw.
-    let patch = PatchSpec {
-        base_url: plan::base_url(opts.port),
-        api_key: super::openclaw::read_key(&key_file)?,
-        model_id: selection.model_id.clone(),
-        model_name: format!("{} (local)", selection.name),
-        context_window: selection.context,
-        max_tokens: 4096.min(selection.context / 4),
-        role: opts.role,
-        fields: Fields::BASELINE,
-        gateway_mode: None,
-    };
+    let model_name = format!("{} (local)", selection.name);
+    let patch = super::openclaw::local_spec(
+        &selection.model_id,
+        &model_name,
+        selection.context,
+        opts.port,
+        opts.role,
+        super::openclaw::read_key(&key_file)?,
+    );
     let records = super::openclaw::records_path(&layout);
     let patched = openclaw_file::patch_file(
         host,
@@ -142,12 +139,14 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let receipt = Receipt {
         version: receipt::RECEIPT_VERSION,
         profile: decision.profile.name.clone(),
+        hardware: decision.profile.clone(),
         scope: layout.scope,
         service: opts.service,
         port: opts.port,
         role: opts.role,
         model: receipt::Model {
             id: selection.model_id.clone(),
+            name: model_name,
             spec: want.spec.clone(),
             repo: pulled.repo.clone(),
             commit: pulled.revision.clone(),
@@ -156,6 +155,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
             sha256: pulled.sha256.clone(),
             size: pulled.size,
             context: selection.context,
+            estimate_bytes: selection.estimate.total_bytes,
         },
         engine: receipt::Engine {
             path: layout.in_image(&engine.path),
@@ -166,7 +166,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         serve: receipt::Command { program: layout.in_image(&engine.path), args: serve_args },
         api_key_file: layout.in_image(&key_file),
         units: rendered.iter().map(|r| layout.in_image(&r.path)).collect(),
-        openclaw_config: layout.in_image(&patched.file),
+        openclaw_config: layout.in_image(&patched.config),
     };
     let receipt_existed = layout.receipt_file().exists();
     let receipt_status = match (receipt.save(&layout.receipt_file())?, receipt_existed) {

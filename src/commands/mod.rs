@@ -1,5 +1,6 @@
 //! One module per subcommand: thin orchestration over the library, printing through `Printer`.
 
+pub mod doctor;
 pub mod engine;
 pub mod init;
 pub mod models;
@@ -40,7 +41,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Serve(args) => serve::run(args, global, host, printer),
         Command::Engine(cmd) => engine::run(cmd, global, host, printer),
         Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
-        Command::Doctor(_) => Err(Error::not_yet_implemented("doctor")),
+        Command::Doctor(args) => doctor::run(args, global, host, printer),
         Command::Status => Err(Error::not_yet_implemented("status")),
         Command::Uninstall(_) => Err(Error::not_yet_implemented("uninstall")),
     }

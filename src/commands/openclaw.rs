@@ -89,6 +89,29 @@ fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
     })
 }
 
+/// What init (and doctor --fix) patch into openclaw.json for the local model: the provider at the engine's
+/// loopback port, the model with its context window, and the role.
+pub fn local_spec(
+    model_id: &str,
+    model_name: &str,
+    context: u32,
+    port: u16,
+    role: crate::plan::Role,
+    api_key: String,
+) -> PatchSpec {
+    PatchSpec {
+        base_url: crate::plan::base_url(port),
+        api_key,
+        model_id: model_id.to_string(),
+        model_name: model_name.to_string(),
+        context_window: context,
+        max_tokens: 4096.min(context / 4),
+        role,
+        fields: Fields::BASELINE,
+        gateway_mode: None,
+    }
+}
+
 /// The API key from a file only its owner can read (never from the command line).
 pub fn read_key(path: &Path) -> Result<String> {
     let meta =

@@ -212,13 +212,13 @@ pub fn openclaw_cli(host: &dyn Host) -> Option<(String, String)> {
     (out.status == 0).then(|| (program, out.stdout.trim().to_string()))
 }
 
-enum Verdict {
+pub enum Verdict {
     Valid,
     Invalid(Vec<String>),
 }
 
 /// `OPENCLAW_CONFIG_PATH=<config> openclaw config validate --json`.
-fn cli_validate(host: &dyn Host, program: &str, config: &Path) -> Result<Verdict> {
+pub fn cli_validate(host: &dyn Host, program: &str, config: &Path) -> Result<Verdict> {
     let path = config.to_string_lossy();
     let out = host
         .run_env(

@@ -3,11 +3,40 @@ use crate::support::Ctx;
 #[test]
 fn later_commands_answer_not_yet_implemented_with_exit_2() {
     let ctx = Ctx::new();
-    for args in [vec!["doctor"], vec!["status"], vec!["uninstall"]] {
+    for args in [vec!["status"], vec!["uninstall"]] {
         let run = ctx.run(&args);
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains("not yet implemented"), "{args:?}: {}", run.stderr);
     }
+}
+
+/// Doctor on a machine where nothing was installed: exit 1, the first check says so with the command to run,
+/// everything that needs the install skips; a bad `--only` is a usage error; `--list-checks` names every check.
+#[test]
+fn doctor_without_an_install_fails_its_first_check_and_lists_its_checks() {
+    let ctx = Ctx::new();
+    let run = ctx.run(&["--scope", "user", "--json", "doctor"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["ok"], false);
+    let first = &doc["checks"][0];
+    assert_eq!((first["id"].as_str(), first["status"].as_str()), (Some("host.receipt"), Some("fail")));
+    assert!(first["fix"].as_str().unwrap().contains("clawlocal init"), "{first}");
+    let engine = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "engine.binary").unwrap();
+    assert_eq!(engine["status"], "skip", "{engine}");
+
+    let bad = ctx.run(&["doctor", "--only", "server.nope"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("no doctor check `server.nope`") && bad.stderr.contains("hint:"), "{}", bad.stderr);
+
+    let list = ctx.run(&["--json", "doctor", "--list-checks"]).json();
+    let ids: Vec<&str> = list["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    for layer in ["host.", "engine.", "model.", "service.", "server.", "openclaw.", "security."] {
+        assert!(ids.iter().any(|id| id.starts_with(layer)), "{layer} in {ids:?}");
+    }
+    assert!(ids.contains(&"server.context") && ids.len() >= 12);
+    let text = ctx.run(&["doctor", "--list-checks"]);
+    assert!(text.stdout.contains("server.context") && text.stdout.contains("(after server.model)"), "{}", text.stdout);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod doctor;
 mod e2e;
 mod engine;
 mod openclaw;

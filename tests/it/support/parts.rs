@@ -88,19 +88,23 @@ pub struct Server {
 impl Server {
     /// Start `llama-server -m model --alias alias -c ctx` on a free loopback port and wait for /health 200.
     pub fn start(bin: &Path, model: &Path, alias: &str, ctx: u32, log_dir: &Path) -> Server {
-        let port = free_port();
+        let (model, ctx) = (model.to_string_lossy(), ctx.to_string());
+        Server::with_args(bin, &["-m", &model, "--alias", alias, "-c", &ctx], free_port(), log_dir)
+    }
+
+    /// `llama-server <args> --host 127.0.0.1 --port <port>`, waited for: a server started by hand (the faults
+    /// doctor must name: another context, alias or key than clawlocal set up).
+    pub fn with_args(bin: &Path, args: &[&str], port: u16, log_dir: &Path) -> Server {
         let log = log_dir.join(format!("llama-server-{port}.log"));
         let child = Command::new(bin)
-            .args(["-m", &model.to_string_lossy(), "--alias", alias, "-c", &ctx.to_string()])
+            .args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-t", "1", "-np", "1", "--no-webui"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut server = Server { child, port, log };
-        server.wait_healthy(Duration::from_secs(60));
-        server
+        Server::adopt(child, port, log)
     }
 
     /// A server some other command started (`clawlocal serve`): wait for /health 200 on `port`.

@@ -1,0 +1,287 @@
+//! Checks of the service manager's side: the unit as clawlocal would render it now (drift), enabled, running,
+//! restarts and OOM kills, and the unit's sandboxing score. All skip cleanly with `--service none`.
+
+use std::time::Duration;
+
+use super::{Outcome, Probe, Repair};
+use crate::layout::{LAUNCHD_LABEL, Scope, UNIT_NAME};
+use crate::profile::ServiceKind;
+use crate::render::{self, Rendered, UnitSpec};
+
+/// The highest `systemd-analyze security` exposure a system unit may have (what every bundled profile meets).
+pub const MAX_EXPOSURE: f64 = 2.0;
+
+fn no_service(p: &Probe) -> Option<Outcome> {
+    (p.r().service == ServiceKind::None).then(|| {
+        Outcome::skip(format!("--service none: no unit is installed; `{}` runs the engine", p.clawlocal("serve")))
+    })
+}
+
+/// The units as clawlocal renders them from the receipt today.
+pub fn rendered(p: &Probe) -> crate::error::Result<Vec<Rendered>> {
+    let r = p.r();
+    let spec = UnitSpec {
+        engine: &r.engine.path,
+        server: &r.server,
+        model: &r.model.path,
+        repo_dir: &p.layout.repo_cache(&r.model.repo),
+        port: r.port,
+        api_key_file: &r.api_key_file,
+        profile: &r.hardware,
+        layout: p.layout,
+    };
+    render::for_service(r.service, &spec)
+}
+
+pub fn unit(p: &mut Probe) -> Outcome {
+    if let Some(skip) = no_service(p) {
+        return skip;
+    }
+    let fix = "`clawlocal doctor --fix` re-renders it (the old file is backed up) and restarts the service";
+    let want = match rendered(p) {
+        Ok(w) => w,
+        Err(e) => {
+            return Outcome::fail(
+                format!("cannot render the unit from the receipt: {}", e.message),
+                p.clawlocal("init"),
+            );
+        }
+    };
+    let mut drifted = Vec::new();
+    for r in &want {
+        match std::fs::read_to_string(&r.path) {
+            Err(e) => drifted.push(format!("{}: {e}", r.path.display())),
+            Ok(text) if text != r.text => {
+                let changed = similar::TextDiff::from_lines(text.as_str(), r.text.as_str())
+                    .iter_all_changes()
+                    .filter(|c| c.tag() == similar::ChangeTag::Delete)
+                    .map(|c| c.value().trim().to_string())
+                    .take(3)
+                    .collect::<Vec<_>>();
+                drifted.push(format!("{} differs from what clawlocal renders (e.g. {:?})", r.path.display(), changed));
+            }
+            Ok(_) => {}
+        }
+    }
+    if !drifted.is_empty() {
+        return Outcome::fail(drifted.join("; "), fix).with_repair(Repair::Rerender);
+    }
+    let dropins: Vec<String> = want
+        .iter()
+        .filter_map(|r| {
+            let dir = r.path.with_file_name(format!("{}.d", r.path.file_name()?.to_string_lossy()));
+            let names = p.host.read_dir_names(&dir).ok()?;
+            Some(names.into_iter().filter(|n| n.ends_with(".conf")).map(move |n| dir.join(n).display().to_string()))
+        })
+        .flatten()
+        .collect();
+    let paths: Vec<String> = want.iter().map(|r| r.path.display().to_string()).collect();
+    if !dropins.is_empty() {
+        return Outcome::warn(format!(
+            "{} as rendered, but drop-ins change it: {}",
+            paths.join(", "),
+            dropins.join(", ")
+        ));
+    }
+    Outcome::pass(format!("{} as rendered", paths.join(", ")))
+}
+
+/// `systemctl [--user] <args> clawlocal-llm.service`'s answer; `Err` when systemd cannot be asked (no bus, no
+/// systemctl) and says nothing on stdout.
+fn systemctl(p: &Probe, args: &[&str]) -> Result<String, String> {
+    let mut all: Vec<&str> = Vec::new();
+    if p.r().scope == Scope::User {
+        all.push("--user");
+    }
+    all.extend_from_slice(args);
+    all.push(UNIT_NAME);
+    let out = p.host.run("systemctl", &all, Duration::from_secs(10)).ok_or("systemctl not found or timed out")?;
+    if out.stdout.trim().is_empty() {
+        return Err(out.stderr.trim().lines().next().unwrap_or("systemctl printed no answer").to_string());
+    }
+    Ok(out.stdout.trim().to_string())
+}
+
+fn systemctl_cmd(p: &Probe, verb: &str) -> String {
+    let user = if p.r().scope == Scope::User { " --user" } else { "" };
+    let sudo = if p.r().scope == Scope::System { "sudo " } else { "" };
+    format!("{sudo}systemctl{user} {verb} {UNIT_NAME}")
+}
+
+fn launchd_target(p: &Probe) -> String {
+    match p.r().scope {
+        Scope::User => format!("gui/{}/{LAUNCHD_LABEL}", p.host.uid()),
+        Scope::System => format!("system/{LAUNCHD_LABEL}"),
+    }
+}
+
+/// `launchctl print <target>`: the job's description, or why it could not be read.
+fn launchctl_print(p: &Probe) -> Result<String, String> {
+    let target = launchd_target(p);
+    let out = p.host.run("launchctl", &["print", &target], Duration::from_secs(10)).ok_or("launchctl not found")?;
+    if out.status != 0 {
+        return Err(format!("{target} is not loaded"));
+    }
+    Ok(out.stdout)
+}
+
+pub fn enabled(p: &mut Probe) -> Outcome {
+    match p.r().service {
+        ServiceKind::Systemd => match systemctl(p, &["is-enabled"]) {
+            Err(e) => Outcome::skip(format!("cannot ask systemd: {e}")),
+            Ok(s) if s == "enabled" => Outcome::pass(format!("{UNIT_NAME} enabled")),
+            Ok(s) => {
+                Outcome::fail(format!("{UNIT_NAME} is {s}: it will not start at boot"), systemctl_cmd(p, "enable"))
+                    .with_repair(Repair::Restart)
+            }
+        },
+        ServiceKind::Launchd => match launchctl_print(p) {
+            Ok(_) => Outcome::pass(format!("{} loaded (RunAtLoad)", launchd_target(p))),
+            Err(e) => Outcome::fail(
+                e,
+                format!(
+                    "launchctl bootstrap {} {}",
+                    launchd_target(p).rsplit_once('/').map_or("", |(d, _)| d),
+                    p.layout.launchd_plist.display()
+                ),
+            )
+            .with_repair(Repair::Restart),
+        },
+        ServiceKind::Compose => {
+            Outcome::pass("compose restarts the container with the Docker daemon (restart: unless-stopped)")
+        }
+        ServiceKind::None => no_service(p).expect("service none"),
+    }
+}
+
+pub fn active(p: &mut Probe) -> Outcome {
+    match p.r().service {
+        ServiceKind::Systemd => match systemctl(p, &["is-active"]) {
+            Err(e) => Outcome::skip(format!("cannot ask systemd: {e}")),
+            Ok(s) if s == "active" => Outcome::pass(format!("{UNIT_NAME} active")),
+            Ok(s) if s == "activating" => Outcome::warn(format!("{UNIT_NAME} is still starting")),
+            Ok(s) => Outcome::fail(
+                format!("{UNIT_NAME} is {s}; `{}` shows why", systemctl_cmd(p, "status").replace("sudo ", "")),
+                systemctl_cmd(p, "restart"),
+            )
+            .with_repair(Repair::Restart),
+        },
+        ServiceKind::Launchd => match launchctl_print(p) {
+            Ok(text) if text.contains("state = running") => Outcome::pass(format!("{} running", launchd_target(p))),
+            Ok(_) | Err(_) => Outcome::fail(
+                format!("{} is not running; its log is in {}", launchd_target(p), p.layout.log_dir.display()),
+                format!("launchctl kickstart -k {}", launchd_target(p)),
+            )
+            .with_repair(Repair::Restart),
+        },
+        ServiceKind::Compose => {
+            let file = p.layout.compose_file.to_string_lossy().into_owned();
+            let out = p.host.run(
+                "docker",
+                &["compose", "-f", &file, "ps", "--status", "running", "--quiet"],
+                Duration::from_secs(20),
+            );
+            match out {
+                None => Outcome::skip("cannot ask docker (not installed or not answering)"),
+                Some(o) if o.status == 0 && !o.stdout.trim().is_empty() => {
+                    Outcome::pass("the clawlocal-llm container runs")
+                }
+                Some(o) => Outcome::fail(
+                    format!("the clawlocal-llm container is not running {}", o.stderr.trim()),
+                    format!("docker compose -f {file} up -d"),
+                )
+                .with_repair(Repair::Restart),
+            }
+        }
+        ServiceKind::None => no_service(p).expect("service none"),
+    }
+}
+
+pub fn restarts(p: &mut Probe) -> Outcome {
+    match p.r().service {
+        ServiceKind::Systemd => {
+            let shown = match systemctl(p, &["show", "-p", "NRestarts", "-p", "Result"]) {
+                Ok(s) => s,
+                Err(e) => return Outcome::skip(format!("cannot ask systemd: {e}")),
+            };
+            let field =
+                |name: &str| shown.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or("").to_string();
+            let restarts: u64 = field("NRestarts").parse().unwrap_or(0);
+            let result = field("Result");
+            if result == "oom-kill" {
+                return Outcome::fail(
+                    format!("{UNIT_NAME} was killed for using too much memory (Result=oom-kill, {restarts} restarts)"),
+                    format!("a smaller model or context: `{}`", p.clawlocal("init --profile auto")),
+                );
+            }
+            if restarts > 0 {
+                return Outcome::warn(format!(
+                    "{UNIT_NAME} restarted {restarts} times (last result: {result}); `journalctl{} -u {UNIT_NAME}` shows why",
+                    if p.r().scope == Scope::User { " --user" } else { "" }
+                ));
+            }
+            Outcome::pass(format!("no restarts (result: {result})"))
+        }
+        ServiceKind::Launchd => match launchctl_print(p) {
+            Ok(text) => {
+                let runs = text.lines().find_map(|l| l.trim().strip_prefix("runs = ")).unwrap_or("?").to_string();
+                let last = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("last exit code = "))
+                    .unwrap_or("(never exited)")
+                    .to_string();
+                if runs.parse::<u64>().is_ok_and(|n| n > 1) {
+                    Outcome::warn(format!("started {runs} times; last exit code {last}"))
+                } else {
+                    Outcome::pass(format!("started {runs} time(s)"))
+                }
+            }
+            Err(e) => Outcome::skip(e),
+        },
+        ServiceKind::Compose => Outcome::skip("restart counts are in `docker inspect clawlocal-llm`"),
+        ServiceKind::None => no_service(p).expect("service none"),
+    }
+}
+
+pub fn hardening(p: &mut Probe) -> Outcome {
+    let r = p.r().clone();
+    if r.service != ServiceKind::Systemd {
+        return match no_service(p) {
+            Some(skip) => skip,
+            None => Outcome::skip(format!(
+                "{} has no sandbox score to read; the rendered file carries the settings",
+                r.service.as_str()
+            )),
+        };
+    }
+    let Some(unit) = r.units.first() else { return Outcome::skip("no unit recorded") };
+    let path = unit.to_string_lossy();
+    let mut args = vec!["security", "--offline=true", "--no-pager"];
+    if r.scope == Scope::User {
+        args.insert(0, "--user");
+    }
+    args.push(&path);
+    let Some(out) = p.host.run("systemd-analyze", &args, Duration::from_secs(30)) else {
+        return Outcome::skip("systemd-analyze is not installed");
+    };
+    let text = format!("{}{}", out.stdout, out.stderr);
+    let score = text.lines().find_map(|l| {
+        l.split_once("Overall exposure level for ")?
+            .1
+            .split_once(": ")?
+            .1
+            .split_whitespace()
+            .next()?
+            .parse::<f64>()
+            .ok()
+    });
+    match score {
+        Some(s) if s <= MAX_EXPOSURE => Outcome::pass(format!("systemd-analyze security: exposure {s:.1}")),
+        Some(s) => Outcome::fail(
+            format!("systemd-analyze security: exposure {s:.1} (clawlocal's units score ≤ {MAX_EXPOSURE}): the unit's sandboxing was weakened"),
+            "`clawlocal doctor --fix` re-renders the unit",
+        )
+        .with_repair(Repair::Rerender),
+        None => Outcome::skip(format!("systemd-analyze printed no score: {}", text.lines().last().unwrap_or(""))),
+    }
+}
