@@ -541,6 +541,14 @@ mod fake_host_tests {
         assert!(flaky.detail.contains("restarted 2 times"), "{}", flaky.detail);
         let calm = outcome(&base().with_command(show, "NRestarts=0\nResult=success"), r(), service::restarts);
         assert_eq!(calm.status, Status::Pass);
+        let journal = "journalctl --unit clawlocal-llm.service -n 500 -o cat --no-pager";
+        let earlier = base().with_command(show, "NRestarts=1\nResult=success").with_command(
+            journal,
+            "Started x.\nclawlocal-llm.service: A process of this unit has been killed by the OOM killer.\nStarted x.",
+        );
+        let out = outcome(&earlier, r(), service::restarts);
+        assert_eq!(out.status, Status::Warn);
+        assert!(out.detail.contains("1 OOM kill(s)"), "{}", out.detail);
     }
 
     #[test]

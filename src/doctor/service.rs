@@ -214,6 +214,24 @@ pub fn restarts(p: &mut Probe) -> Outcome {
                     format!("a smaller model or context: `{}`", p.clawlocal("init --profile auto")),
                 );
             }
+            // Earlier OOM kills are only in the journal (Result shows the last run); read it where readable.
+            let unit_flag = if p.r().scope == Scope::User { "--user-unit" } else { "--unit" };
+            let journal = p
+                .host
+                .run(
+                    "journalctl",
+                    &[unit_flag, UNIT_NAME, "-n", "500", "-o", "cat", "--no-pager"],
+                    Duration::from_secs(10),
+                )
+                .filter(|o| o.status == 0)
+                .map(|o| o.stdout.lines().filter(|l| l.contains("killed by the OOM killer")).count())
+                .unwrap_or(0);
+            if journal > 0 {
+                return Outcome::warn(format!(
+                    "the journal shows {journal} OOM kill(s) of {UNIT_NAME} ({restarts} restarts; last result {result})"
+                ))
+                .with_fix(format!("a smaller model or context: `{}`", p.clawlocal("init --profile auto")));
+            }
             if restarts > 0 {
                 return Outcome::warn(format!(
                     "{UNIT_NAME} restarted {restarts} times (last result: {result}); `journalctl{} -u {UNIT_NAME}` shows why",
