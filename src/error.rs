@@ -41,10 +41,6 @@ impl Error {
         self.hint = Some(hint.into());
         self
     }
-    pub fn not_yet_implemented(command: &str) -> Self {
-        Self::usage(format!("`clawlocal {command}` is not yet implemented in this version"))
-            .with_hint("`clawlocal plan` shows what would be done; see the README for what each version covers")
-    }
 }
 
 impl fmt::Display for Error {

@@ -90,6 +90,20 @@ impl Printer {
         if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 
+    /// Ask a yes/no question on the terminal (stderr, answer from stdin). `None` when there is no terminal to
+    /// ask (or `--json`): the caller then needs `--yes`.
+    pub fn confirm(&self, question: &str) -> Option<bool> {
+        use std::io::BufRead;
+        if self.json || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).ok()?;
+        Some(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    }
+
     /// A note for people (stderr); silent under `--quiet`; a JSON line under `--json`.
     pub fn note(&self, text: &str) {
         if self.quiet {

@@ -33,6 +33,17 @@ pub struct Receipt {
     pub api_key_file: PathBuf,
     pub units: Vec<PathBuf>,
     pub openclaw_config: PathBuf,
+    /// What clawlocal itself created, so `uninstall` removes exactly that (and `--purge` never a blob it found).
+    #[serde(default)]
+    pub created: Created,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// init wrote the API key file.
+    pub key_file: bool,
+    /// clawlocal downloaded the model's blob (a blob already in the cache belongs to whoever fetched it).
+    pub model_blob: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

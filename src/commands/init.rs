@@ -58,6 +58,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         return Ok(Exit::Success);
     }
     let mut actions = Vec::new();
+    let previous = Receipt::load(&layout.receipt_file())?;
 
     // The model, verified, and pinned in the lock.
     let lock_before = std::fs::read(layout.lock_file()).ok();
@@ -81,7 +82,8 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         server.argv(Placement { model: &model, host: "127.0.0.1", port: opts.port, api_key_file: Some(&key) });
     engine.check(&serve_args)?;
     actions.push(done("engine", Some(&engine.path), Status::Unchanged));
-    actions.push(done("api-key", Some(&key_file), ensure_key(&key_file)?));
+    let key_status = ensure_key(&key_file)?;
+    actions.push(done("api-key", Some(&key_file), key_status));
 
     // Units.
     let repo_dir = layout.repo_cache(&pulled.repo);
@@ -167,6 +169,12 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         api_key_file: layout.in_image(&key_file),
         units: rendered.iter().map(|r| layout.in_image(&r.path)).collect(),
         openclaw_config: layout.in_image(&patched.config),
+        // Once clawlocal created something, later runs that find it keep the claim.
+        created: receipt::Created {
+            key_file: key_status == Status::Created || previous.as_ref().is_some_and(|p| p.created.key_file),
+            model_blob: crate::hub::cache::RepoCache::new(&layout.hub_cache, &pulled.repo)
+                .downloaded_by_clawlocal(&pulled.sha256),
+        },
     };
     let receipt_existed = layout.receipt_file().exists();
     let receipt_status = match (receipt.save(&layout.receipt_file())?, receipt_existed) {

@@ -10,6 +10,8 @@ pub mod profiles;
 pub mod pull;
 pub mod render;
 pub mod serve;
+pub mod status;
+pub mod uninstall;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit, Result};
@@ -42,8 +44,8 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Engine(cmd) => engine::run(cmd, global, host, printer),
         Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
         Command::Doctor(args) => doctor::run(args, global, host, printer),
-        Command::Status => Err(Error::not_yet_implemented("status")),
-        Command::Uninstall(_) => Err(Error::not_yet_implemented("uninstall")),
+        Command::Status => status::run(global, host, printer),
+        Command::Uninstall(args) => uninstall::run(args, global, host, printer),
     }
 }
 

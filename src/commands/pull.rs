@@ -207,6 +207,9 @@ pub fn pull(
         } else {
             download::fetch(&client, &cache, target, file, &mut printer.download_progress())?
         };
+        if fetched.downloaded > 0 {
+            cache.mark_downloaded(&file.sha256)?;
+        }
         let path = cache.link_snapshot(&resolution.commit, &file.name, &file.sha256)?;
         files.push(PulledFile {
             name: file.name.clone(),

@@ -8,7 +8,7 @@
 pub mod fix;
 pub mod local;
 mod openclaw;
-mod server;
+pub mod server;
 pub mod service;
 
 use std::collections::BTreeSet;
@@ -483,6 +483,7 @@ mod fake_host_tests {
             api_key_file: "/etc/clawlocal/api-key".into(),
             units: vec![PathBuf::from("/etc/systemd/system/clawlocal-llm.service")],
             openclaw_config: "/root/.openclaw/openclaw.json".into(),
+            created: receipt::Created::default(),
         }
     }
 

@@ -39,6 +39,36 @@ impl RepoCache {
         self.dir.join("refs").join(revision)
     }
 
+    /// `.clawlocal-downloaded` in the repo folder: the sha256 of every blob clawlocal itself downloaded here, one
+    /// a line. It lives with the model (not in clawlocal's state, which uninstall removes), so `uninstall --purge`
+    /// after a later `init` still knows whose blob it is, and never removes one another tool fetched.
+    fn provenance(&self) -> PathBuf {
+        self.dir.join(".clawlocal-downloaded")
+    }
+    pub fn downloaded_by_clawlocal(&self, sha256: &str) -> bool {
+        std::fs::read_to_string(self.provenance()).is_ok_and(|t| t.lines().any(|l| l.trim() == sha256))
+    }
+    pub fn mark_downloaded(&self, sha256: &str) -> Result<()> {
+        if self.downloaded_by_clawlocal(sha256) {
+            return Ok(());
+        }
+        let mut text = std::fs::read_to_string(self.provenance()).unwrap_or_default();
+        text.push_str(sha256);
+        text.push('\n');
+        crate::fsutil::write_atomic(&self.provenance(), text.as_bytes())
+    }
+    /// Forget a blob (after it was removed); the file goes when it lists nothing.
+    pub fn unmark_downloaded(&self, sha256: &str) -> Result<()> {
+        let Ok(text) = std::fs::read_to_string(self.provenance()) else { return Ok(()) };
+        let rest: String = text.lines().filter(|l| l.trim() != sha256).map(|l| format!("{l}\n")).collect();
+        if rest.is_empty() {
+            std::fs::remove_file(self.provenance())
+                .map_err(|e| crate::error::Error::io(format!("cannot remove {}", self.provenance().display()), &e))
+        } else {
+            crate::fsutil::write_atomic(&self.provenance(), rest.as_bytes())
+        }
+    }
+
     /// The blob's size when it is present.
     pub fn blob_len(&self, sha256: &str) -> Option<u64> {
         std::fs::metadata(self.blob(sha256)).ok().filter(|m| m.is_file()).map(|m| m.len())

@@ -41,6 +41,10 @@ pub struct Outcome {
     /// `--dry-run`: the unified diff of what would be written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// After an exact restore (`restored`, `removed`): the backups clawlocal made of this file, now redundant;
+    /// `uninstall` deletes them, `openclaw unpatch` leaves them.
+    #[serde(skip)]
+    pub redundant_backups: Vec<PathBuf>,
 }
 
 impl Outcome {
@@ -55,6 +59,7 @@ impl Outcome {
             validated_by_openclaw: false,
             warnings,
             diff: None,
+            redundant_backups: Vec::new(),
         }
     }
 }
@@ -141,7 +146,12 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// One lock per config, next to it: two clawlocal runs never interleave their read-edit-write.
 fn lock(config: &Path) -> Result<FileLock> {
-    FileLock::acquire(&sibling(config, "clawlocal.lock"), || {})
+    FileLock::acquire(&lock_file(config), || {})
+}
+
+/// The lock file beside `config` (`.openclaw.json.clawlocal.lock`); uninstall removes it.
+pub fn lock_file(config: &Path) -> PathBuf {
+    sibling(config, "clawlocal.lock")
 }
 
 /// `openclaw.json.clawlocal-20261121T101500Z.bak`: outside OpenClaw's `openclaw.json.bak.*` rotation, which
@@ -513,6 +523,9 @@ pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Ou
             outcome.status = status;
         }
         (None, _) => outcome.status = "unchanged",
+    }
+    if matches!(outcome.status, "restored" | "removed") {
+        outcome.redundant_backups = record.backup.iter().chain(outcome.backup.iter()).cloned().collect();
     }
     records.patches.remove(position);
     save_records(opts.records, &records)?;

@@ -1,15 +1,5 @@
 use crate::support::Ctx;
 
-#[test]
-fn later_commands_answer_not_yet_implemented_with_exit_2() {
-    let ctx = Ctx::new();
-    for args in [vec!["status"], vec!["uninstall"]] {
-        let run = ctx.run(&args);
-        assert_eq!(run.code, 2, "{args:?}");
-        assert!(run.stderr.contains("not yet implemented"), "{args:?}: {}", run.stderr);
-    }
-}
-
 /// Doctor on a machine where nothing was installed: exit 1, the first check says so with the command to run,
 /// everything that needs the install skips; a bad `--only` is a usage error; `--list-checks` names every check.
 #[test]

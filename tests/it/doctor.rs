@@ -3,117 +3,11 @@
 //! answers through it; each injected fault fails the check of its layer, with a fix, and exit 1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::gguf::TinyModel;
-use crate::support::hubmock::HubMock;
-use crate::support::parts::{self, Server};
-use crate::support::{Ctx, Run, finish};
-
-const REPO: &str = "clawlocal-test/tiny-GGUF";
-const SPEC: &str = "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf";
-
-/// A sandbox HOME with the Hub mock, an OpenClaw state dir and a free port.
-struct Setup {
-    ctx: Ctx,
-    hub: HubMock,
-    port: u16,
-    engine: PathBuf,
-    openclaw: Option<PathBuf>,
-}
-
-impl Setup {
-    fn new(test: &str) -> Option<Setup> {
-        let engine = parts::llama_server(test)?;
-        let openclaw = parts::openclaw(test);
-        let ctx = Ctx::new();
-        let hub = HubMock::start();
-        hub.add_repo(REPO, &[("tiny-F16.gguf", TinyModel::default().bytes())]);
-        std::fs::create_dir_all(ctx.dir.path().join("openclaw")).unwrap();
-        Some(Setup { ctx, hub, port: parts::free_port(), engine, openclaw })
-    }
-
-    fn config(&self) -> PathBuf {
-        self.ctx.dir.path().join("openclaw/openclaw.json")
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = self.ctx.command();
-        cmd.env("HF_ENDPOINT", self.hub.endpoint())
-            .env("HF_HUB_CACHE", self.ctx.dir.path().join("hub"))
-            .env("OPENCLAW_CONFIG_PATH", self.config())
-            .env("OPENCLAW_STATE_DIR", self.ctx.dir.path().join("openclaw"));
-        if let Some(oc) = &self.openclaw {
-            cmd.env("CLAWLOCAL_OPENCLAW", oc);
-        }
-        cmd.args(["--scope", "user"]);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        finish(self.command().args(args).output().unwrap())
-    }
-
-    fn init(&self, service: &str, extra: &[&str]) -> Value {
-        let port = self.port.to_string();
-        let mut args = vec!["--json", "init", "--profile", "vps-8gb", "--service", service, "--model", SPEC];
-        args.extend(["--port", &port]);
-        let engine = self.engine.to_string_lossy().into_owned();
-        args.extend(["--engine", &engine]);
-        args.extend(extra);
-        let run = self.run(&args);
-        assert_eq!(run.code, 0, "init failed:\n{}", run.stderr);
-        run.json()
-    }
-
-    fn serve(&self) -> Server {
-        let log = self.ctx.dir.path().join("serve.log");
-        let child = self
-            .command()
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Server::adopt(child, self.port, log)
-    }
-
-    /// `doctor --json <args>`: the exit code and the report.
-    fn doctor(&self, args: &[&str]) -> (i32, Value) {
-        let run = self.run(&[&["--json", "doctor"], args].concat());
-        assert!(matches!(run.code, 0 | 1), "doctor exit {}:\n{}", run.code, run.stderr);
-        let doc = run.json();
-        assert_eq!(doc["ok"], run.code == 0, "exit code and ok agree: {doc}");
-        (run.code, doc)
-    }
-
-    fn key_file(&self) -> PathBuf {
-        self.ctx.home().join(".config/clawlocal/api-key")
-    }
-
-    fn receipt(&self) -> PathBuf {
-        self.ctx.home().join(".local/state/clawlocal/receipt.json")
-    }
-
-    /// The OpenClaw CLI against the patched config.
-    fn openclaw(&self, args: &[&str]) -> Option<(i32, Value, String)> {
-        let oc = self.openclaw.as_ref()?;
-        let out = Command::new(oc)
-            .args(args)
-            .env("HOME", self.ctx.home())
-            .env("OPENCLAW_CONFIG_PATH", self.config())
-            .env("OPENCLAW_STATE_DIR", self.ctx.dir.path().join("openclaw"))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let doc = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-        Some((out.status.code().unwrap_or(-1), doc, format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr))))
-    }
-}
+use crate::support::parts::Server;
+use crate::support::sandbox::Setup;
 
 fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
     doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id}: {doc}"))

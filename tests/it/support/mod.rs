@@ -4,6 +4,7 @@ pub mod gguf;
 pub mod http;
 pub mod hubmock;
 pub mod parts;
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

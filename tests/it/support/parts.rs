@@ -14,6 +14,12 @@ pub fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
+/// A figure a test measured but does not assert (timings on shared machines), printed past the capture.
+pub fn note(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOTE {what}");
+}
+
 pub fn under_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| v == "true")
 }

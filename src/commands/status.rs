@@ -1,0 +1,93 @@
+//! `clawlocal status`: what is installed where, which versions, and whether it runs — a few lines (or `--json`)
+//! from the receipt and one `/health` request. `doctor` is the thorough version.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::error::{Exit, Result};
+use crate::host::Host;
+use crate::layout;
+use crate::output::Printer;
+use crate::receipt::Receipt;
+use crate::size::human;
+
+pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
+    let Some(r) = Receipt::load(&layout.receipt_file())? else {
+        let line =
+            format!("not installed (no receipt at {}); `clawlocal init` sets it up", layout.receipt_file().display());
+        if printer.json {
+            printer.document(&json!({"installed": false, "receipt": layout.receipt_file()}));
+        } else {
+            printer.data(&line);
+        }
+        return Ok(Exit::Success);
+    };
+    let url = format!("http://127.0.0.1:{}", r.port);
+    let health = crate::doctor::server::call(&format!("{url}/health"), None, None, Duration::from_secs(2));
+    let running = match &health {
+        Ok(reply) if reply.status == 200 => "running",
+        Ok(reply) if reply.status == 503 => "loading the model",
+        Ok(_) => "another program answers on the port",
+        Err(_) => "not running",
+    };
+    let model_present = std::fs::metadata(&r.model.path).is_ok_and(|m| m.len() == r.model.size);
+    let patched = std::fs::read_to_string(&r.openclaw_config)
+        .ok()
+        .and_then(|t| crate::openclaw::patch::parse_json5(&t, "").ok())
+        .is_some_and(|v| v.pointer(&format!("/models/providers/{}", crate::openclaw::patch::PROVIDER)).is_some());
+    if printer.json {
+        printer.document(&json!({
+            "installed": true,
+            "receipt": layout.receipt_file(),
+            "profile": r.profile,
+            "scope": r.scope,
+            "model": {"id": r.model.id, "spec": r.model.spec, "path": r.model.path, "size": r.model.size,
+                      "context": r.model.context, "present": model_present},
+            "engine": {"path": r.engine.path, "version": r.engine.version.to_string(), "source": r.engine.source},
+            "service": {"kind": r.service.as_str(), "units": r.units},
+            "server": {"url": format!("{url}/v1"), "state": running, "role": r.role.as_str()},
+            "openclaw": {"config": r.openclaw_config, "provider_present": patched,
+                         "model_ref": format!("clawlocal/{}", r.model.id)},
+        }));
+    } else {
+        let units = if r.units.is_empty() {
+            "no unit (`clawlocal serve` runs it)".to_string()
+        } else {
+            r.units.iter().map(|u| u.display().to_string()).collect::<Vec<_>>().join(", ")
+        };
+        let rows = vec![
+            vec![
+                "model".into(),
+                format!(
+                    "{} ({}, {} context){}",
+                    r.model.id,
+                    human(r.model.size),
+                    r.model.context,
+                    if model_present { "" } else { " — file missing or changed" }
+                ),
+            ],
+            vec!["engine".into(), format!("llama.cpp {} at {}", r.engine.version, r.engine.path.display())],
+            vec!["service".into(), format!("{}: {units}", r.service.as_str())],
+            vec!["server".into(), format!("{url}/v1: {running}")],
+            vec![
+                "openclaw".into(),
+                format!(
+                    "clawlocal/{} as {} in {}{}",
+                    r.model.id,
+                    r.role.as_str(),
+                    r.openclaw_config.display(),
+                    if patched { "" } else { " — provider missing" }
+                ),
+            ],
+            vec![
+                "profile".into(),
+                format!("{} ({} scope)", r.profile, if r.scope == layout::Scope::User { "user" } else { "system" }),
+            ],
+        ];
+        printer.data(super::table(&rows).trim_end());
+    }
+    Ok(Exit::Success)
+}

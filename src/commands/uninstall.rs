@@ -1,0 +1,276 @@
+//! `clawlocal uninstall [--purge] [--yes]`: undo init from its receipt, backwards — stop and remove the units,
+//! unpatch openclaw.json (byte-identical when nothing else changed it since), remove the key file init created,
+//! clawlocal's own engine install and the state (receipt, lock, records, backups, caches). `--purge` also
+//! removes the model blob, but only one clawlocal downloaded.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{GlobalArgs, UninstallArgs};
+use crate::error::{Error, Exit, Result};
+use crate::host::Host;
+use crate::layout::{self, Layout, Scope, UNIT_NAME};
+use crate::openclaw::file::{self as openclaw_file, Options};
+use crate::output::Printer;
+use crate::profile::ServiceKind;
+use crate::receipt::Receipt;
+
+#[derive(Debug, Serialize)]
+struct Undone {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    /// `removed`, `restored`, `updated` (openclaw.json others changed since: only clawlocal's parts went),
+    /// `stopped`, `kept` (with the reason in `note`) or `skipped`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn undone(kind: &'static str, path: Option<&Path>, status: &'static str, note: Option<String>) -> Undone {
+    Undone { kind, path: path.map(Path::to_path_buf), status, note }
+}
+
+pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
+    let Some(receipt) = Receipt::load(&layout.receipt_file())? else {
+        let what = format!("nothing to uninstall: no receipt at {}", layout.receipt_file().display());
+        if printer.json {
+            printer.document(&json!({"ok": true, "actions": [], "note": what}));
+        } else {
+            printer.note(&what);
+        }
+        return Ok(Exit::Success);
+    };
+    if !args.yes {
+        let question = format!(
+            "Remove clawlocal's setup ({} via {}, provider clawlocal in {}){}?",
+            receipt.model.id,
+            receipt.service.as_str(),
+            receipt.openclaw_config.display(),
+            if args.purge { " and the model it downloaded" } else { "" }
+        );
+        match printer.confirm(&question) {
+            Some(true) => {}
+            Some(false) => return Err(Error::failure("uninstall cancelled; nothing was changed")),
+            None => {
+                return Err(Error::usage("uninstall needs --yes when it cannot ask (no terminal)")
+                    .with_hint("clawlocal uninstall --yes [--purge]"));
+            }
+        }
+    }
+    let mut actions = Vec::new();
+    stop_and_remove_units(&receipt, &layout, host, printer, &mut actions)?;
+    unpatch(&receipt, &layout, host, printer, &mut actions)?;
+
+    if receipt.created.key_file {
+        actions.push(remove_file("api-key", &receipt.api_key_file)?);
+    } else {
+        actions.push(undone("api-key", Some(&receipt.api_key_file), "kept", Some("it existed before init".into())));
+    }
+    remove_empty_dir(&layout.config_dir);
+
+    if receipt.engine.source == "installed" {
+        actions.push(remove_tree("engine", &layout.engine_dir)?);
+    }
+
+    if args.purge {
+        actions.push(purge_model(&receipt, &layout)?);
+    } else {
+        actions.push(undone("model", Some(&receipt.model.path), "kept", Some("--purge removes it".into())));
+    }
+
+    // State last: the receipt is what a failed uninstall would need to run again.
+    for path in
+        [layout.lock_file(), layout.state_dir.join("openclaw-patches.json"), layout.state_dir.join("doctor-cache.json")]
+    {
+        if path.exists() {
+            actions.push(remove_file("state", &path)?);
+        }
+    }
+    for dir in [layout.state_dir.join("backups"), layout.log_dir.clone()] {
+        if dir.exists() {
+            actions.push(remove_tree("state", &dir)?);
+        }
+    }
+    actions.push(remove_file("receipt", &layout.receipt_file())?);
+    remove_empty_dir(&layout.state_dir);
+
+    if printer.json {
+        printer.document(&json!({"ok": true, "actions": actions}));
+    } else {
+        let rows: Vec<Vec<String>> = actions
+            .iter()
+            .map(|a| {
+                let mut path = a.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+                if let Some(n) = &a.note {
+                    path.push_str(&format!(" ({n})"));
+                }
+                vec![a.status.to_string(), a.kind.to_string(), path]
+            })
+            .collect();
+        printer.data(super::table(&rows).trim_end());
+    }
+    Ok(Exit::Success)
+}
+
+/// Stop and disable the service, remove unit files that still carry clawlocal's mark, reload the manager.
+fn stop_and_remove_units(
+    receipt: &Receipt,
+    layout: &Layout,
+    host: &dyn Host,
+    printer: &Printer,
+    actions: &mut Vec<Undone>,
+) -> Result<()> {
+    if receipt.service == ServiceKind::None || receipt.units.is_empty() {
+        return Ok(());
+    }
+    let user = receipt.scope == Scope::User;
+    let compose = layout.compose_file.to_string_lossy().into_owned();
+    let domain = if user { format!("gui/{}", host.uid()) } else { "system".into() };
+    let label = format!("{domain}/{}", layout::LAUNCHD_LABEL);
+    let stop: Vec<&str> = match receipt.service {
+        ServiceKind::Systemd if user => vec!["systemctl", "--user", "disable", "--now", UNIT_NAME],
+        ServiceKind::Systemd => vec!["systemctl", "disable", "--now", UNIT_NAME],
+        ServiceKind::Launchd => vec!["launchctl", "bootout", &label],
+        _ => vec!["docker", "compose", "-f", &compose, "down"],
+    };
+    if layout.root.is_none() {
+        // A manager that cannot be reached (or a service already gone) must not keep the files in place.
+        match host.run(stop[0], &stop[1..], Duration::from_secs(120)) {
+            Some(out) if out.status == 0 => actions.push(undone("service", None, "stopped", Some(stop.join(" ")))),
+            Some(out) => printer.warn(&format!("`{}` failed: {}", stop.join(" "), out.stderr.trim())),
+            None => printer.warn(&format!("cannot run `{}`", stop.join(" "))),
+        }
+    }
+    for unit in &receipt.units {
+        let path =
+            layout.root.as_ref().map_or_else(|| unit.clone(), |r| r.join(unit.strip_prefix("/").unwrap_or(unit)));
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.contains(crate::render::MANAGED_MARK) => actions.push(remove_file("unit", &path)?),
+            Ok(_) => actions.push(undone(
+                "unit",
+                Some(&path),
+                "kept",
+                Some("no longer clawlocal's (the mark is gone)".into()),
+            )),
+            Err(_) => actions.push(undone("unit", Some(&path), "skipped", Some("already gone".into()))),
+        }
+    }
+    if receipt.service == ServiceKind::Systemd && layout.root.is_none() {
+        let reload: &[&str] = if user { &["--user", "daemon-reload"] } else { &["daemon-reload"] };
+        let _ = host.run("systemctl", reload, Duration::from_secs(60));
+    }
+    Ok(())
+}
+
+fn unpatch(
+    receipt: &Receipt,
+    layout: &Layout,
+    host: &dyn Host,
+    printer: &Printer,
+    actions: &mut Vec<Undone>,
+) -> Result<()> {
+    let config = &receipt.openclaw_config;
+    let records = super::openclaw::records_path(layout);
+    let outcome = openclaw_file::unpatch_file(host, config, &Options { records: &records, dry_run: false })?;
+    for w in &outcome.warnings {
+        printer.warn(w);
+    }
+    let status = match outcome.status {
+        "restored" => "restored",
+        "removed" => "removed",
+        "unchanged" => "skipped",
+        _ => "updated",
+    };
+    let note = (status == "updated").then(|| {
+        format!(
+            "changed since init: only clawlocal's parts were taken out; the copy before is {}",
+            outcome.backup.as_ref().map_or("-".into(), |b| b.display().to_string())
+        )
+    });
+    actions.push(undone("openclaw-config", Some(&outcome.file), status, note));
+    for backup in &outcome.redundant_backups {
+        if backup.exists() {
+            actions.push(remove_file("openclaw-backup", backup)?);
+        }
+    }
+    let lock = openclaw_file::lock_file(&outcome.file);
+    if lock.exists() {
+        actions.push(remove_file("openclaw-lock", &lock)?);
+    }
+    Ok(())
+}
+
+/// The blob (named by its sha256), its snapshot entry and the repo's refs and locks, then the empty folders.
+fn purge_model(receipt: &Receipt, layout: &Layout) -> Result<Undone> {
+    let m = &receipt.model;
+    let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, &m.repo);
+    if !receipt.created.model_blob && !cache.downloaded_by_clawlocal(&m.sha256) {
+        return Ok(undone(
+            "model",
+            Some(&m.path),
+            "kept",
+            Some("clawlocal did not download it (it was in the cache)".into()),
+        ));
+    }
+    let blob = cache.blob(&m.sha256);
+    let repo_dir = layout.repo_cache(&m.repo);
+    for path in [&m.path, &blob, &cache.lock_path(&m.sha256)] {
+        if std::fs::symlink_metadata(path).is_ok() {
+            std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot remove {}", path.display()), &e))?;
+        }
+    }
+    cache.unmark_downloaded(&m.sha256)?;
+    // Refs that point at the removed snapshot, then every folder left empty.
+    let refs = repo_dir.join("refs");
+    for name in std::fs::read_dir(&refs).into_iter().flatten().flatten() {
+        if std::fs::read_to_string(name.path()).is_ok_and(|c| c.trim() == m.commit) {
+            let _ = std::fs::remove_file(name.path());
+        }
+    }
+    for dir in [
+        m.path.parent().map(Path::to_path_buf),
+        Some(repo_dir.join("snapshots")),
+        Some(refs),
+        Some(repo_dir.join("blobs")),
+        Some(repo_dir.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        remove_empty_dir(&dir);
+    }
+    if let Some(locks) = cache.lock_path(&m.sha256).parent() {
+        remove_empty_dir(locks);
+        remove_empty_dir(&layout.hub_cache.join(".locks"));
+    }
+    Ok(undone("model", Some(&blob), "removed", None))
+}
+
+fn remove_file(kind: &'static str, path: &Path) -> Result<Undone> {
+    removed(kind, path, std::fs::remove_file(path))
+}
+
+fn remove_tree(kind: &'static str, path: &Path) -> Result<Undone> {
+    removed(kind, path, std::fs::remove_dir_all(path))
+}
+
+/// What a removal did: `removed`, `skipped` when it was already gone, else an error naming the path.
+fn removed(kind: &'static str, path: &Path, result: std::io::Result<()>) -> Result<Undone> {
+    match result {
+        Ok(()) => Ok(undone(kind, Some(path), "removed", None)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(undone(kind, Some(path), "skipped", Some("already gone".into())))
+        }
+        Err(e) => Err(Error::io(format!("cannot remove {}", path.display()), &e)),
+    }
+}
+
+/// Remove `dir` when it is empty (clawlocal's own folders); anything in it keeps it.
+fn remove_empty_dir(dir: &Path) {
+    let _ = std::fs::remove_dir(dir);
+}

@@ -1,0 +1,115 @@
+//! A sandbox for lifecycle tests: a temp HOME, the Hub mock serving the tiny model, an OpenClaw state dir, a free
+//! port, the real llama-server, and the OpenClaw CLI when present; `clawlocal` runs with `--scope user`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use super::gguf::TinyModel;
+use super::hubmock::HubMock;
+use super::parts::{self, Server};
+use super::{Ctx, Run, finish};
+
+pub const REPO: &str = "clawlocal-test/tiny-GGUF";
+pub const SPEC: &str = "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf";
+
+/// A sandbox HOME with the Hub mock, an OpenClaw state dir and a free port.
+pub struct Setup {
+    pub ctx: Ctx,
+    pub hub: HubMock,
+    pub port: u16,
+    pub engine: PathBuf,
+    pub openclaw: Option<PathBuf>,
+}
+
+impl Setup {
+    pub fn new(test: &str) -> Option<Setup> {
+        let engine = parts::llama_server(test)?;
+        let openclaw = parts::openclaw(test);
+        let ctx = Ctx::new();
+        let hub = HubMock::start();
+        hub.add_repo(REPO, &[("tiny-F16.gguf", TinyModel::default().bytes())]);
+        std::fs::create_dir_all(ctx.dir.path().join("openclaw")).unwrap();
+        Some(Setup { ctx, hub, port: parts::free_port(), engine, openclaw })
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.ctx.dir.path().join("openclaw/openclaw.json")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = self.ctx.command();
+        cmd.env("HF_ENDPOINT", self.hub.endpoint())
+            .env("HF_HUB_CACHE", self.ctx.dir.path().join("hub"))
+            .env("OPENCLAW_CONFIG_PATH", self.config())
+            .env("OPENCLAW_STATE_DIR", self.ctx.dir.path().join("openclaw"));
+        if let Some(oc) = &self.openclaw {
+            cmd.env("CLAWLOCAL_OPENCLAW", oc);
+        }
+        cmd.args(["--scope", "user"]);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        finish(self.command().args(args).output().unwrap())
+    }
+
+    pub fn init(&self, service: &str, extra: &[&str]) -> Value {
+        let port = self.port.to_string();
+        let mut args = vec!["--json", "init", "--profile", "vps-8gb", "--service", service, "--model", SPEC];
+        args.extend(["--port", &port]);
+        let engine = self.engine.to_string_lossy().into_owned();
+        args.extend(["--engine", &engine]);
+        args.extend(extra);
+        let run = self.run(&args);
+        assert_eq!(run.code, 0, "init failed:\n{}", run.stderr);
+        run.json()
+    }
+
+    pub fn serve(&self) -> Server {
+        let log = self.ctx.dir.path().join("serve.log");
+        let child = self
+            .command()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Server::adopt(child, self.port, log)
+    }
+
+    /// `doctor --json <args>`: the exit code and the report.
+    pub fn doctor(&self, args: &[&str]) -> (i32, Value) {
+        let run = self.run(&[&["--json", "doctor"], args].concat());
+        assert!(matches!(run.code, 0 | 1), "doctor exit {}:\n{}", run.code, run.stderr);
+        let doc = run.json();
+        assert_eq!(doc["ok"], run.code == 0, "exit code and ok agree: {doc}");
+        (run.code, doc)
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.ctx.home().join(".config/clawlocal/api-key")
+    }
+
+    pub fn receipt(&self) -> PathBuf {
+        self.ctx.home().join(".local/state/clawlocal/receipt.json")
+    }
+
+    /// The OpenClaw CLI against the patched config.
+    pub fn openclaw(&self, args: &[&str]) -> Option<(i32, Value, String)> {
+        let oc = self.openclaw.as_ref()?;
+        let out = Command::new(oc)
+            .args(args)
+            .env("HOME", self.ctx.home())
+            .env("OPENCLAW_CONFIG_PATH", self.config())
+            .env("OPENCLAW_STATE_DIR", self.ctx.dir.path().join("openclaw"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let doc = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        Some((out.status.code().unwrap_or(-1), doc, format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr))))
+    }
+}
