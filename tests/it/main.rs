@@ -9,6 +9,7 @@ mod cli;
 mod doctor;
 mod e2e;
 mod engine;
+mod install;
 mod lifecycle;
 mod openclaw;
 mod plan;
