@@ -130,8 +130,7 @@ fn stop_and_remove_units(
     }
     let user = receipt.scope == Scope::User;
     let compose = layout.compose_file.to_string_lossy().into_owned();
-    let domain = if user { format!("gui/{}", host.uid()) } else { "system".into() };
-    let label = format!("{domain}/{}", layout::LAUNCHD_LABEL);
+    let label = crate::render::service::launchd_target(receipt.scope, host.uid());
     let stop: Vec<&str> = match receipt.service {
         ServiceKind::Systemd if user => vec!["systemctl", "--user", "disable", "--now", UNIT_NAME],
         ServiceKind::Systemd => vec!["systemctl", "disable", "--now", UNIT_NAME],

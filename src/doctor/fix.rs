@@ -125,13 +125,12 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
             if blob.starts_with(&p.layout.hub_cache) && blob.is_file() {
                 std::fs::remove_file(&blob).map_err(|e| Error::io(format!("cannot remove {}", blob.display()), &e))?;
             }
-            let want = match r.model.spec.strip_prefix("hf:") {
-                Some(_) => crate::commands::pull::wanted(&r.model.spec, None)?,
-                None => match r.model.spec.rsplit_once(':') {
-                    Some((model, quant)) => crate::commands::pull::wanted(model, Some(quant))?,
-                    None => crate::commands::pull::wanted(&r.model.spec, None)?,
-                },
+            // The receipt's spec is `hf:…` (whole) or `<catalog id>:<QUANT>`, as `pull::wanted` wrote it.
+            let (model, quant) = match r.model.spec.rsplit_once(':') {
+                Some((model, quant)) if !r.model.spec.starts_with("hf:") => (model, Some(quant)),
+                _ => (r.model.spec.as_str(), None),
             };
+            let want = crate::commands::pull::wanted(model, quant)?;
             let config = crate::hub::HubConfig::from_env(p.host, offline);
             let pulled = crate::commands::pull::pull(&want, p.layout, config, true, printer)?;
             if pulled.sha256 != r.model.sha256 {

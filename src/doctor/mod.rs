@@ -301,21 +301,14 @@ impl<'a> Probe<'a> {
 
     /// How a person (re)starts the engine under the receipt's service manager.
     fn restart_command(&self) -> String {
-        let r = self.r();
-        let unit = crate::layout::UNIT_NAME;
-        match (r.service, r.scope) {
-            (ServiceKind::Systemd, Scope::System) => format!("sudo systemctl restart {unit}"),
-            (ServiceKind::Systemd, Scope::User) => format!("systemctl --user restart {unit}"),
-            (ServiceKind::Launchd, Scope::User) => {
-                format!("launchctl kickstart -k gui/{}/{}", self.host.uid(), crate::layout::LAUNCHD_LABEL)
+        match self.r().service {
+            ServiceKind::Systemd => service::systemctl_cmd(self, "restart"),
+            ServiceKind::Launchd => {
+                let sudo = if self.r().scope == Scope::System { "sudo " } else { "" };
+                format!("{sudo}launchctl kickstart -k {}", service::launchd_target(self))
             }
-            (ServiceKind::Launchd, Scope::System) => {
-                format!("sudo launchctl kickstart -k system/{}", crate::layout::LAUNCHD_LABEL)
-            }
-            (ServiceKind::Compose, _) => {
-                format!("docker compose -f {} restart", self.layout.compose_file.display())
-            }
-            (ServiceKind::None, _) => {
+            ServiceKind::Compose => format!("docker compose -f {} restart", self.layout.compose_file.display()),
+            ServiceKind::None => {
                 format!(
                     "stop the running engine, then run `{}` (or `clawlocal doctor --fix` with a service)",
                     self.clawlocal("serve")
@@ -330,12 +323,17 @@ impl<'a> Probe<'a> {
     }
 }
 
+/// `--only ID`: the check itself, or every check of a layer (`server` selects `server.*`).
+fn matches(id: &str, only: &str) -> bool {
+    let only = only.trim_end_matches('.');
+    id == only || id.strip_prefix(only).is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// The checks `--only` selects, with everything they need. `None`: all of them.
 pub fn selection(only: Option<&str>) -> Result<BTreeSet<&'static str>> {
     let Some(only) = only else { return Ok(CHECKS.iter().map(|d| d.id).collect()) };
     let only = only.trim_end_matches('.');
-    let mut wanted: BTreeSet<&'static str> =
-        CHECKS.iter().filter(|d| d.id == only || d.id.starts_with(&format!("{only}."))).map(|d| d.id).collect();
+    let mut wanted: BTreeSet<&'static str> = CHECKS.iter().map(|d| d.id).filter(|id| matches(id, only)).collect();
     if wanted.is_empty() {
         return Err(Error::usage(format!("no doctor check `{only}`")).with_hint(
             "`clawlocal doctor --list-checks` lists them; a layer name (e.g. `server`) selects its checks",
@@ -355,10 +353,7 @@ pub fn run_checks(probe: &mut Probe, only: Option<&str>) -> Result<Vec<Check>> {
     let run = selection(only)?;
     let shown: BTreeSet<&str> = match only {
         None => run.clone(),
-        Some(o) => {
-            let o = o.trim_end_matches('.');
-            CHECKS.iter().map(|d| d.id).filter(|id| *id == o || id.starts_with(&format!("{o}."))).collect()
-        }
+        Some(o) => CHECKS.iter().map(|d| d.id).filter(|id| matches(id, o)).collect(),
     };
     let mut results: Vec<Check> = Vec::new();
     for d in CHECKS.iter().filter(|d| run.contains(d.id)) {

@@ -458,17 +458,14 @@ pub fn agent_models_json(p: &mut Probe) -> Outcome {
         if let Some(url) = url
             && url != want
         {
-            stale.push(format!("{} has baseUrl {url}", file.display()));
+            stale.push((file.display().to_string(), url.to_string()));
         }
     }
     if !stale.is_empty() {
-        let rm: Vec<String> = files
-            .iter()
-            .filter(|f| stale.iter().any(|s| s.starts_with(&f.display().to_string())))
-            .map(|f| f.display().to_string())
-            .collect();
+        let found: Vec<String> = stale.iter().map(|(f, url)| format!("{f} has baseUrl {url}")).collect();
+        let rm: Vec<&str> = stale.iter().map(|(f, _)| f.as_str()).collect();
         return Outcome::fail(
-            format!("{}; OpenClaw prefers it over openclaw.json's {want}", stale.join("; ")),
+            format!("{}; OpenClaw prefers it over openclaw.json's {want}", found.join("; ")),
             format!("rm {} (OpenClaw regenerates it from openclaw.json)", rm.join(" ")),
         );
     }

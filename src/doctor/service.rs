@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::{Outcome, Probe, Repair};
-use crate::layout::{LAUNCHD_LABEL, Scope, UNIT_NAME};
+use crate::layout::{Scope, UNIT_NAME};
 use crate::profile::ServiceKind;
-use crate::render::{self, Rendered, UnitSpec};
+use crate::render::{self, Rendered, UnitSpec, service};
 
 /// The highest `systemd-analyze security` exposure a system unit may have (what every bundled profile meets).
 pub const MAX_EXPOSURE: f64 = 2.0;
@@ -102,17 +102,14 @@ fn systemctl(p: &Probe, args: &[&str]) -> Result<String, String> {
     Ok(out.stdout.trim().to_string())
 }
 
-fn systemctl_cmd(p: &Probe, verb: &str) -> String {
+pub fn systemctl_cmd(p: &Probe, verb: &str) -> String {
     let user = if p.r().scope == Scope::User { " --user" } else { "" };
     let sudo = if p.r().scope == Scope::System { "sudo " } else { "" };
     format!("{sudo}systemctl{user} {verb} {UNIT_NAME}")
 }
 
-fn launchd_target(p: &Probe) -> String {
-    match p.r().scope {
-        Scope::User => format!("gui/{}/{LAUNCHD_LABEL}", p.host.uid()),
-        Scope::System => format!("system/{LAUNCHD_LABEL}"),
-    }
+pub fn launchd_target(p: &Probe) -> String {
+    service::launchd_target(p.r().scope, p.host.uid())
 }
 
 /// `launchctl print <target>`: the job's description, or why it could not be read.

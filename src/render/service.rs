@@ -68,6 +68,19 @@ fn backup(path: &Path, old: &str, layout: &Layout) -> Result<PathBuf> {
     Ok(to)
 }
 
+/// launchd's domain for clawlocal's job: `system` for a LaunchDaemon, `gui/<uid>` for a LaunchAgent.
+pub fn launchd_domain(scope: crate::layout::Scope, uid: u32) -> String {
+    match scope {
+        crate::layout::Scope::System => "system".to_string(),
+        crate::layout::Scope::User => format!("gui/{uid}"),
+    }
+}
+
+/// `<domain>/ai.clawlocal.llm`, the service target `launchctl` commands name.
+pub fn launchd_target(scope: crate::layout::Scope, uid: u32) -> String {
+    format!("{}/{LAUNCHD_LABEL}", launchd_domain(scope, uid))
+}
+
 /// The manager commands that enable and (re)start `target`; `changed` restarts a running service.
 pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> Vec<Vec<String>> {
     let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -85,12 +98,11 @@ pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> V
             cmds
         }
         Target::Launchd => {
-            let domain =
-                if layout.scope == crate::layout::Scope::System { "system".to_string() } else { format!("gui/{uid}") };
+            let domain = launchd_domain(layout.scope, uid);
             let plist = layout.launchd_plist.to_string_lossy().into_owned();
             vec![
                 // bootout fails harmlessly when the job is not loaded yet (see `may_fail`).
-                words(&["launchctl", "bootout", &format!("{domain}/{LAUNCHD_LABEL}")]),
+                words(&["launchctl", "bootout", &launchd_target(layout.scope, uid)]),
                 words(&["launchctl", "bootstrap", &domain, &plist]),
             ]
         }
