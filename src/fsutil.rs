@@ -38,6 +38,23 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Opti
     sync_dir(dir)
 }
 
+/// Remove the temp files a killed [`write_atomic`] of `path` left beside it (`.<name>.XXXXXX.tmp`); for uninstall,
+/// when nothing else writes the file.
+pub fn remove_stray_temps(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return };
+    let prefix = format!(".{name}.");
+    for entry in std::fs::read_dir(parent(path)).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let stray = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|random| random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if stray {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A JSON file clawlocal wrote (lock, receipt): None when missing; one that does not parse is an error naming the
 /// file, line, column and field, and is never overwritten.
 pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, hint: &str) -> Result<Option<T>> {
@@ -115,6 +132,20 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f.json")]);
+    }
+
+    #[test]
+    fn stray_temps_of_one_file_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        for name in [".f.json.aB3xYz.tmp", ".g.json.aB3xYz.tmp", ".f.json.toolong1.tmp", "f.json"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        remove_stray_temps(&p);
+        let mut left: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, [".f.json.toolong1.tmp", ".g.json.aB3xYz.tmp", "f.json"]);
     }
 
     #[test]

@@ -36,6 +36,45 @@ pub struct Receipt {
     /// What clawlocal itself created, so `uninstall` removes exactly that (and `--purge` never a blob it found).
     #[serde(default)]
     pub created: Created,
+    /// False while init is still making its changes: init writes the receipt before the first of them, so a killed
+    /// init leaves a record `uninstall` can replay and `doctor` can name.
+    #[serde(default = "finished")]
+    pub complete: bool,
+    /// Every file init wrote or verified, with its sha256 when init finished (uninstall keeps a unit edited since).
+    #[serde(default)]
+    pub files: Vec<FileRecord>,
+}
+
+fn finished() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// `model`, `lock`, `api-key`, `unit` or `openclaw-config`.
+    pub kind: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl Receipt {
+    /// The sha256 init recorded for `path`.
+    pub fn recorded_sha256(&self, path: &Path) -> Option<&str> {
+        self.files.iter().find(|f| f.path == path).map(|f| f.sha256.as_str())
+    }
+
+    /// The same installation, ignoring the bookkeeping of how far init got.
+    pub fn same_install(&self, other: &Receipt) -> bool {
+        let strip = |r: &Receipt| Receipt { complete: true, files: Vec::new(), ..r.clone() };
+        strip(self) == strip(other)
+    }
+}
+
+/// The sha256 of a file's bytes, hex; None when it cannot be read.
+pub fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(crate::hub::download::hex(&sha2::Sha256::digest(&bytes)))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

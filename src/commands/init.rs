@@ -82,10 +82,8 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         server.argv(Placement { model: &model, host: "127.0.0.1", port: opts.port, api_key_file: Some(&key) });
     engine.check(&serve_args)?;
     actions.push(done("engine", Some(&engine.path), Status::Unchanged));
-    let key_status = ensure_key(&key_file)?;
-    actions.push(done("api-key", Some(&key_file), key_status));
 
-    // Units.
+    // Everything init is about to write is known now: the units, rendered, and the receipt that records them.
     let repo_dir = layout.repo_cache(&pulled.repo);
     let spec = UnitSpec {
         engine: &engine.path,
@@ -98,6 +96,62 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         layout: &layout,
     };
     let rendered = render::for_service(opts.service, &spec)?;
+    let model_name = format!("{} (local)", selection.name);
+    let receipt_file = layout.receipt_file();
+    let receipt_before = std::fs::read(&receipt_file).ok();
+    let mut receipt = Receipt {
+        version: receipt::RECEIPT_VERSION,
+        profile: decision.profile.name.clone(),
+        hardware: decision.profile.clone(),
+        scope: layout.scope,
+        service: opts.service,
+        port: opts.port,
+        role: opts.role,
+        model: receipt::Model {
+            id: selection.model_id.clone(),
+            name: model_name.clone(),
+            spec: want.spec.clone(),
+            repo: pulled.repo.clone(),
+            commit: pulled.revision.clone(),
+            file: pulled.file.clone(),
+            path: layout.in_image(&pulled.path),
+            sha256: pulled.sha256.clone(),
+            size: pulled.size,
+            context: selection.context,
+            estimate_bytes: selection.estimate.total_bytes,
+        },
+        engine: receipt::Engine {
+            path: layout.in_image(&engine.path),
+            source: engine.source.to_string(),
+            version: engine.version.clone(),
+        },
+        server: server.clone(),
+        serve: receipt::Command { program: layout.in_image(&engine.path), args: serve_args },
+        api_key_file: layout.in_image(&key_file),
+        units: rendered.iter().map(|r| layout.in_image(&r.path)).collect(),
+        openclaw_config: layout.in_image(&layout.openclaw_config),
+        // Once clawlocal created something, later runs that find it keep the claim. A key in clawlocal's own format
+        // is clawlocal's even when the run that made it was killed before its receipt.
+        created: receipt::Created {
+            key_file: !key_file.exists()
+                || previous.as_ref().is_some_and(|p| p.created.key_file)
+                || std::fs::read_to_string(&key_file).is_ok_and(|k| is_generated_key(&k)),
+            model_blob: crate::hub::cache::RepoCache::new(&layout.hub_cache, &pulled.repo)
+                .downloaded_by_clawlocal(&pulled.sha256),
+        },
+        complete: false,
+        files: Vec::new(),
+    };
+    // Written before the first change (unless a finished receipt already says the same), so that an init killed
+    // from here on leaves a record that uninstall replays.
+    if !previous.as_ref().is_some_and(|p| p.complete && p.same_install(&receipt)) {
+        receipt.save(&receipt_file)?;
+    }
+
+    let key_status = ensure_key(&key_file)?;
+    actions.push(done("api-key", Some(&key_file), key_status));
+
+    // Units.
     let mut unit_changed = false;
     for r in &rendered {
         let (status, backup) = service::write(r, &layout)?;
@@ -109,7 +163,6 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     }
 
     // OpenClaw.
-    let model_name = format!("{} (local)", selection.name);
     let patch = super::openclaw::local_spec(
         &selection.model_id,
         &model_name,
@@ -130,7 +183,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     }
     actions.push(done("openclaw-config", Some(&patched.file), status_of(patched.status)));
 
-    // Lock (written by the pull) and receipt.
+    // Lock (written by the pull) and the finished receipt, with what each file holds now.
     let lock_after = std::fs::read(layout.lock_file()).ok();
     let lock_status = match (&lock_before, &lock_after) {
         (None, Some(_)) => Status::Created,
@@ -138,51 +191,16 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         _ => Status::Updated,
     };
     actions.push(done("lock", Some(&layout.lock_file()), lock_status));
-    let receipt = Receipt {
-        version: receipt::RECEIPT_VERSION,
-        profile: decision.profile.name.clone(),
-        hardware: decision.profile.clone(),
-        scope: layout.scope,
-        service: opts.service,
-        port: opts.port,
-        role: opts.role,
-        model: receipt::Model {
-            id: selection.model_id.clone(),
-            name: model_name,
-            spec: want.spec.clone(),
-            repo: pulled.repo.clone(),
-            commit: pulled.revision.clone(),
-            file: pulled.file.clone(),
-            path: layout.in_image(&pulled.path),
-            sha256: pulled.sha256.clone(),
-            size: pulled.size,
-            context: selection.context,
-            estimate_bytes: selection.estimate.total_bytes,
-        },
-        engine: receipt::Engine {
-            path: layout.in_image(&engine.path),
-            source: engine.source.to_string(),
-            version: engine.version.clone(),
-        },
-        server: server.clone(),
-        serve: receipt::Command { program: layout.in_image(&engine.path), args: serve_args },
-        api_key_file: layout.in_image(&key_file),
-        units: rendered.iter().map(|r| layout.in_image(&r.path)).collect(),
-        openclaw_config: layout.in_image(&patched.config),
-        // Once clawlocal created something, later runs that find it keep the claim.
-        created: receipt::Created {
-            key_file: key_status == Status::Created || previous.as_ref().is_some_and(|p| p.created.key_file),
-            model_blob: crate::hub::cache::RepoCache::new(&layout.hub_cache, &pulled.repo)
-                .downloaded_by_clawlocal(&pulled.sha256),
-        },
+    receipt.openclaw_config = layout.in_image(&patched.config);
+    receipt.complete = true;
+    receipt.files = recorded_files(&layout, &pulled, &key_file, &rendered, &patched.file);
+    receipt.save(&receipt_file)?;
+    let receipt_status = match receipt_before {
+        None => Status::Created,
+        Some(before) if std::fs::read(&receipt_file).is_ok_and(|now| now == before) => Status::Unchanged,
+        Some(_) => Status::Updated,
     };
-    let receipt_existed = layout.receipt_file().exists();
-    let receipt_status = match (receipt.save(&layout.receipt_file())?, receipt_existed) {
-        (false, _) => Status::Unchanged,
-        (true, true) => Status::Updated,
-        (true, false) => Status::Created,
-    };
-    actions.push(done("receipt", Some(&layout.receipt_file()), receipt_status));
+    actions.push(done("receipt", Some(&receipt_file), receipt_status));
 
     // Start and wait until it answers.
     let target = rendered.first().map(|r| r.target);
@@ -240,12 +258,43 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     Ok(Exit::Success)
 }
 
+/// The receipt's file list: each file init wrote or verified and its sha256 now (the model's from its verified
+/// download, not hashed again).
+fn recorded_files(
+    layout: &layout::Layout,
+    pulled: &super::pull::PullDocument,
+    key_file: &Path,
+    units: &[render::Rendered],
+    openclaw_config: &Path,
+) -> Vec<receipt::FileRecord> {
+    let record = |kind: &str, path: &Path, sha256: Option<String>| {
+        sha256.map(|sha256| receipt::FileRecord { kind: kind.into(), path: layout.in_image(path), sha256 })
+    };
+    let mut files = vec![record("model", &pulled.path, Some(pulled.sha256.clone()))];
+    files.push(record("lock", &layout.lock_file(), receipt::file_sha256(&layout.lock_file())));
+    files.push(record("api-key", key_file, receipt::file_sha256(key_file)));
+    for unit in units {
+        files.push(record("unit", &unit.path, receipt::file_sha256(&unit.path)));
+    }
+    files.push(record("openclaw-config", openclaw_config, receipt::file_sha256(openclaw_config)));
+    files.into_iter().flatten().collect()
+}
+
 fn status_of(s: &str) -> Status {
     match s {
         "created" => Status::Created,
         "unchanged" => Status::Unchanged,
         _ => Status::Updated,
     }
+}
+
+const GENERATED_KEY_PREFIX: &str = "clawlocal-";
+
+/// `clawlocal-` and 48 hex digits: the shape [`ensure_key`] writes, which a key someone else provided does not have.
+fn is_generated_key(text: &str) -> bool {
+    text.trim_end_matches('\n')
+        .strip_prefix(GENERATED_KEY_PREFIX)
+        .is_some_and(|hex| hex.len() == 48 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A random key in a 0600 file, created once and then left alone (`read_key` refuses a file others can read).
@@ -259,7 +308,22 @@ fn ensure_key(path: &Path) -> Result<Status> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(|e| Error::io("cannot read /dev/urandom for the API key", &e))?;
-    let key = format!("clawlocal-{}\n", crate::hub::download::hex(&bytes));
+    let key = format!("{GENERATED_KEY_PREFIX}{}\n", crate::hub::download::hex(&bytes));
     crate::fsutil::write_atomic_as(path, key.as_bytes(), Some(0o600), None)?;
     Ok(Status::Created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_is_recognised_and_a_provided_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-key");
+        assert_eq!(ensure_key(&path).unwrap(), Status::Created);
+        assert!(is_generated_key(&std::fs::read_to_string(&path).unwrap()));
+        assert!(!is_generated_key("my-own-secret\n"));
+        assert!(!is_generated_key("clawlocal-short\n"));
+    }
 }

@@ -205,11 +205,13 @@ pub fn pull(
             }
             download::Fetched { blob: cache.blob(&file.sha256), downloaded: 0, resumed_from: 0 }
         } else {
+            // Claimed before the first byte: a pull killed between the blob's rename and a later mark would leave
+            // clawlocal's blob looking like another tool's, and `uninstall --purge` would keep it.
+            if cache.blob_len(&file.sha256) != Some(file.size) {
+                cache.mark_downloaded(&file.sha256)?;
+            }
             download::fetch(&client, &cache, target, file, &mut printer.download_progress())?
         };
-        if fetched.downloaded > 0 {
-            cache.mark_downloaded(&file.sha256)?;
-        }
         let path = cache.link_snapshot(&resolution.commit, &file.name, &file.sha256)?;
         files.push(PulledFile {
             name: file.name.clone(),

@@ -41,6 +41,7 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
     if printer.json {
         printer.document(&json!({
             "installed": true,
+            "complete": r.complete,
             "receipt": layout.receipt_file(),
             "profile": r.profile,
             "scope": r.scope,
@@ -58,7 +59,7 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         } else {
             r.units.iter().map(|u| u.display().to_string()).collect::<Vec<_>>().join(", ")
         };
-        let rows = vec![
+        let mut rows = vec![
             vec![
                 "model".into(),
                 format!(
@@ -87,6 +88,12 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
                 format!("{} ({} scope)", r.profile, if r.scope == layout::Scope::User { "user" } else { "system" }),
             ],
         ];
+        if !r.complete {
+            rows.insert(
+                0,
+                vec!["init".into(), "stopped before it finished: run the same `clawlocal init` again".into()],
+            );
+        }
         printer.data(super::table(&rows).trim_end());
     }
     Ok(Exit::Success)

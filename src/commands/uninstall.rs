@@ -37,13 +37,7 @@ fn undone(kind: &'static str, path: Option<&Path>, status: &'static str, note: O
 pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
     let Some(receipt) = Receipt::load(&layout.receipt_file())? else {
-        let what = format!("nothing to uninstall: no receipt at {}", layout.receipt_file().display());
-        if printer.json {
-            printer.document(&json!({"ok": true, "actions": [], "note": what}));
-        } else {
-            printer.note(&what);
-        }
-        return Ok(Exit::Success);
+        return leftovers(args, &layout, printer);
     };
     if !args.yes {
         let question = format!(
@@ -66,6 +60,7 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
     stop_and_remove_units(&receipt, &layout, host, printer, &mut actions)?;
     unpatch(&receipt, &layout, host, printer, &mut actions)?;
 
+    crate::fsutil::remove_stray_temps(&receipt.api_key_file);
     if receipt.created.key_file {
         actions.push(remove_file("api-key", &receipt.api_key_file)?);
     } else {
@@ -78,15 +73,56 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
     }
 
     if args.purge {
-        actions.push(purge_model(&receipt, &layout)?);
+        let m = &receipt.model;
+        let claimed = receipt.created.model_blob;
+        actions.push(purge_model(&layout, &m.repo, &m.commit, &m.path, &m.sha256, claimed)?);
     } else {
         actions.push(undone("model", Some(&receipt.model.path), "kept", Some("--purge removes it".into())));
     }
 
     // State last: the receipt is what a failed uninstall would need to run again.
+    remove_state(&layout, &mut actions)?;
+    actions.push(remove_file("receipt", &layout.receipt_file())?);
+    remove_empty_dir(&layout.state_dir);
+    finish(&actions, printer);
+    Ok(Exit::Success)
+}
+
+/// No receipt: nothing was installed, or an init was stopped before it wrote one (after its download). What such
+/// an init leaves is the lock, and with `--purge` the models it names that clawlocal downloaded.
+fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result<Exit> {
+    let lock = crate::lockfile::LockFile::load(&layout.lock_file())?;
+    let mut actions = Vec::new();
+    if args.purge {
+        for m in &lock.models {
+            for f in &m.files {
+                let path = layout.repo_cache(&m.repo).join("snapshots").join(&m.commit).join(&f.name);
+                actions.push(purge_model(layout, &m.repo, &m.commit, &path, &f.sha256, false)?);
+            }
+        }
+    }
+    remove_state(layout, &mut actions)?;
+    remove_empty_dir(&layout.state_dir);
+    if actions.is_empty() {
+        let what = format!("nothing to uninstall: no receipt at {}", layout.receipt_file().display());
+        if printer.json {
+            printer.document(&json!({"ok": true, "actions": [], "note": what}));
+        } else {
+            printer.note(&what);
+        }
+    } else {
+        finish(&actions, printer);
+    }
+    Ok(Exit::Success)
+}
+
+/// clawlocal's state files other than the receipt: lock, patch records, doctor cache, backups, logs.
+fn remove_state(layout: &Layout, actions: &mut Vec<Undone>) -> Result<()> {
+    crate::fsutil::remove_stray_temps(&layout.receipt_file());
     for path in
         [layout.lock_file(), layout.state_dir.join("openclaw-patches.json"), layout.state_dir.join("doctor-cache.json")]
     {
+        crate::fsutil::remove_stray_temps(&path);
         if path.exists() {
             actions.push(remove_file("state", &path)?);
         }
@@ -96,9 +132,10 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
             actions.push(remove_tree("state", &dir)?);
         }
     }
-    actions.push(remove_file("receipt", &layout.receipt_file())?);
-    remove_empty_dir(&layout.state_dir);
+    Ok(())
+}
 
+fn finish(actions: &[Undone], printer: &Printer) {
     if printer.json {
         printer.document(&json!({"ok": true, "actions": actions}));
     } else {
@@ -114,7 +151,6 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
             .collect();
         printer.data(super::table(&rows).trim_end());
     }
-    Ok(Exit::Success)
 }
 
 /// Stop and disable the service, remove unit files that still carry clawlocal's mark, reload the manager.
@@ -148,7 +184,16 @@ fn stop_and_remove_units(
     for unit in &receipt.units {
         let path =
             layout.root.as_ref().map_or_else(|| unit.clone(), |r| r.join(unit.strip_prefix("/").unwrap_or(unit)));
+        let edited = receipt
+            .recorded_sha256(unit)
+            .is_some_and(|sha| crate::receipt::file_sha256(&path).is_some_and(|now| now != sha));
         match std::fs::read_to_string(&path) {
+            Ok(_) if edited => actions.push(undone(
+                "unit",
+                Some(&path),
+                "kept",
+                Some("edited since init (its sha256 is not the receipt's); remove it yourself".into()),
+            )),
             Ok(text) if text.contains(crate::render::MANAGED_MARK) => actions.push(remove_file("unit", &path)?),
             Ok(_) => actions.push(undone(
                 "unit",
@@ -197,6 +242,15 @@ fn unpatch(
             actions.push(remove_file("openclaw-backup", backup)?);
         }
     }
+    // What a killed init may have left beside it: OpenClaw's candidates and half-written temp files.
+    for candidate in openclaw_file::candidate_files(config, &outcome.file) {
+        crate::fsutil::remove_stray_temps(&candidate);
+        if candidate.exists() {
+            actions.push(remove_file("openclaw-temp", &candidate)?);
+        }
+    }
+    crate::fsutil::remove_stray_temps(config);
+    crate::fsutil::remove_stray_temps(&outcome.file);
     let lock = openclaw_file::lock_file(&outcome.file);
     if lock.exists() {
         actions.push(remove_file("openclaw-lock", &lock)?);
@@ -204,35 +258,36 @@ fn unpatch(
     Ok(())
 }
 
-/// The blob (named by its sha256), its snapshot entry and the repo's refs and locks, then the empty folders.
-fn purge_model(receipt: &Receipt, layout: &Layout) -> Result<Undone> {
-    let m = &receipt.model;
-    let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, &m.repo);
-    if !receipt.created.model_blob && !cache.downloaded_by_clawlocal(&m.sha256) {
+/// The blob (named by its sha256), its snapshot entry `path` and the repo's refs and locks, then the empty folders;
+/// only when clawlocal downloaded it (`claimed` by the receipt, or remembered beside the model).
+fn purge_model(layout: &Layout, repo: &str, commit: &str, path: &Path, sha256: &str, claimed: bool) -> Result<Undone> {
+    let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, repo);
+    if !claimed && !cache.downloaded_by_clawlocal(sha256) {
         return Ok(undone(
             "model",
-            Some(&m.path),
+            Some(path),
             "kept",
             Some("clawlocal did not download it (it was in the cache)".into()),
         ));
     }
-    let blob = cache.blob(&m.sha256);
-    let repo_dir = layout.repo_cache(&m.repo);
-    for path in [&m.path, &blob, &cache.lock_path(&m.sha256)] {
+    let blob = cache.blob(sha256);
+    let repo_dir = layout.repo_cache(repo);
+    cache.remove_stray_temps();
+    for path in [path, &blob, &cache.incomplete(sha256), &cache.lock_path(sha256)] {
         if std::fs::symlink_metadata(path).is_ok() {
             std::fs::remove_file(path).map_err(|e| Error::io(format!("cannot remove {}", path.display()), &e))?;
         }
     }
-    cache.unmark_downloaded(&m.sha256)?;
+    cache.unmark_downloaded(sha256)?;
     // Refs that point at the removed snapshot, then every folder left empty.
     let refs = repo_dir.join("refs");
     for name in std::fs::read_dir(&refs).into_iter().flatten().flatten() {
-        if std::fs::read_to_string(name.path()).is_ok_and(|c| c.trim() == m.commit) {
+        if std::fs::read_to_string(name.path()).is_ok_and(|c| c.trim() == commit) {
             let _ = std::fs::remove_file(name.path());
         }
     }
     for dir in [
-        m.path.parent().map(Path::to_path_buf),
+        path.parent().map(Path::to_path_buf),
         Some(repo_dir.join("snapshots")),
         Some(refs),
         Some(repo_dir.join("blobs")),
@@ -243,7 +298,7 @@ fn purge_model(receipt: &Receipt, layout: &Layout) -> Result<Undone> {
     {
         remove_empty_dir(&dir);
     }
-    if let Some(locks) = cache.lock_path(&m.sha256).parent() {
+    if let Some(locks) = cache.lock_path(sha256).parent() {
         remove_empty_dir(locks);
         remove_empty_dir(&layout.hub_cache.join(".locks"));
     }

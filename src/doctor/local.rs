@@ -23,8 +23,14 @@ pub fn receipt(p: &mut Probe) -> Outcome {
                 r.service.as_str(),
                 r.port
             );
+            let complete = r.complete;
             p.receipt = Some(r);
-            Outcome::pass(detail)
+            if complete {
+                Outcome::pass(detail)
+            } else {
+                Outcome::warn(format!("{detail}; the last init stopped before it finished"))
+                    .with_fix(p.clawlocal("init (with the same options again)"))
+            }
         }
         Ok(None) => Outcome::fail(
             format!("nothing installed: no receipt at {}", path.display()),

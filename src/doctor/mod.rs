@@ -479,6 +479,8 @@ mod fake_host_tests {
             units: vec![PathBuf::from("/etc/systemd/system/clawlocal-llm.service")],
             openclaw_config: "/root/.openclaw/openclaw.json".into(),
             created: receipt::Created::default(),
+            complete: true,
+            files: Vec::new(),
         }
     }
 

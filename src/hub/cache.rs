@@ -57,6 +57,10 @@ impl RepoCache {
         text.push('\n');
         crate::fsutil::write_atomic(&self.provenance(), text.as_bytes())
     }
+    /// Temp files of a killed write of the provenance list.
+    pub fn remove_stray_temps(&self) {
+        crate::fsutil::remove_stray_temps(&self.provenance());
+    }
     /// Forget a blob (after it was removed); the file goes when it lists nothing.
     pub fn unmark_downloaded(&self, sha256: &str) -> Result<()> {
         let Ok(text) = std::fs::read_to_string(self.provenance()) else { return Ok(()) };

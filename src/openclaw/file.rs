@@ -144,6 +144,16 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     fsutil::parent(path).join(format!(".{name}.{suffix}"))
 }
 
+/// The files a patch killed mid-validation leaves beside the config and the edited file (the candidates OpenClaw is
+/// asked about), for uninstall to take away.
+pub fn candidate_files(config: &Path, edited: &Path) -> Vec<PathBuf> {
+    let mut files = vec![sibling(config, "clawlocal-candidate")];
+    if edited != config {
+        files.push(sibling(edited, "clawlocal-candidate"));
+    }
+    files
+}
+
 /// One lock per config, next to it: two clawlocal runs never interleave their read-edit-write.
 fn lock(config: &Path) -> Result<FileLock> {
     FileLock::acquire(&lock_file(config), || {})

@@ -33,7 +33,7 @@ pub struct Faults {
     pub require_token: Option<String>,
     /// Answer the next N Hub requests with 429 and `Retry-After: 1`.
     pub rate_limit: u32,
-    /// Pause the next CDN body for `.1` after `.0` bytes (a stalled transfer), then go on.
+    /// Pause the next CDN body longer than `.0` bytes for `.1` after `.0` bytes (a stalled transfer), then go on.
     pub stall: Option<(u64, std::time::Duration)>,
     /// Announce this size in `X-Linked-Size` instead of the real one.
     pub announce_size: Option<u64>,
@@ -348,9 +348,12 @@ fn cdn(req: &Request, path: &str, st: &mut State) -> Reply {
         .header("Accept-Ranges", "bytes")
         .header("ETag", format!("\"{sha}\""))
         .header("Content-Type", "application/octet-stream");
+    // A body no longer than the stall's offset (the header read of the fit check) leaves it for the next one.
+    let body_len = reply.shared.as_ref().map_or(0, |(_, start, end)| end - start);
     if req.method == "GET"
-        && let Some((after, pause)) = st.faults.stall.take()
+        && let Some((after, pause)) = st.faults.stall.filter(|(after, _)| (*after as usize) < body_len)
     {
+        st.faults.stall = None;
         reply.stall = Some((after as usize, pause));
     }
     if req.method == "GET"
