@@ -72,9 +72,29 @@ fn mark(status: Status, printer: &Printer) -> String {
 
 /// The human report: `[✓] id  title`, then for what is not fine (or everything with -v) the detail and the fix.
 fn render(report: &doctor::Report, printer: &Printer, dry_run: bool) -> String {
-    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut out = lines(report.checks.iter(), printer);
+    if !report.repairs.is_empty() {
+        out.push_str(if dry_run { "\n--fix would:\n" } else { "\n--fix did:\n" });
+        for a in &report.repairs {
+            let error = a.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+            out.push_str(&format!("  {:<8} {}{error}\n", a.status, a.description));
+        }
+    }
+    out.push('\n');
+    out.push_str(&totals(report));
+    out
+}
+
+/// The short form init ends with: only the warnings and failures, then the totals.
+pub(super) fn render_short(report: &doctor::Report, printer: &Printer) -> String {
+    let problems = report.checks.iter().filter(|c| matches!(c.status, Status::Warn | Status::Fail));
+    format!("{}doctor: {}", lines(problems, printer), totals(report))
+}
+
+fn lines<'a>(checks: impl Iterator<Item = &'a Check> + Clone, printer: &Printer) -> String {
+    let width = checks.clone().map(|c| c.id.len()).max().unwrap_or(0);
     let mut out = String::new();
-    for c in &report.checks {
+    for c in checks {
         out.push_str(&format!("[{}] {:<width$}  {}\n", mark(c.status, printer), c.id, c.title));
         let show = printer.verbose || matches!(c.status, Status::Warn | Status::Fail);
         if show && !c.detail.is_empty() {
@@ -84,16 +104,13 @@ fn render(report: &doctor::Report, printer: &Printer, dry_run: bool) -> String {
             out.push_str(&format!("    {} {fix}\n", printer.paint("yellow", "fix:")));
         }
     }
-    if !report.repairs.is_empty() {
-        out.push_str(if dry_run { "\n--fix would:\n" } else { "\n--fix did:\n" });
-        for a in &report.repairs {
-            let error = a.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-            out.push_str(&format!("  {:<8} {}{error}\n", a.status, a.description));
-        }
-    }
+    out
+}
+
+fn totals(report: &doctor::Report) -> String {
     let count = |s: Status| report.checks.iter().filter(|c: &&Check| c.status == s).count();
-    out.push_str(&format!(
-        "\n{} passed, {} warnings, {} failed, {} skipped{}",
+    format!(
+        "{} passed, {} warnings, {} failed, {} skipped{}",
         count(Status::Pass),
         count(Status::Warn),
         count(Status::Fail),
@@ -103,6 +120,5 @@ fn render(report: &doctor::Report, printer: &Printer, dry_run: bool) -> String {
         } else {
             ""
         }
-    ));
-    out
+    )
 }

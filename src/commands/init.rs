@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::plan::{Ask, decide};
 use crate::cli::{GlobalArgs, InitArgs};
+use crate::doctor;
 use crate::engine::{self, args::Placement};
 use crate::error::{Error, Exit, Result};
 use crate::host::Host;
@@ -44,18 +45,30 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         printer.warn(w);
     }
     if args.dry_run {
-        let actions = plan::actions(&selection, &decision.profile, &layout, opts);
+        let actions = with_diffs(
+            plan::actions(&selection, &decision.profile, &layout, opts),
+            &decision,
+            &selection,
+            &layout,
+            args,
+            host,
+            printer,
+        );
         if printer.json {
             printer.document(&json!({"ok": true, "dry_run": true, "actions": actions}));
         } else {
-            let lines: Vec<String> = actions
-                .iter()
-                .enumerate()
-                .map(|(i, a)| format!("  {}. {:<16} {}", i + 1, a.kind, a.description))
-                .collect();
-            printer.data(&format!("`clawlocal init` would (nothing was changed):\n{}", lines.join("\n")));
+            printer.data(&format!("`clawlocal init` would (nothing was changed):\n{}", describe(&actions, true)));
         }
         return Ok(Exit::Success);
+    }
+    // On a terminal, the plan is shown and the question asked once; --yes, --json or no terminal go straight on.
+    if !args.yes && !printer.json {
+        let actions = plan::actions(&selection, &decision.profile, &layout, opts);
+        let question = format!("`clawlocal init` will:\n{}\nGo ahead?", describe(&actions, false));
+        if printer.confirm(&question) == Some(false) {
+            return Err(Error::failure("init cancelled; nothing was changed")
+                .with_hint("`clawlocal init --dry-run` shows every file change first"));
+        }
     }
     let mut actions = Vec::new();
     let previous = Receipt::load(&layout.receipt_file())?;
@@ -204,6 +217,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
 
     // Start and wait until it answers.
     let target = rendered.first().map(|r| r.target);
+    let mut started = false;
     match target {
         Some(target) if layout.root.is_none() && !args.no_start => {
             let commands = service::activation(target, &layout, unit_changed, host.uid());
@@ -215,15 +229,28 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
                 ))
                 .with_hint("`clawlocal doctor` checks each step; the log above usually names the cause"));
             }
+            started = true;
             actions.push(done("start", None, if unit_changed { Status::Updated } else { Status::Unchanged }));
         }
         _ => actions.push(done("start", None, Status::Skipped)),
     }
 
+    // A short doctor over what this run set up: without the server layer and the manager's state when no engine
+    // was started (`--no-start`, or `clawlocal serve` runs it), and not at all for an image (`--root`), whose paths are not this host's.
+    let report = layout.root.is_none().then(|| {
+        let opts = doctor::Options { deep: false, chat_timeout: Duration::from_secs(60) };
+        let mut probe = doctor::Probe::new(host, &layout, opts);
+        let not_started: &[&str] = &["server", "service.enabled", "service.active", "service.restarts"];
+        let leave_out = if started { &[][..] } else { not_started };
+        doctor::report(doctor::run_all_but(&mut probe, leave_out), Vec::new())
+    });
+    let ok = report.as_ref().is_none_or(|r| r.ok);
+
     let model_ref = format!("clawlocal/{}", selection.model_id);
     if printer.json {
         printer.document(&json!({
-            "ok": true,
+            "ok": ok,
+            "doctor": report,
             "model": selection.model_id,
             "model_ref": model_ref,
             "model_path": pulled.path,
@@ -247,15 +274,108 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         } else {
             ""
         };
+        let checked =
+            report.as_ref().map(|r| format!("\n{}", super::doctor::render_short(r, printer))).unwrap_or_default();
         printer.data(&format!(
-            "{}\nOpenClaw uses {model_ref} ({}) at {} as {}.{next}",
+            "{}\nOpenClaw uses {model_ref} ({}) at {} as {}.{next}{checked}",
             super::table(&rows).trim_end(),
             selection.model,
             plan::base_url(opts.port),
             opts.role.as_str()
         ));
     }
+    if !ok {
+        printer
+            .warn("init finished, but doctor found a problem in the chain (above); `clawlocal doctor` has the details");
+        return Ok(Exit::Failure);
+    }
     Ok(Exit::Success)
+}
+
+/// The plan as numbered lines; with `diffs`, each file's unified diff under its step.
+fn describe(actions: &[plan::Action], diffs: bool) -> String {
+    let mut out = String::new();
+    for (i, a) in actions.iter().enumerate() {
+        out.push_str(&format!("  {}. {:<16} {}\n", i + 1, a.kind, a.description));
+        if let Some(diff) = a.diff.as_ref().filter(|_| diffs) {
+            let body = if diff.is_empty() { "(no change)\n".to_string() } else { diff.clone() };
+            for line in body.lines() {
+                out.push_str(&format!("       {line}\n"));
+            }
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// `--dry-run`: the unit files and openclaw.json as this init would write them, diffed against what is there now.
+/// Nothing is downloaded or written: the model's path is the cached snapshot when the commit is known, the key
+/// the existing one or a placeholder. A part that cannot be prepared (no engine yet) gets a note instead.
+fn with_diffs(
+    mut actions: Vec<plan::Action>,
+    decision: &super::plan::Decision,
+    selection: &crate::select::Selection,
+    layout: &layout::Layout,
+    args: &InitArgs,
+    host: &dyn Host,
+    printer: &Printer,
+) -> Vec<plan::Action> {
+    let opts = decision.options;
+    let repo_dir = layout.repo_cache(&selection.repo);
+    let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, &selection.repo);
+    let commit = selection.revision.clone().or_else(|| cache.read_ref("main")).unwrap_or_else(|| "<commit>".into());
+    let model = repo_dir.join("snapshots").join(commit).join(&selection.file);
+    let key_file = layout.api_key_file();
+    let units = engine::find(host, args.engine.as_deref(), layout)
+        .and_then(|(path, source)| engine::probe(host, &path, source))
+        .and_then(|engine| {
+            let server = engine::args::server_args(&decision.profile, selection, engine.features);
+            let spec = UnitSpec {
+                engine: &engine.path,
+                server: &server,
+                model: &model,
+                repo_dir: &repo_dir,
+                port: opts.port,
+                api_key_file: &key_file,
+                profile: &decision.profile,
+                layout,
+            };
+            render::for_service(opts.service, &spec)
+        });
+    match units {
+        Ok(units) => {
+            for unit in units {
+                let before = std::fs::read_to_string(&unit.path).unwrap_or_default();
+                let diff = openclaw_file::diff(&unit.path, &before, &unit.text);
+                if let Some(a) = actions.iter_mut().find(|a| a.kind == "unit" && a.path.as_ref() == Some(&unit.path)) {
+                    a.diff = Some(diff);
+                }
+            }
+        }
+        Err(e) => printer.note(&format!("no unit diff: {}", e.message)),
+    }
+    // The real key makes the diff exact; it is masked before anything is shown (CI logs keep dry-run output).
+    let key = super::openclaw::read_key(&key_file).unwrap_or_else(|_| "<the key init generates>".into());
+    let mask = |diff: String| diff.replace(&key, &format!("<the key in {}>", key_file.display()));
+    let spec = super::openclaw::local_spec(
+        &selection.model_id,
+        &format!("{} (local)", selection.name),
+        selection.context,
+        opts.port,
+        opts.role,
+        key.clone(),
+    );
+    let records = super::openclaw::records_path(layout);
+    match openclaw_file::patch_file(host, &layout.openclaw_config, spec, &Options { records: &records, dry_run: true })
+    {
+        Ok(outcome) => {
+            if let Some(a) = actions.iter_mut().find(|a| a.kind == "openclaw-config") {
+                a.path = Some(outcome.file.clone());
+                a.diff = Some(outcome.diff.map(mask).unwrap_or_default());
+            }
+        }
+        Err(e) => printer.warn(&format!("openclaw.json: {}", e.message)),
+    }
+    actions
 }
 
 /// The receipt's file list: each file init wrote or verified and its sha256 now (the model's from its verified

@@ -196,7 +196,8 @@ fn utc_stamp(t: SystemTime) -> String {
     format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn diff(path: &Path, before: &str, after: &str) -> String {
+/// A unified diff of a file's text before and after, headed by its path.
+pub fn diff(path: &Path, before: &str, after: &str) -> String {
     let name = path.display().to_string();
     similar::TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(&name, &name).to_string()
 }

@@ -45,6 +45,14 @@ fn e2e_init_twice_then_uninstall_keeps_only_the_model_and_purge_removes_it() {
 
     let first = s.init("none", &[]);
     assert_eq!(first["ok"], true);
+    // init ends with a short doctor: the chain it set up passes; the server layer is left out (nothing started).
+    let checks = first["doctor"]["checks"].as_array().unwrap();
+    let status = |id: &str| checks.iter().find(|c| c["id"] == id).map(|c| c["status"].clone());
+    assert_eq!(first["doctor"]["ok"], true, "{:#}", first["doctor"]);
+    for id in ["host.receipt", "model.gguf", "openclaw.base-url", "openclaw.api-key", "security.key-file"] {
+        assert_eq!(status(id), Some("pass".into()), "{id}: {:#}", first["doctor"]);
+    }
+    assert!(checks.iter().all(|c| !c["id"].as_str().unwrap().starts_with("server.")), "no server checks");
     let started = Instant::now();
     let second = s.init("none", &[]);
     let elapsed = started.elapsed();
@@ -256,4 +264,83 @@ fn e2e_init_killed_at_random_points_never_leaves_a_broken_config_or_an_unverifie
         (vec![], vec![]),
         "after the kills, init and uninstall --purge, every file is as before (gone, left)"
     );
+}
+
+/// `init` on a terminal: the plan, one question, and "no" changes nothing. Run under `script` (a pseudo-terminal);
+/// skipped with a note where `script` is missing.
+fn init_on_a_terminal(s: &Setup, answer: &str) -> Option<crate::support::Run> {
+    let cmd = s.command();
+    let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''"));
+    let mut line = vec![quote(cmd.get_program())];
+    let port = s.port.to_string();
+    let engine = s.engine.to_string_lossy().into_owned();
+    let args = ["init", "--profile", "vps-8gb", "--service", "none", "--model", crate::support::sandbox::SPEC];
+    line.extend(cmd.get_args().chain(args.iter().map(std::ffi::OsStr::new)).map(quote));
+    line.extend(["--port", &port, "--engine", &engine].iter().map(|a| quote(std::ffi::OsStr::new(a))));
+    let mut script = std::process::Command::new("script");
+    script.env_clear().args(["-qec", &line.join(" "), "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            script.env(k, v);
+        }
+    }
+    script.current_dir(s.ctx.dir.path()).stdin(std::process::Stdio::piped());
+    script.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = match script.spawn() {
+        Ok(c) => c,
+        Err(e) if !crate::support::parts::under_ci() => {
+            crate::support::parts::skip("init_on_a_terminal", &format!("`script` not found ({e})"));
+            return None;
+        }
+        Err(e) => panic!("`script` (util-linux) is needed under CI: {e}"),
+    };
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    Some(crate::support::finish(child.wait_with_output().unwrap()))
+}
+
+/// `--dry-run` shows every file as init would write it (the unit, openclaw.json) and writes nothing; the key never
+/// appears. On a terminal init shows the plan and asks once; "no" changes nothing. After init, a dry run of the same
+/// options shows openclaw.json unchanged.
+#[test]
+fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
+    let Some(s) = Setup::new("e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal") else { return };
+    std::fs::write(s.config(), USER_CONFIG).unwrap();
+    let before = tree(s.ctx.dir.path());
+    let port = s.port.to_string();
+    let engine = s.engine.to_string_lossy().into_owned();
+    let dry = |service: &str| {
+        let args = ["--json", "init", "--profile", "vps-8gb", "--service", service, "--dry-run", "--port", &port];
+        let run = s.run(&[&args[..], &["--engine", &engine, "--model", crate::support::sandbox::SPEC]].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run
+    };
+    let run = dry("systemd");
+    let doc = run.json();
+    let action = |kind: &str| doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == kind).unwrap().clone();
+    let unit = action("unit")["diff"].as_str().unwrap_or_default().to_string();
+    assert!(unit.contains(&format!("+ExecStart={engine} ")) && unit.contains("+NoNewPrivileges=yes"), "{unit}");
+    let config = action("openclaw-config")["diff"].as_str().unwrap_or_default().to_string();
+    assert!(config.contains(&format!("+        baseUrl: 'http://127.0.0.1:{port}/v1'")), "{config}");
+    assert!(config.contains(" // my OpenClaw config: comments stay"), "context lines keep the comment: {config}");
+    assert_eq!(tree(s.ctx.dir.path()), before, "--dry-run writes nothing");
+
+    if let Some(no) = init_on_a_terminal(&s, "n\n") {
+        let out = format!("{}{}", no.stdout, no.stderr);
+        assert_eq!(no.code, 1, "{out}");
+        assert!(
+            out.contains("Go ahead? [y/N]") && out.contains("openclaw-config"),
+            "the plan, then one question: {out}"
+        );
+        assert!(out.contains("init cancelled; nothing was changed"), "{out}");
+        assert_eq!(tree(s.ctx.dir.path()), before, "answering no changes nothing");
+    }
+
+    s.init("none", &[]);
+    let key = std::fs::read_to_string(s.key_file()).unwrap();
+    let again = dry("none");
+    assert!(!again.stdout.contains(key.trim()), "the key is masked in a dry run");
+    let doc = again.json();
+    let config = doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "openclaw-config").unwrap().clone();
+    assert_eq!(config["diff"], "", "after init, the same options change nothing in openclaw.json: {config}");
 }
