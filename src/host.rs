@@ -31,6 +31,8 @@ pub trait Host {
     fn arch(&self) -> &str;
     /// Replace this process with `program` (same pid, so signals reach it directly); returns only on failure.
     fn exec(&self, program: &Path, args: &[String]) -> io::Error;
+    /// Start `program` in the background, its output to `log` (a trial run of the engine); the caller kills it.
+    fn spawn(&self, program: &Path, args: &[String], log: &Path) -> io::Result<std::process::Child>;
 
     /// An environment variable, with empty values treated as unset (as OpenClaw and HF tools do).
     fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
@@ -123,6 +125,11 @@ impl Host for RealHost {
         use std::os::unix::process::CommandExt;
         Command::new(program).args(args).exec()
     }
+    fn spawn(&self, program: &Path, args: &[String], log: &Path) -> io::Result<std::process::Child> {
+        let out = std::fs::File::create(log)?;
+        let err = out.try_clone()?;
+        Command::new(program).args(args).stdin(std::process::Stdio::null()).stdout(out).stderr(err).spawn()
+    }
 }
 
 /// Read a child's pipe to its end on a thread of its own.
@@ -211,5 +218,8 @@ impl Host for FakeHost {
     }
     fn exec(&self, _program: &Path, _args: &[String]) -> io::Error {
         io::Error::from(io::ErrorKind::Unsupported)
+    }
+    fn spawn(&self, _program: &Path, _args: &[String], _log: &Path) -> io::Result<std::process::Child> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }

@@ -164,7 +164,37 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let key_status = ensure_key(&key_file)?;
     actions.push(done("api-key", Some(&key_file), key_status));
 
-    // Units.
+    // A swap: the previous, finished install ran another model or other arguments. The new one proves it loads
+    // before OpenClaw is pointed at it; on failure the previous setup is put back and keeps running.
+    let swap = previous
+        .as_ref()
+        .filter(|p| p.complete && (p.model.sha256 != receipt.model.sha256 || p.serve != receipt.serve));
+    let target = rendered.first().map(|r| r.target);
+    let will_start = target.is_some() && layout.root.is_none() && !args.no_start;
+    let health_timeout = Duration::from_secs(args.health_timeout);
+    if let Some(old) = swap.filter(|_| !will_start) {
+        // No manager restarts it here, so a trial run on a spare port is the proof.
+        match service::trial(host, &engine.path, &receipt.serve.args, &layout.log_dir, health_timeout) {
+            Ok(took) => printer.note(&format!(
+                "the new model {} loaded in a trial run ({:.1}s); switching from {}",
+                receipt.model.id,
+                took.as_secs_f64(),
+                old.model.id
+            )),
+            Err(why) => {
+                put_back(&receipt_file, receipt_before.as_deref())?;
+                return Err(Error::failure(format!(
+                    "the new model {} did not load, so nothing was switched: OpenClaw still uses clawlocal/{}\n{why}",
+                    receipt.model.id, old.model.id
+                ))
+                .with_hint("the log above names the cause; the model stays in the Hugging Face cache"));
+            }
+        }
+    }
+
+    // Units (what they held before is kept in memory for a swap that has to go back).
+    let units_before: Vec<(PathBuf, Option<Vec<u8>>)> =
+        rendered.iter().map(|r| (r.path.clone(), std::fs::read(&r.path).ok())).collect();
     let mut unit_changed = false;
     for r in &rendered {
         let (status, backup) = service::write(r, &layout)?;
@@ -173,6 +203,32 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         }
         unit_changed |= status != Status::Unchanged;
         actions.push(done("unit", Some(&r.path), status));
+    }
+
+    // Start and wait until it answers; only then is OpenClaw pointed at it.
+    let mut started = false;
+    match target {
+        Some(target) if will_start => {
+            let commands = service::activation(target, &layout, unit_changed, host.uid());
+            service::activate(host, &commands)?;
+            if let Err(why) = service::wait_healthy(opts.port, health_timeout) {
+                let tail = service::log_tail(host, target, &layout).unwrap_or_else(|| "(no log found)".into());
+                let back = match swap {
+                    Some(old) => {
+                        put_back(&receipt_file, receipt_before.as_deref())?;
+                        format!("\n{}", go_back(host, target, &layout, &units_before, old, health_timeout))
+                    }
+                    None => String::new(),
+                };
+                return Err(Error::failure(format!(
+                    "the engine did not come up: {why}{back}\n--- last log lines ---\n{tail}"
+                ))
+                .with_hint("`clawlocal doctor` checks each step; the log above usually names the cause"));
+            }
+            started = true;
+            actions.push(done("start", None, if unit_changed { Status::Updated } else { Status::Unchanged }));
+        }
+        _ => actions.push(done("start", None, Status::Skipped)),
     }
 
     // OpenClaw.
@@ -214,26 +270,6 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         Some(_) => Status::Updated,
     };
     actions.push(done("receipt", Some(&receipt_file), receipt_status));
-
-    // Start and wait until it answers.
-    let target = rendered.first().map(|r| r.target);
-    let mut started = false;
-    match target {
-        Some(target) if layout.root.is_none() && !args.no_start => {
-            let commands = service::activation(target, &layout, unit_changed, host.uid());
-            service::activate(host, &commands)?;
-            if let Err(why) = service::wait_healthy(opts.port, Duration::from_secs(args.health_timeout)) {
-                let tail = service::log_tail(host, target, &layout).unwrap_or_else(|| "(no log found)".into());
-                return Err(Error::failure(format!(
-                    "the engine did not come up: {why}\n--- last log lines ---\n{tail}"
-                ))
-                .with_hint("`clawlocal doctor` checks each step; the log above usually names the cause"));
-            }
-            started = true;
-            actions.push(done("start", None, if unit_changed { Status::Updated } else { Status::Unchanged }));
-        }
-        _ => actions.push(done("start", None, Status::Skipped)),
-    }
 
     // A short doctor over what this run set up: without the server layer and the manager's state when no engine
     // was started (`--no-start`, or `clawlocal serve` runs it), and not at all for an image (`--root`), whose paths are not this host's.
@@ -290,6 +326,41 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         return Ok(Exit::Failure);
     }
     Ok(Exit::Success)
+}
+
+/// Put a clawlocal file back as it was before this run (absent when it was absent).
+fn put_back(path: &Path, before: Option<&[u8]>) -> Result<()> {
+    match before {
+        Some(bytes) => crate::fsutil::write_atomic_as(path, bytes, Some(0o644), None),
+        None => std::fs::remove_file(path)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(|e| Error::io(format!("cannot remove {}", path.display()), &e)),
+    }
+}
+
+/// A swap whose new engine did not come up: the previous unit files back, the service restarted on them, and
+/// `/health` waited for. Says what became of the previous setup.
+fn go_back(
+    host: &dyn Host,
+    target: render::Target,
+    layout: &layout::Layout,
+    units_before: &[(PathBuf, Option<Vec<u8>>)],
+    old: &Receipt,
+    timeout: Duration,
+) -> String {
+    for (path, before) in units_before {
+        if let Err(e) = put_back(path, before.as_deref()) {
+            return format!("and the previous unit could not be put back: {}", e.message);
+        }
+    }
+    let commands = service::activation(target, layout, true, host.uid());
+    if let Err(e) = service::activate(host, &commands) {
+        return format!("the previous units are back, but restarting them failed: {}", e.message);
+    }
+    match service::wait_healthy(old.port, timeout) {
+        Ok(_) => format!("the previous setup ({}) is back and answering; openclaw.json was not touched", old.model.id),
+        Err(why) => format!("the previous units are back, but the engine does not answer: {why}"),
+    }
 }
 
 /// The plan as numbered lines; with `diffs`, each file's unified diff under its step.

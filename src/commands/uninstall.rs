@@ -76,6 +76,8 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
         let m = &receipt.model;
         let claimed = receipt.created.model_blob;
         actions.push(purge_model(&layout, &m.repo, &m.commit, &m.path, &m.sha256, claimed)?);
+        // Models an earlier init used before a swap, still pinned in the lock, when clawlocal downloaded them.
+        actions.extend(purge_locked(&layout, Some(&m.sha256))?);
     } else {
         actions.push(undone("model", Some(&receipt.model.path), "kept", Some("--purge removes it".into())));
     }
@@ -91,15 +93,9 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
 /// No receipt: nothing was installed, or an init was stopped before it wrote one (after its download). What such
 /// an init leaves is the lock, and with `--purge` the models it names that clawlocal downloaded.
 fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result<Exit> {
-    let lock = crate::lockfile::LockFile::load(&layout.lock_file())?;
     let mut actions = Vec::new();
     if args.purge {
-        for m in &lock.models {
-            for f in &m.files {
-                let path = layout.repo_cache(&m.repo).join("snapshots").join(&m.commit).join(&f.name);
-                actions.push(purge_model(layout, &m.repo, &m.commit, &path, &f.sha256, false)?);
-            }
-        }
+        actions.extend(purge_locked(layout, None)?);
     }
     remove_state(layout, &mut actions)?;
     remove_empty_dir(&layout.state_dir);
@@ -114,6 +110,21 @@ fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result
         finish(&actions, printer);
     }
     Ok(Exit::Success)
+}
+
+/// Every model file the lock pins that clawlocal downloaded, except the blob `but`.
+fn purge_locked(layout: &Layout, but: Option<&str>) -> Result<Vec<Undone>> {
+    let lock = crate::lockfile::LockFile::load(&layout.lock_file())?;
+    let mut actions = Vec::new();
+    for m in &lock.models {
+        for f in m.files.iter().filter(|f| Some(f.sha256.as_str()) != but) {
+            if crate::hub::cache::RepoCache::new(&layout.hub_cache, &m.repo).downloaded_by_clawlocal(&f.sha256) {
+                let path = layout.repo_cache(&m.repo).join("snapshots").join(&m.commit).join(&f.name);
+                actions.push(purge_model(layout, &m.repo, &m.commit, &path, &f.sha256, true)?);
+            }
+        }
+    }
+    Ok(actions)
 }
 
 /// clawlocal's state files other than the receipt: lock, patch records, doctor cache, backups, logs.

@@ -82,6 +82,9 @@ struct Record {
     /// the file is still what clawlocal wrote (`after_sha256`).
     before_sha256: Option<String>,
     backup: Option<PathBuf>,
+    /// Backups later patches made of a file that held only clawlocal's own version (nothing of anyone else's).
+    #[serde(default)]
+    later_backups: Vec<PathBuf>,
     after_sha256: String,
     changes: Changes,
 }
@@ -456,6 +459,8 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
                 r.before_sha256 = None;
                 r.backup = None;
                 r.created_file = false;
+            } else {
+                r.later_backups.extend(backup);
             }
             r.after_sha256 = after_sha256;
             r.changes = std::mem::take(&mut r.changes).then(patched.changes);
@@ -467,6 +472,7 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
             created_file: current.is_none(),
             before_sha256: current.as_ref().map(|(t, _)| sha256(t.as_bytes())),
             backup,
+            later_backups: Vec::new(),
             after_sha256,
             changes: patched.changes,
         }),
@@ -536,7 +542,8 @@ pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Ou
         (None, _) => outcome.status = "unchanged",
     }
     if matches!(outcome.status, "restored" | "removed") {
-        outcome.redundant_backups = record.backup.iter().chain(outcome.backup.iter()).cloned().collect();
+        outcome.redundant_backups =
+            record.backup.iter().chain(&record.later_backups).chain(outcome.backup.iter()).cloned().collect();
     }
     records.patches.remove(position);
     save_records(opts.records, &records)?;

@@ -160,6 +160,50 @@ pub fn wait_healthy(port: u16, timeout: Duration) -> std::result::Result<Duratio
     Err(format!("{url} did not answer 200 within {}s (last: {last})", timeout.as_secs()))
 }
 
+/// Start the engine with `args` on a free loopback port until `/health` answers, then stop it: a new model proven
+/// to load with this engine before anything is pointed at it (a swap that no service manager restarts). The error
+/// carries the reason and the engine's last log lines.
+pub fn trial(
+    host: &dyn Host,
+    program: &Path,
+    args: &[String],
+    log_dir: &Path,
+    timeout: Duration,
+) -> std::result::Result<Duration, String> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free loopback port for a trial run: {e}"))?
+        .port();
+    let mut args = args.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--port").filter(|i| i + 1 < args.len()) {
+        args[i + 1] = port.to_string();
+    }
+    std::fs::create_dir_all(log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+    let log = log_dir.join("trial.log");
+    let mut child = host.spawn(program, &args, &log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let started = Instant::now();
+    let outcome = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!("llama-server exited ({status}) before it answered"));
+        }
+        if started.elapsed() > timeout {
+            break Err(format!("llama-server did not answer /health within {}s", timeout.as_secs()));
+        }
+        if wait_healthy(port, Duration::from_millis(1)).is_ok() {
+            break Ok(started.elapsed());
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_dir(log_dir);
+    outcome.map_err(|why| {
+        let lines: Vec<&str> = text.lines().collect();
+        format!("{why}\n--- last log lines ---\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
+    })
+}
+
 /// The last lines of the engine's log, from wherever the service manager keeps it.
 pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<String> {
     let out = |program: &str, args: &[&str]| {

@@ -344,3 +344,86 @@ fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
     let config = doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "openclaw-config").unwrap().clone();
     assert_eq!(config["diff"], "", "after init, the same options change nothing in openclaw.json: {config}");
 }
+
+/// `init` with another model, in the same sandbox, as a run: (exit code, stdout, stderr).
+fn init_with(s: &Setup, file: &str) -> crate::support::Run {
+    let port = s.port.to_string();
+    let engine = s.engine.to_string_lossy().into_owned();
+    let spec = format!("hf:{}/{file}", crate::support::sandbox::REPO);
+    s.run(&[
+        "--json",
+        "init",
+        "--profile",
+        "vps-8gb",
+        "--service",
+        "none",
+        "--model",
+        &spec,
+        "--port",
+        &port,
+        "--engine",
+        &engine,
+    ])
+}
+
+/// Changing the model swaps safely. A model that passes every check clawlocal can make before loading it, but that
+/// llama-server cannot load (an unknown architecture): init fails saying so, nothing was switched (openclaw.json,
+/// receipt byte-identical) and the running engine still serves the old model. A good second model: its trial run
+/// passes, OpenClaw is pointed at it, and `uninstall --purge` removes every blob clawlocal downloaded.
+#[test]
+fn e2e_a_model_swap_proves_the_new_model_first_and_keeps_the_old_setup_on_failure() {
+    let test = "e2e_a_model_swap_proves_the_new_model_first_and_keeps_the_old_setup_on_failure";
+    let Some(s) = Setup::new(test) else { return };
+    std::fs::write(s.config(), USER_CONFIG).unwrap();
+    let before = tree(s.ctx.dir.path());
+    let tiny = crate::support::gguf::TinyModel::default();
+    // Same layout and sizes under another architecture name: clawlocal's checks pass, llama-server refuses it.
+    let mut broken = tiny.bytes();
+    for i in 0..broken.len().saturating_sub(5) {
+        if &broken[i..i + 5] == b"llama" {
+            broken[i + 1] = b'x';
+        }
+    }
+    let other = crate::support::gguf::TinyModel { seed: 7, ..Default::default() }.bytes();
+    s.hub.add_repo(
+        crate::support::sandbox::REPO,
+        &[("tiny-F16.gguf", tiny.bytes()), ("broken-F16.gguf", broken), ("other-F16.gguf", other)],
+    );
+    s.init("none", &[]);
+    let _server = s.serve();
+    let (code, doc) = s.doctor(&["--only", "server.model"]);
+    assert_eq!(code, 0, "the first model serves: {doc:#}");
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    let receipt = std::fs::read(s.receipt()).unwrap();
+
+    let failed = init_with(&s, "broken-F16.gguf");
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("did not load, so nothing was switched"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("OpenClaw still uses clawlocal/tiny-f16"), "{}", failed.stderr);
+    assert_eq!(std::fs::read_to_string(s.config()).unwrap(), config, "openclaw.json was not touched");
+    assert_eq!(std::fs::read(s.receipt()).unwrap(), receipt, "the receipt still describes the old setup");
+    let (code, doc) = s.doctor(&[]);
+    assert_eq!(code, 0, "the old setup passes doctor, the engine answers with the old model: {doc:#}");
+
+    let swapped = init_with(&s, "other-F16.gguf");
+    assert_eq!(swapped.code, 0, "{}", swapped.stderr);
+    assert!(swapped.stderr.contains("loaded in a trial run"), "{}", swapped.stderr);
+    let config = std::fs::read_to_string(s.config()).unwrap();
+    assert!(config.contains("clawlocal/other-f16") && config.contains("// my OpenClaw config"), "{config}");
+    let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(s.receipt()).unwrap()).unwrap();
+    assert_eq!(receipt["model"]["id"], "other-f16");
+
+    drop(_server);
+    let purge = s.run(&["--json", "uninstall", "--purge", "--yes"]);
+    assert_eq!(purge.code, 0, "{}", purge.stderr);
+    let removed = purge.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "model" && a["status"] == "removed")
+        .count();
+    assert_eq!(removed, 3, "the current, the earlier and the refused model: {}", purge.stdout);
+    let mut after = tree(s.ctx.dir.path());
+    after.remove("serve.log"); // the test's own log of `clawlocal serve`
+    assert_eq!(after, before, "after --purge every file is as before the first init");
+}
