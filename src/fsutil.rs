@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The random part of a temp file's name, `.<name>.XXXXXX.tmp`: what [`remove_stray_temps`] recognises.
+const TEMP_RANDOM_CHARS: usize = 6;
+
 /// Replace `path` with `bytes` atomically: a temp file in the same directory, fsync, rename, fsync the directory.
 /// A reader sees the old content or the new, never a mix; a crash leaves at most a stray temp file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -19,6 +22,7 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Opti
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp")))
+        .rand_bytes(TEMP_RANDOM_CHARS)
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::io(format!("cannot create a temporary file in {}", dir.display()), &e))?;
@@ -45,10 +49,9 @@ pub fn remove_stray_temps(path: &Path) {
     let prefix = format!(".{name}.");
     for entry in std::fs::read_dir(parent(path)).into_iter().flatten().flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let stray = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .is_some_and(|random| random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let stray = file.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp")).is_some_and(|random| {
+            random.len() == TEMP_RANDOM_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
         if stray {
             let _ = std::fs::remove_file(entry.path());
         }

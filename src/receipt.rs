@@ -70,13 +70,6 @@ impl Receipt {
     }
 }
 
-/// The sha256 of a file's bytes, hex; None when it cannot be read.
-pub fn file_sha256(path: &Path) -> Option<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).ok()?;
-    Some(crate::hub::download::hex(&sha2::Sha256::digest(&bytes)))
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     /// init wrote the API key file.

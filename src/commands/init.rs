@@ -262,7 +262,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     actions.push(done("lock", Some(&layout.lock_file()), lock_status));
     receipt.openclaw_config = layout.in_image(&patched.config);
     receipt.complete = true;
-    receipt.files = recorded_files(&layout, &pulled, &key_file, &rendered, &patched.file);
+    receipt.files = recorded_files(&layout, &pulled, lock_after.as_deref(), &key_file, &rendered, &patched.file);
     receipt.save(&receipt_file)?;
     let receipt_status = match receipt_before {
         None => Status::Created,
@@ -449,25 +449,27 @@ fn with_diffs(
     actions
 }
 
-/// The receipt's file list: each file init wrote or verified and its sha256 now (the model's from its verified
-/// download, not hashed again).
+/// The receipt's file list: each file init wrote or verified and its sha256 now. What init holds in memory (the
+/// model's digest from its verified download, the lock's bytes, the units' text) is not read or hashed again.
 fn recorded_files(
     layout: &layout::Layout,
     pulled: &super::pull::PullDocument,
+    lock: Option<&[u8]>,
     key_file: &Path,
     units: &[render::Rendered],
     openclaw_config: &Path,
 ) -> Vec<receipt::FileRecord> {
+    use crate::hub::download::{sha256_file, sha256_hex};
     let record = |kind: &str, path: &Path, sha256: Option<String>| {
         sha256.map(|sha256| receipt::FileRecord { kind: kind.into(), path: layout.in_image(path), sha256 })
     };
     let mut files = vec![record("model", &pulled.path, Some(pulled.sha256.clone()))];
-    files.push(record("lock", &layout.lock_file(), receipt::file_sha256(&layout.lock_file())));
-    files.push(record("api-key", key_file, receipt::file_sha256(key_file)));
+    files.push(record("lock", &layout.lock_file(), lock.map(sha256_hex)));
+    files.push(record("api-key", key_file, sha256_file(key_file).ok()));
     for unit in units {
-        files.push(record("unit", &unit.path, receipt::file_sha256(&unit.path)));
+        files.push(record("unit", &unit.path, Some(sha256_hex(unit.text.as_bytes()))));
     }
-    files.push(record("openclaw-config", openclaw_config, receipt::file_sha256(openclaw_config)));
+    files.push(record("openclaw-config", openclaw_config, sha256_file(openclaw_config).ok()));
     files.into_iter().flatten().collect()
 }
 

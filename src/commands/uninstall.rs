@@ -195,11 +195,10 @@ fn stop_and_remove_units(
     for unit in &receipt.units {
         let path =
             layout.root.as_ref().map_or_else(|| unit.clone(), |r| r.join(unit.strip_prefix("/").unwrap_or(unit)));
-        let edited = receipt
-            .recorded_sha256(unit)
-            .is_some_and(|sha| crate::receipt::file_sha256(&path).is_some_and(|now| now != sha));
+        let recorded = receipt.recorded_sha256(unit);
+        let edited = |text: &str| recorded.is_some_and(|sha| crate::hub::download::sha256_hex(text.as_bytes()) != sha);
         match std::fs::read_to_string(&path) {
-            Ok(_) if edited => actions.push(undone(
+            Ok(text) if edited(&text) => actions.push(undone(
                 "unit",
                 Some(&path),
                 "kept",

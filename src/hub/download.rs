@@ -348,7 +348,12 @@ pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The sha256 of a file, hex (doctor --deep, the bench).
+/// The sha256 of bytes in memory, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The sha256 of a file, hex (doctor --deep, the bench, the receipt).
 pub fn sha256_file(path: &std::path::Path) -> Result<String> {
     let f = File::open(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), &e))?;
     let mut hasher = Sha256::new();

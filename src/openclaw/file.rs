@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
 use crate::host::Host;
-use crate::hub::download::hex;
+use crate::hub::download::sha256_hex as sha256;
 use crate::openclaw::patch::{self, Changes, PatchSpec, Patched, Section};
 use crate::openclaw::{schema, version};
 
@@ -92,10 +91,6 @@ struct Record {
 pub struct Options<'a> {
     pub records: &'a Path,
     pub dry_run: bool,
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }
 
 /// OpenClaw's own switches for an immutable config.

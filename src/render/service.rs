@@ -141,6 +141,15 @@ pub fn activate(host: &dyn Host, commands: &[Vec<String>]) -> Result<()> {
 
 /// Poll `http://127.0.0.1:<port>/health` until it answers 200 (503 means the model is still loading).
 pub fn wait_healthy(port: u16, timeout: Duration) -> std::result::Result<Duration, String> {
+    wait_healthy_unless(port, timeout, || None)
+}
+
+/// [`wait_healthy`], giving up early with the reason `gone` returns (the engine process exited).
+fn wait_healthy_unless(
+    port: u16,
+    timeout: Duration,
+    mut gone: impl FnMut() -> Option<String>,
+) -> std::result::Result<Duration, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(2)))
@@ -150,6 +159,9 @@ pub fn wait_healthy(port: u16, timeout: Duration) -> std::result::Result<Duratio
     let started = Instant::now();
     let mut last = String::from("no answer");
     while started.elapsed() < timeout {
+        if let Some(why) = gone() {
+            return Err(why);
+        }
         match agent.get(&url).call() {
             Ok(r) if r.status() == 200 => return Ok(started.elapsed()),
             Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
@@ -181,18 +193,10 @@ pub fn trial(
     std::fs::create_dir_all(log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
     let log = log_dir.join("trial.log");
     let mut child = host.spawn(program, &args, &log).map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-    let started = Instant::now();
-    let outcome = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break Err(format!("llama-server exited ({status}) before it answered"));
-        }
-        if started.elapsed() > timeout {
-            break Err(format!("llama-server did not answer /health within {}s", timeout.as_secs()));
-        }
-        if wait_healthy(port, Duration::from_millis(1)).is_ok() {
-            break Ok(started.elapsed());
-        }
-    };
+    let outcome = wait_healthy_unless(port, timeout, || {
+        let status = child.try_wait().ok().flatten()?;
+        Some(format!("llama-server exited ({status}) before it answered"))
+    });
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -152,10 +152,7 @@ fn e2e_init_killed_at_random_points_never_leaves_a_broken_config_or_an_unverifie
     let before = tree(s.ctx.dir.path());
     let size = crate::support::gguf::TinyModel::default().bytes().len() as u64;
     let repo = s.ctx.dir.path().join("hub/models--clawlocal-test--tiny-GGUF");
-    let port = s.port.to_string();
-    let engine = s.engine.to_string_lossy().into_owned();
-    let args =
-        ["--json", "init", "--profile", "vps-8gb", "--service", "none", "--model", crate::support::sandbox::SPEC];
+    let args = s.init_args("none", crate::support::sandbox::SPEC);
     // A fixed seed keeps a failure reproducible; the moments still cover the whole run.
     let mut seed: u64 = 0x5eed_c1a7;
     let mut next = move |below: u64| {
@@ -198,8 +195,7 @@ fn e2e_init_killed_at_random_points_never_leaves_a_broken_config_or_an_unverifie
         });
         let mut child = s
             .command()
-            .args(args)
-            .args(["--port", &port, "--engine", &engine])
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -272,11 +268,8 @@ fn init_on_a_terminal(s: &Setup, answer: &str) -> Option<crate::support::Run> {
     let cmd = s.command();
     let quote = |a: &std::ffi::OsStr| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''"));
     let mut line = vec![quote(cmd.get_program())];
-    let port = s.port.to_string();
-    let engine = s.engine.to_string_lossy().into_owned();
-    let args = ["init", "--profile", "vps-8gb", "--service", "none", "--model", crate::support::sandbox::SPEC];
+    let args = s.init_args("none", crate::support::sandbox::SPEC);
     line.extend(cmd.get_args().chain(args.iter().map(std::ffi::OsStr::new)).map(quote));
-    line.extend(["--port", &port, "--engine", &engine].iter().map(|a| quote(std::ffi::OsStr::new(a))));
     let mut script = std::process::Command::new("script");
     script.env_clear().args(["-qec", &line.join(" "), "/dev/null"]);
     for (k, v) in cmd.get_envs() {
@@ -310,8 +303,7 @@ fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
     let port = s.port.to_string();
     let engine = s.engine.to_string_lossy().into_owned();
     let dry = |service: &str| {
-        let args = ["--json", "init", "--profile", "vps-8gb", "--service", service, "--dry-run", "--port", &port];
-        let run = s.run(&[&args[..], &["--engine", &engine, "--model", crate::support::sandbox::SPEC]].concat());
+        let run = s.run_init(service, crate::support::sandbox::SPEC, &["--dry-run"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         run
     };
@@ -347,23 +339,7 @@ fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
 
 /// `init` with another model, in the same sandbox, as a run: (exit code, stdout, stderr).
 fn init_with(s: &Setup, file: &str) -> crate::support::Run {
-    let port = s.port.to_string();
-    let engine = s.engine.to_string_lossy().into_owned();
-    let spec = format!("hf:{}/{file}", crate::support::sandbox::REPO);
-    s.run(&[
-        "--json",
-        "init",
-        "--profile",
-        "vps-8gb",
-        "--service",
-        "none",
-        "--model",
-        &spec,
-        "--port",
-        &port,
-        "--engine",
-        &engine,
-    ])
+    s.run_init("none", &format!("hf:{}/{file}", crate::support::sandbox::REPO), &[])
 }
 
 /// Changing the model swaps safely. A model that passes every check clawlocal can make before loading it, but that

@@ -55,14 +55,26 @@ impl Setup {
         finish(self.command().args(args).output().unwrap())
     }
 
-    pub fn init(&self, service: &str, extra: &[&str]) -> Value {
+    /// `init` for this sandbox (profile vps-8gb, its port and engine) with `service` and the model `spec`.
+    pub fn init_args(&self, service: &str, spec: &str) -> Vec<String> {
         let port = self.port.to_string();
-        let mut args = vec!["--json", "init", "--profile", "vps-8gb", "--service", service, "--model", SPEC];
-        args.extend(["--port", &port]);
         let engine = self.engine.to_string_lossy().into_owned();
-        args.extend(["--engine", &engine]);
+        ["init", "--profile", "vps-8gb", "--service", service, "--model", spec, "--port", &port, "--engine", &engine]
+            .map(String::from)
+            .into()
+    }
+
+    /// `--json init` with [`Setup::init_args`] and `extra`, whatever its outcome.
+    pub fn run_init(&self, service: &str, spec: &str, extra: &[&str]) -> Run {
+        let init = self.init_args(service, spec);
+        let mut args = vec!["--json"];
+        args.extend(init.iter().map(String::as_str));
         args.extend(extra);
-        let run = self.run(&args);
+        self.run(&args)
+    }
+
+    pub fn init(&self, service: &str, extra: &[&str]) -> Value {
+        let run = self.run_init(service, SPEC, extra);
         assert_eq!(run.code, 0, "init failed:\n{}", run.stderr);
         run.json()
     }
