@@ -22,6 +22,8 @@ pub trait Host {
     fn env(&self, name: &str) -> Option<String>;
     fn read_to_string(&self, path: &Path) -> io::Result<String>;
     fn read_dir_names(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Where a symlink points (`/proc/<pid>/fd/<n>` → `socket:[inode]`).
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf>;
     /// Run `program` with extra environment variables; stdout and stderr are collected whole.
     fn run_env(&self, program: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Option<CommandOutput>;
     /// Whether `path` exists (a file, a directory, or a symlink to one).
@@ -82,6 +84,9 @@ impl Host for RealHost {
         }
         names.sort();
         Ok(names)
+    }
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::read_link(path)
     }
     fn run_env(&self, program: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Option<CommandOutput> {
         let mut child = Command::new(program)
@@ -148,6 +153,7 @@ fn drain(pipe: Option<impl io::Read + Send + 'static>) -> std::thread::JoinHandl
 pub struct FakeHost {
     pub env: BTreeMap<String, String>,
     pub files: BTreeMap<PathBuf, String>,
+    pub links: BTreeMap<PathBuf, PathBuf>,
     pub commands: BTreeMap<String, CommandOutput>,
     pub os: String,
     pub arch: String,
@@ -163,6 +169,10 @@ impl FakeHost {
     }
     pub fn with_file(mut self, path: &str, content: &str) -> Self {
         self.files.insert(path.into(), content.into());
+        self
+    }
+    pub fn with_link(mut self, path: &str, target: &str) -> Self {
+        self.links.insert(path.into(), target.into());
         self
     }
     /// `key` is the program and its arguments joined by spaces.
@@ -187,15 +197,20 @@ impl Host for FakeHost {
         let mut names: Vec<String> = self
             .files
             .keys()
+            .chain(self.links.keys())
             .filter_map(|p| p.strip_prefix(path).ok())
             .filter_map(|rest| rest.components().next())
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
+        names.sort();
         names.dedup();
         if names.is_empty() {
             return Err(io::Error::from(io::ErrorKind::NotFound));
         }
         Ok(names)
+    }
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        self.links.get(path).cloned().ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
     }
     fn run_env(
         &self,

@@ -19,6 +19,7 @@ pub mod lockfile;
 pub mod openclaw;
 pub mod output;
 pub mod plan;
+pub mod ports;
 pub mod profile;
 pub mod receipt;
 pub mod render;

@@ -44,6 +44,25 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     for w in &decision.outcome.warnings {
         printer.warn(w);
     }
+    // Every check that needs no download comes first: the engine and its flags, the service manager, the port,
+    // what the hardened unit can see. A plan that cannot run stops here, before a byte is fetched or written.
+    let previous = Receipt::load(&layout.receipt_file())?;
+    let (engine_path, source) = engine::find(host, args.engine.as_deref(), &layout)?;
+    let engine = engine::probe(host, &engine_path, source)?;
+    let server = engine::args::server_args(&decision.profile, &selection, engine.features);
+    let key_file = layout.api_key_file();
+    let key = render::checked("the API key file", &layout.in_image(&key_file).to_string_lossy())?;
+    // The flags do not depend on the model's path, so the check runs before the download.
+    engine.check(&server.argv(Placement {
+        model: "model.gguf",
+        host: "127.0.0.1",
+        port: opts.port,
+        api_key_file: Some(&key),
+    }))?;
+    let target = render::target_for(opts.service, layout.scope);
+    let will_start = target.is_some() && layout.root.is_none() && !args.no_start;
+    preflight(host, &layout, target, will_start, &engine.path, opts.port, previous.as_ref())?;
+
     if args.dry_run {
         let actions = with_diffs(
             plan::actions(&selection, &decision.profile, &layout, opts),
@@ -71,7 +90,6 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         }
     }
     let mut actions = Vec::new();
-    let previous = Receipt::load(&layout.receipt_file())?;
 
     // The model, verified, and pinned in the lock.
     let lock_before = std::fs::read(layout.lock_file()).ok();
@@ -84,13 +102,8 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let fetched = if pulled.downloaded_bytes > 0 { Status::Created } else { Status::Unchanged };
     actions.push(done("download", Some(&pulled.path), fetched));
 
-    // The engine, and the exact arguments it will run with.
-    let (engine_path, source) = engine::find(host, args.engine.as_deref(), &layout)?;
-    let engine = engine::probe(host, &engine_path, source)?;
-    let server = engine::args::server_args(&decision.profile, &selection, engine.features);
-    let key_file = layout.api_key_file();
+    // The exact arguments the engine will run with.
     let model = render::checked("the model path", &layout.in_image(&pulled.path).to_string_lossy())?;
-    let key = render::checked("the API key file", &layout.in_image(&key_file).to_string_lossy())?;
     let serve_args =
         server.argv(Placement { model: &model, host: "127.0.0.1", port: opts.port, api_key_file: Some(&key) });
     engine.check(&serve_args)?;
@@ -169,8 +182,6 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let swap = previous
         .as_ref()
         .filter(|p| p.complete && (p.model.sha256 != receipt.model.sha256 || p.serve != receipt.serve));
-    let target = rendered.first().map(|r| r.target);
-    let will_start = target.is_some() && layout.root.is_none() && !args.no_start;
     let health_timeout = Duration::from_secs(args.health_timeout);
     if let Some(old) = swap.filter(|_| !will_start) {
         // No manager restarts it here, so a trial run on a spare port is the proof.
@@ -211,12 +222,18 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         Some(target) if will_start => {
             let commands = service::activation(target, &layout, unit_changed, host.uid());
             service::activate(host, &commands)?;
-            if let Err(why) = service::wait_healthy(opts.port, health_timeout) {
+            let ours = service::Ours { key: super::openclaw::read_key(&key_file).ok(), alias: server.alias.clone() };
+            if let Err(why) = service::wait_ours(opts.port, &ours, health_timeout) {
+                let why = match crate::ports::holder(host, opts.port).filter(|h| h.runs(&engine.path) != Some(true)) {
+                    Some(h) if h.pid.is_some() => format!("{why}; port {} is held by {h}", opts.port),
+                    _ => why,
+                };
                 let tail = service::log_tail(host, target, &layout).unwrap_or_else(|| "(no log found)".into());
                 let back = match swap {
                     Some(old) => {
                         put_back(&receipt_file, receipt_before.as_deref())?;
-                        format!("\n{}", go_back(host, target, &layout, &units_before, old, health_timeout))
+                        let key = ours.key.clone();
+                        format!("\n{}", go_back(host, target, &layout, &units_before, old, key, health_timeout))
                     }
                     None => String::new(),
                 };
@@ -328,6 +345,57 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     Ok(Exit::Success)
 }
 
+/// What must hold before init changes anything, checked without a download: the service manager answers, the
+/// port is free (or held by clawlocal's own engine, a re-run), and a system unit can see the engine and the
+/// model cache through its sandbox.
+fn preflight(
+    host: &dyn Host,
+    layout: &layout::Layout,
+    target: Option<render::Target>,
+    will_start: bool,
+    engine: &Path,
+    port: u16,
+    previous: Option<&Receipt>,
+) -> Result<()> {
+    if let Some((target, Err(why))) = target.filter(|_| will_start).map(|t| (t, service::manager_usable(host, t))) {
+        let here = service::managers_here(host, layout.scope);
+        let has =
+            if here.is_empty() { "none of systemd, docker compose or launchd".to_string() } else { here.join(", ") };
+        return Err(Error::usage(format!(
+            "--service {} cannot run here: {why}; this host has {has}",
+            target.service_name()
+        ))
+        .with_hint(
+            "`clawlocal init --service none` and then `clawlocal serve` (or under your own supervisor) runs the \
+                 engine in the foreground; `--service compose` where docker compose runs; `--no-start` writes the \
+                 unit without starting it",
+        ));
+    }
+    // `--root` builds an image for another box and `--no-start` starts nothing: the port is not this host's concern.
+    let starts_here = layout.root.is_none() && (will_start || target.is_none());
+    if let Some(holder) = crate::ports::holder(host, port).filter(|_| starts_here) {
+        let ours = holder.runs(engine) == Some(true)
+            || previous.filter(|p| p.port == port).is_some_and(|p| {
+                let key = super::openclaw::read_key(&p.api_key_file).ok();
+                service::is_ours(port, &service::Ours { key, alias: p.server.alias.clone() }).is_ok()
+            });
+        if !ours {
+            let free = crate::ports::next_free(host, port).map_or(String::new(), |p| format!(" ({p} is free)"));
+            return Err(Error::usage(format!(
+                "port {port} is already in use by {holder}; clawlocal's engine could not bind it"
+            ))
+            .with_hint(format!(
+                "pass another port: `clawlocal init --port <N>`{free}, or stop the program that holds {port}"
+            )));
+        }
+    }
+    if target == Some(render::Target::SystemdSystem) {
+        render::visible_to_system_unit(layout, "the engine", engine)?;
+        render::visible_to_system_unit(layout, "the Hugging Face cache", &layout.hub_cache)?;
+    }
+    Ok(())
+}
+
 /// Put a clawlocal file back as it was before this run (absent when it was absent).
 fn put_back(path: &Path, before: Option<&[u8]>) -> Result<()> {
     match before {
@@ -346,6 +414,7 @@ fn go_back(
     layout: &layout::Layout,
     units_before: &[(PathBuf, Option<Vec<u8>>)],
     old: &Receipt,
+    key: Option<String>,
     timeout: Duration,
 ) -> String {
     for (path, before) in units_before {
@@ -357,7 +426,7 @@ fn go_back(
     if let Err(e) = service::activate(host, &commands) {
         return format!("the previous units are back, but restarting them failed: {}", e.message);
     }
-    match service::wait_healthy(old.port, timeout) {
+    match service::wait_ours(old.port, &service::Ours { key, alias: old.server.alias.clone() }, timeout) {
         Ok(_) => format!("the previous setup ({}) is back and answering; openclaw.json was not touched", old.model.id),
         Err(why) => format!("the previous units are back, but the engine does not answer: {why}"),
     }

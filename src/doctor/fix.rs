@@ -187,6 +187,7 @@ fn restart(p: &Probe, target: Option<crate::render::Target>) -> Result<()> {
         return Err(Error::usage("--root builds an image: no service manager is called"));
     }
     service::activate(p.host, &service::activation(target, p.layout, true, p.host.uid()))?;
-    service::wait_healthy(p.r().port, Duration::from_secs(120)).map_err(Error::failure)?;
+    let ours = service::Ours { key: p.key(), alias: p.r().server.alias.clone() };
+    service::wait_ours(p.r().port, &ours, Duration::from_secs(120)).map_err(Error::failure)?;
     Ok(())
 }

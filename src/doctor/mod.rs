@@ -481,6 +481,7 @@ mod fake_host_tests {
                 cache: CacheType::F16,
                 gpu_margin_mib: None,
                 mlock: false,
+                cache_ram_mib: 0,
                 features: Features::PINNED,
             },
             serve: receipt::Command {

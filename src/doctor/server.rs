@@ -72,7 +72,20 @@ pub fn listen(p: &mut Probe) -> Outcome {
     let port = p.r().port;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        Ok(_) => Outcome::pass(format!("something listens on 127.0.0.1:{port}")),
+        Ok(_) => match foreign_holder(p) {
+            // A unit crash-looping on `bind` behind another program: name the program, not the key.
+            Some(holder) => Outcome::fail(
+                format!(
+                    "port {port} is held by {holder}, not by clawlocal's engine ({}): the engine cannot bind it",
+                    p.r().engine.path.display()
+                ),
+                format!(
+                    "stop that program, or move clawlocal: `{}`",
+                    p.clawlocal(&format!("init --port {}", crate::ports::next_free(p.host, port).unwrap_or(port + 1)))
+                ),
+            ),
+            None => Outcome::pass(format!("something listens on 127.0.0.1:{port}")),
+        },
         Err(e) => {
             let mut out = Outcome::fail(
                 format!("nothing listens on 127.0.0.1:{port} ({e}): the engine is not running"),
@@ -84,6 +97,16 @@ pub fn listen(p: &mut Probe) -> Outcome {
             out
         }
     }
+}
+
+/// The program listening on the receipt's port when it is visibly not the receipt's engine. Compose publishes the
+/// port through the container runtime's proxy, so only the targets that run the engine itself are judged.
+fn foreign_holder(p: &Probe) -> Option<crate::ports::Holder> {
+    if p.r().service == crate::profile::ServiceKind::Compose {
+        return None;
+    }
+    let holder = crate::ports::holder(p.host, p.r().port)?;
+    (holder.pid.is_some() && holder.runs(&p.r().engine.path) == Some(false)).then_some(holder)
 }
 
 pub fn health(p: &mut Probe) -> Outcome {

@@ -126,7 +126,14 @@ pub fn enabled(p: &mut Probe) -> Outcome {
     match p.r().service {
         ServiceKind::Systemd => match systemctl(p, &["is-enabled"]) {
             Err(e) => Outcome::skip(format!("cannot ask systemd: {e}")),
-            Ok(s) if s == "enabled" => Outcome::pass(format!("{UNIT_NAME} enabled")),
+            Ok(s) if s == "enabled" => match linger_off(p) {
+                Some(user) => Outcome::warn(format!(
+                    "{UNIT_NAME} enabled, but linger is off for {user} and there is no graphical session: the user \
+                     manager stops it at logout and does not start it at boot"
+                ))
+                .with_fix(format!("sudo loginctl enable-linger {user}")),
+                None => Outcome::pass(format!("{UNIT_NAME} enabled")),
+            },
             Ok(s) => {
                 Outcome::fail(format!("{UNIT_NAME} is {s}: it will not start at boot"), systemctl_cmd(p, "enable"))
                     .with_repair(Repair::Restart)
@@ -149,6 +156,19 @@ pub fn enabled(p: &mut Probe) -> Outcome {
         }
         ServiceKind::None => no_service(p).expect("service none"),
     }
+}
+
+/// For a user unit on a headless host (no DISPLAY / WAYLAND_DISPLAY): the user when
+/// `/var/lib/systemd/linger/<user>` is missing, i.e. the user manager only runs while the user is logged in.
+fn linger_off(p: &Probe) -> Option<String> {
+    if p.r().scope != Scope::User
+        || p.host.env_nonempty("DISPLAY").is_some()
+        || p.host.env_nonempty("WAYLAND_DISPLAY").is_some()
+    {
+        return None;
+    }
+    let user = p.host.env_nonempty("USER").or_else(|| p.host.env_nonempty("LOGNAME"))?;
+    (!p.host.exists(&std::path::Path::new("/var/lib/systemd/linger").join(&user))).then_some(user)
 }
 
 pub fn active(p: &mut Probe) -> Outcome {
@@ -270,33 +290,66 @@ pub fn hardening(p: &mut Probe) -> Outcome {
         };
     }
     let Some(unit) = r.units.first() else { return Outcome::skip("no unit recorded") };
+    let score = match exposure(p, r.scope, unit) {
+        Ok(s) => s,
+        Err(why) => return Outcome::skip(why),
+    };
+    // A user manager cannot apply User=/DynamicUser=, capability bounds or the mount and namespace protections
+    // without privileges, so systemd-analyze scores every user unit high (clawlocal's: 7.0). A user unit is judged
+    // against the score of the unit clawlocal renders for it now: only a weakening fails.
+    let (max, why) = match r.scope {
+        Scope::System => (MAX_EXPOSURE, format!("clawlocal's system units score ≤ {MAX_EXPOSURE}")),
+        Scope::User => {
+            let fresh = rendered(p).map_err(|e| e.message).and_then(|units| {
+                let unit = units.into_iter().next().ok_or("nothing rendered")?;
+                let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+                let path = dir.path().join(UNIT_NAME);
+                std::fs::write(&path, &unit.text).map_err(|e| e.to_string())?;
+                exposure(p, Scope::User, &path)
+            });
+            match fresh {
+                Ok(f) => (
+                    f + 0.05,
+                    format!(
+                        "the user unit clawlocal renders scores {f:.1}; a user manager cannot apply User=, capability bounds or mount namespaces"
+                    ),
+                ),
+                Err(why) => return Outcome::skip(format!("cannot score a fresh user unit: {why}")),
+            }
+        }
+    };
+    if score <= max {
+        return Outcome::pass(format!("systemd-analyze security: exposure {score:.1} ({why})"));
+    }
+    Outcome::fail(
+        format!("systemd-analyze security: exposure {score:.1} ({why}): the unit's sandboxing was weakened"),
+        "`clawlocal doctor --fix` re-renders the unit",
+    )
+    .with_repair(Repair::Rerender)
+}
+
+/// `systemd-analyze [--user] security --offline=true FILE`'s overall exposure.
+fn exposure(p: &Probe, scope: Scope, unit: &std::path::Path) -> Result<f64, String> {
     let path = unit.to_string_lossy();
     let mut args = vec!["security", "--offline=true", "--no-pager"];
-    if r.scope == Scope::User {
+    if scope == Scope::User {
         args.insert(0, "--user");
     }
     args.push(&path);
     let Some(out) = p.host.run("systemd-analyze", &args, Duration::from_secs(30)) else {
-        return Outcome::skip("systemd-analyze is not installed");
+        return Err("systemd-analyze is not installed".into());
     };
     let text = format!("{}{}", out.stdout, out.stderr);
-    let score = text.lines().find_map(|l| {
-        l.split_once("Overall exposure level for ")?
-            .1
-            .split_once(": ")?
-            .1
-            .split_whitespace()
-            .next()?
-            .parse::<f64>()
-            .ok()
-    });
-    match score {
-        Some(s) if s <= MAX_EXPOSURE => Outcome::pass(format!("systemd-analyze security: exposure {s:.1}")),
-        Some(s) => Outcome::fail(
-            format!("systemd-analyze security: exposure {s:.1} (clawlocal's units score ≤ {MAX_EXPOSURE}): the unit's sandboxing was weakened"),
-            "`clawlocal doctor --fix` re-renders the unit",
-        )
-        .with_repair(Repair::Rerender),
-        None => Outcome::skip(format!("systemd-analyze printed no score: {}", text.lines().last().unwrap_or(""))),
-    }
+    text.lines()
+        .find_map(|l| {
+            l.split_once("Overall exposure level for ")?
+                .1
+                .split_once(": ")?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .ok_or_else(|| format!("systemd-analyze printed no score: {}", text.lines().last().unwrap_or("")))
 }

@@ -32,6 +32,11 @@ pub struct ServerArgs {
     pub gpu_margin_mib: Option<u64>,
     /// Keep the weights in RAM (CPU profiles where the estimate leaves ≥ 10% of the budget free).
     pub mlock: bool,
+    /// `--cache-ram <MiB>`: llama-server keeps earlier conversations' KV state in RAM up to this cap (8192 MiB by
+    /// default), which grows the engine past the estimate until the unit's MemoryMax kills it. Sized from what
+    /// the RAM budget leaves after the estimate; 0 (no prompt cache) when nothing is left.
+    #[serde(default)]
+    pub cache_ram_mib: u64,
     pub features: Features,
 }
 
@@ -62,8 +67,25 @@ pub fn server_args(profile: &Profile, selection: &Selection, features: Features)
         cache: selection.kv_cache_type,
         gpu_margin_mib,
         mlock: accelerator.is_none() && selection.estimate.total_bytes.saturating_mul(10) <= selection.budget_bytes * 9,
+        cache_ram_mib: cache_ram_mib(profile, selection),
         features,
     }
+}
+
+/// llama-server's own default for `--cache-ram`; clawlocal never allows more.
+pub const DEFAULT_CACHE_RAM_MIB: u64 = 8192;
+
+/// RAM left for the prompt cache: on CPU-only and Apple (unified memory) boxes the budget less the whole estimate;
+/// with a CUDA card the weights and KV live in VRAM, so the RAM the unit may use less the mapped model file.
+/// Rounded down to MiB and capped at llama-server's default.
+fn cache_ram_mib(profile: &Profile, selection: &Selection) -> u64 {
+    let cuda = profile.accelerator.as_ref().is_some_and(|a| a.kind == AcceleratorKind::Cuda);
+    let left = if cuda {
+        crate::render::memory_max(profile).saturating_sub(selection.estimate.weights_bytes)
+    } else {
+        selection.budget_bytes.saturating_sub(selection.estimate.total_bytes)
+    };
+    (left / MIB).min(DEFAULT_CACHE_RAM_MIB)
 }
 
 impl ServerArgs {
@@ -107,6 +129,9 @@ impl ServerArgs {
             } else {
                 add("--mlock", None);
             }
+        }
+        if self.features.cache_ram {
+            add("--cache-ram", Some(self.cache_ram_mib.to_string()));
         }
         add("--jinja", None);
         add("--metrics", None);
@@ -207,12 +232,18 @@ mod tests {
         let (a, argv) = args_for("vps-32gb", Request::default(), Features::PINNED);
         assert!(a.mlock, "a 32 GB box has room to lock the weights");
         assert_eq!(value(&argv, "--load-mode"), Some("mmap+mlock"));
-        let (_, old) =
-            args_for("vps-32gb", Request::default(), Features { load_mode: false, fit: false, no_webui: false });
+        let (_, old) = args_for(
+            "vps-32gb",
+            Request::default(),
+            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false },
+        );
         assert!(old.iter().any(|x| x == "--mlock") && !old.iter().any(|x| x == "--load-mode"));
         assert!(!old.iter().any(|x| x == "--no-webui"), "only where the build has it");
-        let (_, gpu_old) =
-            args_for("gpu-24gb", Request::default(), Features { load_mode: false, fit: false, no_webui: false });
+        let (_, gpu_old) = args_for(
+            "gpu-24gb",
+            Request::default(),
+            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false },
+        );
         assert_eq!(value(&gpu_old, "--n-gpu-layers"), Some("999"), "no --fit: offload every layer");
 
         let mut a = a;
@@ -229,5 +260,28 @@ mod tests {
         let req = Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(20_000) };
         let (a, argv) = args_for("vps-8gb", req, Features::PINNED);
         assert_eq!((a.context, value(&argv, "--ctx-size")), (20_000, Some("20000")));
+    }
+
+    #[test]
+    fn the_prompt_cache_is_capped_by_what_the_budget_leaves() {
+        for name in profile::bundled_names() {
+            let p = profile::bundled(name).unwrap();
+            let s = select(&p, Catalog::bundled(), &Request::default()).selection.expect(name);
+            let (a, argv) = args_for(name, Request::default(), Features::PINNED);
+            assert!(a.cache_ram_mib <= DEFAULT_CACHE_RAM_MIB, "{name}");
+            if p.accelerator.is_none() {
+                let left = s.budget_bytes - s.estimate.total_bytes;
+                assert_eq!(a.cache_ram_mib, (left / MIB).min(DEFAULT_CACHE_RAM_MIB), "{name}");
+            }
+            assert_eq!(value(&argv, "--cache-ram"), Some(a.cache_ram_mib.to_string().as_str()), "{name}");
+        }
+        // A model that fills the budget leaves no room: no prompt cache at all rather than an OOM kill later.
+        let p = profile::bundled("vps-8gb").unwrap();
+        let mut s = select(&p, Catalog::bundled(), &Request::default()).selection.unwrap();
+        s.estimate.total_bytes = s.budget_bytes + 1;
+        assert_eq!(server_args(&p, &s, Features::PINNED).cache_ram_mib, 0);
+        let old = Features { cache_ram: false, ..Features::PINNED };
+        let argv = server_args(&p, &s, old).argv(Placement { model: "m", host: "h", port: 1, api_key_file: None });
+        assert!(!argv.iter().any(|x| x == "--cache-ram"), "only where the build has it");
     }
 }

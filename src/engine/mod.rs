@@ -70,17 +70,21 @@ pub struct Features {
     pub fit: bool,
     /// `--no-webui` (builds without the web UI compiled in may lack it).
     pub no_webui: bool,
+    /// `--cache-ram` (the prompt cache's RAM cap; receipts from before it was probed read as absent).
+    #[serde(default)]
+    pub cache_ram: bool,
 }
 
 impl Features {
     /// What the pinned release takes; used when rendering without an engine at hand (`render` on another box).
-    pub const PINNED: Self = Self { load_mode: true, fit: true, no_webui: true };
+    pub const PINNED: Self = Self { load_mode: true, fit: true, no_webui: true, cache_ram: true };
 
     pub fn from_help(help: &str) -> Self {
         Self {
             load_mode: has_flag(help, "--load-mode"),
             fit: has_flag(help, "--fit"),
             no_webui: has_flag(help, "--no-webui"),
+            cache_ram: has_flag(help, "--cache-ram"),
         }
     }
 }
@@ -214,7 +218,10 @@ mod tests {
         let help = "-fit,  --fit [on|off]    whether\n--fit-ctx N  minimum\n--no-webui, --webui\n";
         assert!(has_flag(help, "--fit") && has_flag(help, "--fit-ctx") && has_flag(help, "--no-webui"));
         assert!(!has_flag(help, "--fi") && !has_flag(help, "--load-mode") && !has_flag(help, "--web"));
-        assert_eq!(Features::from_help(help), Features { load_mode: false, fit: true, no_webui: true });
+        assert_eq!(
+            Features::from_help(help),
+            Features { load_mode: false, fit: true, no_webui: true, cache_ram: false }
+        );
     }
 
     #[test]

@@ -34,6 +34,17 @@ pub enum Target {
     Compose,
 }
 
+impl Target {
+    /// The `--service` value that renders this target.
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Self::SystemdSystem | Self::SystemdUser => "systemd",
+            Self::Launchd => "launchd",
+            Self::Compose => "compose",
+        }
+    }
+}
+
 /// Everything a unit is made of, resolved to host paths.
 #[derive(Debug, Clone)]
 pub struct UnitSpec<'a> {
@@ -59,14 +70,21 @@ pub struct Rendered {
 
 /// The file(s) a service kind installs: systemd by scope, launchd, compose; none for `none`.
 pub fn for_service(kind: ServiceKind, spec: &UnitSpec<'_>) -> Result<Vec<Rendered>> {
-    let target = match (kind, spec.layout.scope) {
-        (ServiceKind::Systemd, Scope::System) => Target::SystemdSystem,
-        (ServiceKind::Systemd, Scope::User) => Target::SystemdUser,
-        (ServiceKind::Launchd, _) => Target::Launchd,
-        (ServiceKind::Compose, _) => Target::Compose,
-        (ServiceKind::None, _) => return Ok(Vec::new()),
-    };
-    Ok(vec![render(target, spec)?])
+    match target_for(kind, spec.layout.scope) {
+        Some(target) => Ok(vec![render(target, spec)?]),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The file kind a service choice renders in a scope; `None` for `--service none`.
+pub fn target_for(kind: ServiceKind, scope: Scope) -> Option<Target> {
+    match (kind, scope) {
+        (ServiceKind::Systemd, Scope::System) => Some(Target::SystemdSystem),
+        (ServiceKind::Systemd, Scope::User) => Some(Target::SystemdUser),
+        (ServiceKind::Launchd, _) => Some(Target::Launchd),
+        (ServiceKind::Compose, _) => Some(Target::Compose),
+        (ServiceKind::None, _) => None,
+    }
 }
 
 fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
@@ -161,6 +179,57 @@ fn hidden_from_the_unit(spec: &UnitSpec<'_>) -> Result<()> {
                  outside /home for system scope, or use --scope user",
             ));
         }
+    }
+    Ok(())
+}
+
+/// What the hardened system unit cannot see, found while planning (before a download): its `/tmp` and
+/// `/var/tmp` are private and empty (`PrivateTmp=yes`), homes are hidden (`ProtectHome=yes`), and it runs as a
+/// dynamic user that is not root, so every directory on the way must let others in and a file must let others
+/// read it. Paths are judged as the image sees them under `--root`; only the part below the root is walked.
+pub fn visible_to_system_unit(layout: &Layout, what: &str, path: &Path) -> Result<()> {
+    let seen = layout.in_image(path);
+    let hint = "keep the engine and HF_HUB_CACHE (or HF_HOME) where every user can read them, outside /tmp, \
+                /var/tmp and /home (the defaults: /opt/clawlocal/engine, /var/cache/clawlocal/huggingface), or \
+                use --scope user";
+    if ["/tmp", "/var/tmp"].iter().any(|t| seen.starts_with(t)) {
+        return Err(Error::usage(format!(
+            "{what} {} is under /tmp or /var/tmp, which the hardened system unit replaces with a private, empty \
+             one (PrivateTmp=yes): the engine would not find it",
+            seen.display()
+        ))
+        .with_hint(hint));
+    }
+    if ["/home", "/root", "/run/user"].iter().any(|h| seen.starts_with(h)) {
+        return Err(Error::usage(format!(
+            "{what} {} is under a home directory, which the hardened system unit cannot see (ProtectHome=yes)",
+            seen.display()
+        ))
+        .with_hint(hint));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let stop = layout.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let mut at = Some(path);
+    while let Some(p) = at.filter(|p| *p != stop && p.starts_with(&stop)) {
+        if let Ok(meta) = std::fs::metadata(p) {
+            let mode = meta.permissions().mode();
+            let (blocked, needs) =
+                if meta.is_dir() { (mode & 0o001 == 0, "enter") } else { (mode & 0o004 == 0, "read") };
+            if blocked {
+                return Err(Error::usage(format!(
+                    "{what} {}: {} is mode {:04o}, so the system unit's dynamic user cannot {needs} it",
+                    seen.display(),
+                    layout.in_image(p).display(),
+                    mode & 0o7777
+                ))
+                .with_hint(format!(
+                    "`chmod o+{} {}`, or {hint}",
+                    if meta.is_dir() { "x" } else { "r" },
+                    p.display()
+                )));
+            }
+        }
+        at = p.parent();
     }
     Ok(())
 }

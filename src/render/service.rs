@@ -113,6 +113,51 @@ pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> V
     }
 }
 
+/// Whether `target`'s manager can take a unit on this host now: systemd as PID 1 (`/run/systemd/system`, what
+/// `sd_booted` checks), a user manager answering on the user bus, `docker compose`, `launchctl`. The error says
+/// what is missing; [`managers_here`] says what the host has instead.
+pub fn manager_usable(host: &dyn Host, target: Target) -> std::result::Result<(), String> {
+    let answers =
+        |program: &str, args: &[&str]| host.run(program, args, Duration::from_secs(10)).is_some_and(|o| o.status == 0);
+    match target {
+        Target::SystemdSystem if host.exists(Path::new("/run/systemd/system")) => Ok(()),
+        Target::SystemdSystem => Err(format!(
+            "systemd is not running as PID 1 here (PID 1 is {}; no /run/systemd/system): a container, WSL without              systemd, or a minimal VM",
+            pid1(host)
+        )),
+        Target::SystemdUser if answers("systemctl", &["--user", "show-environment"]) => Ok(()),
+        Target::SystemdUser => Err(
+            "no systemd user manager answers for this user (`systemctl --user show-environment` fails: no user bus; \
+             log in through a session, or `loginctl enable-linger $USER` as root)"
+                .to_string(),
+        ),
+        Target::Compose if answers("docker", &["compose", "version"]) => Ok(()),
+        Target::Compose => Err("`docker compose` does not answer on this host".to_string()),
+        Target::Launchd if answers("launchctl", &["version"]) || host.os() == "macos" => Ok(()),
+        Target::Launchd => Err("launchd exists only on macOS".to_string()),
+    }
+}
+
+/// PID 1's command name, for the error.
+fn pid1(host: &dyn Host) -> String {
+    host.read_to_string(Path::new("/proc/1/comm")).map(|c| c.trim().to_string()).unwrap_or_else(|_| "unknown".into())
+}
+
+/// The `--service` values this host can run now, for the hint of a refused target.
+pub fn managers_here(host: &dyn Host, scope: crate::layout::Scope) -> Vec<&'static str> {
+    let systemd = match scope {
+        crate::layout::Scope::System => Target::SystemdSystem,
+        crate::layout::Scope::User => Target::SystemdUser,
+    };
+    let mut here = Vec::new();
+    for (name, target) in [("systemd", systemd), ("compose", Target::Compose), ("launchd", Target::Launchd)] {
+        if manager_usable(host, target).is_ok() {
+            here.push(name);
+        }
+    }
+    here
+}
+
 fn may_fail(cmd: &[String]) -> bool {
     cmd.get(1).is_some_and(|c| c == "bootout")
 }
@@ -142,6 +187,51 @@ pub fn activate(host: &dyn Host, commands: &[Vec<String>]) -> Result<()> {
 /// Poll `http://127.0.0.1:<port>/health` until it answers 200 (503 means the model is still loading).
 pub fn wait_healthy(port: u16, timeout: Duration) -> std::result::Result<Duration, String> {
     wait_healthy_unless(port, timeout, || None)
+}
+
+/// What only clawlocal's engine answers: `/v1/models` with this key lists this alias.
+#[derive(Debug, Clone)]
+pub struct Ours {
+    pub key: Option<String>,
+    pub alias: String,
+}
+
+/// [`wait_healthy`] that accepts only clawlocal's own engine: another program answering `/health` on the port
+/// (the unit crash-looping on `bind` behind it) is not taken for success.
+pub fn wait_ours(port: u16, ours: &Ours, timeout: Duration) -> std::result::Result<Duration, String> {
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(format!("the engine did not answer as clawlocal's within {}s: {last}", timeout.as_secs()));
+        }
+        wait_healthy(port, left)?;
+        match is_ours(port, ours) {
+            Ok(()) => return Ok(started.elapsed()),
+            Err(why) => last = why,
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `Ok` when the engine on `port` takes the key and serves the alias; else what it answered instead.
+pub fn is_ours(port: u16, ours: &Ours) -> std::result::Result<(), String> {
+    let url = format!("http://127.0.0.1:{port}/v1/models");
+    let reply = crate::doctor::server::call(&url, ours.key.as_deref(), None, Duration::from_secs(5))?;
+    if reply.status != 200 {
+        return Err(format!(
+            "{url} answered HTTP {} to clawlocal's key: another program answers on port {port}",
+            reply.status
+        ));
+    }
+    let doc = reply.json();
+    let served: Vec<&str> = doc["data"].as_array().into_iter().flatten().filter_map(|m| m["id"].as_str()).collect();
+    if served.contains(&ours.alias.as_str()) {
+        Ok(())
+    } else {
+        Err(format!("{url} serves {served:?}, not `{}`: another server answers on port {port}", ours.alias))
+    }
 }
 
 /// [`wait_healthy`], giving up early with the reason `gone` returns (the engine process exited).

@@ -303,7 +303,8 @@ fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
     let port = s.port.to_string();
     let engine = s.engine.to_string_lossy().into_owned();
     let dry = |service: &str| {
-        let run = s.run_init(service, crate::support::sandbox::SPEC, &["--dry-run"]);
+        // --no-start: systemd is not PID 1 here, and a plan that would start a unit without a manager is refused.
+        let run = s.run_init(service, crate::support::sandbox::SPEC, &["--dry-run", "--no-start"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         run
     };
@@ -402,4 +403,57 @@ fn e2e_a_model_swap_proves_the_new_model_first_and_keeps_the_old_setup_on_failur
     let mut after = tree(s.ctx.dir.path());
     after.remove("serve.log"); // the test's own log of `clawlocal serve`
     assert_eq!(after, before, "after --purge every file is as before the first init");
+}
+
+/// Bug 1 of the real-systemd run: another program listening on clawlocal's port. init finds it before changing
+/// anything and refuses, naming the port and the holder (this test process: its pid and command) with `--port` in
+/// the hint; nothing is downloaded or written (at 36f61b4 init downloaded, wrote and reported the other program's
+/// `/health` as its own start).
+#[test]
+fn e2e_a_port_held_by_another_program_is_refused_before_anything_is_written() {
+    let test = "e2e_a_port_held_by_another_program_is_refused_before_anything_is_written";
+    let Some(s) = Setup::new(test) else { return };
+    let before = tree(s.ctx.dir.path());
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
+    let run = s.run_init("none", crate::support::sandbox::SPEC, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let pid = std::process::id();
+    assert!(
+        run.stderr.contains(&format!("port {} is already in use by pid {pid} (", s.port)),
+        "the port and its holder are named: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("clawlocal init --port <N>"), "{}", run.stderr);
+    assert_eq!(difference(&before, &tree(s.ctx.dir.path())), Vec::<String>::new(), "nothing written");
+    // Planning reads the model's GGUF header (the first MiB, by Range) to judge it; nothing more is fetched.
+    let header_only =
+        |r: &crate::support::hubmock::Logged| r.method != "GET" || r.range.as_deref() == Some("bytes=0-1048575");
+    assert!(s.hub.log().iter().all(header_only), "nothing downloaded: {:?}", s.hub.log());
+    drop(squatter);
+}
+
+/// A host without the chosen service manager (here: no systemd as PID 1, no user manager) is found before a byte
+/// is downloaded or written; the error says what the host has and suggests `--service none` + `clawlocal serve`.
+#[test]
+fn e2e_a_host_without_the_service_manager_is_refused_before_the_download() {
+    let test = "e2e_a_host_without_the_service_manager_is_refused_before_the_download";
+    let has_user_manager = std::process::Command::new("systemctl")
+        .args(["--user", "show-environment"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_user_manager {
+        crate::support::parts::skip(test, "this host runs a systemd user manager");
+        return;
+    }
+    let Some(s) = Setup::new(test) else { return };
+    let before = tree(s.ctx.dir.path());
+    let run = s.run_init("systemd", crate::support::sandbox::SPEC, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--service systemd cannot run here"), "{}", run.stderr);
+    assert!(run.stderr.contains("--service none") && run.stderr.contains("clawlocal serve"), "{}", run.stderr);
+    assert_eq!(difference(&before, &tree(s.ctx.dir.path())), Vec::<String>::new(), "nothing written");
+    // Planning reads the model's GGUF header (the first MiB, by Range) to judge it; nothing more is fetched.
+    let header_only =
+        |r: &crate::support::hubmock::Logged| r.method != "GET" || r.range.as_deref() == Some("bytes=0-1048575");
+    assert!(s.hub.log().iter().all(header_only), "nothing downloaded: {:?}", s.hub.log());
 }

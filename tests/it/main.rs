@@ -15,4 +15,5 @@ mod openclaw;
 mod plan;
 mod profiles;
 mod pull;
+mod systemd;
 mod units;

@@ -24,7 +24,7 @@ pub fn under_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| v == "true")
 }
 
-fn cache_root() -> PathBuf {
+pub fn cache_root() -> PathBuf {
     std::env::var_os("CLAWLOCAL_CI_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/clawlocal-ci"))
