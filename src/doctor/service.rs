@@ -290,7 +290,7 @@ pub fn hardening(p: &mut Probe) -> Outcome {
         };
     }
     let Some(unit) = r.units.first() else { return Outcome::skip("no unit recorded") };
-    let score = match exposure(p, r.scope, unit) {
+    let (score, mode) = match exposure(p, r.scope, unit) {
         Ok(s) => s,
         Err(why) => return Outcome::skip(why),
     };
@@ -305,7 +305,7 @@ pub fn hardening(p: &mut Probe) -> Outcome {
                 let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
                 let path = dir.path().join(UNIT_NAME);
                 std::fs::write(&path, &unit.text).map_err(|e| e.to_string())?;
-                exposure(p, Scope::User, &path)
+                exposure(p, Scope::User, &path).map(|(score, _)| score)
             });
             match fresh {
                 Ok(f) => (
@@ -319,23 +319,33 @@ pub fn hardening(p: &mut Probe) -> Outcome {
         }
     };
     if score <= max {
-        return Outcome::pass(format!("systemd-analyze security: exposure {score:.1} ({why})"));
+        return Outcome::pass(format!("systemd-analyze security ({mode}): exposure {score:.1} ({why})"));
     }
     Outcome::fail(
-        format!("systemd-analyze security: exposure {score:.1} ({why}): the unit's sandboxing was weakened"),
+        format!("systemd-analyze security ({mode}): exposure {score:.1} ({why}): the unit's sandboxing was weakened"),
         "`clawlocal doctor --fix` re-renders the unit",
     )
     .with_repair(Repair::Rerender)
 }
 
-/// `systemd-analyze [--user] security --offline=true FILE`'s overall exposure.
-fn exposure(p: &Probe, scope: Scope, unit: &std::path::Path) -> Result<f64, String> {
+/// `systemd-analyze security`'s overall exposure: online (the loaded unit, drop-ins included) for an installed
+/// system unit where systemd runs as PID 1, else `--offline=true FILE` ([--user] for user units).
+fn exposure(p: &Probe, scope: Scope, unit: &std::path::Path) -> Result<(f64, &'static str), String> {
     let path = unit.to_string_lossy();
-    let mut args = vec!["security", "--offline=true", "--no-pager"];
-    if scope == Scope::User {
-        args.insert(0, "--user");
+    let online = scope == Scope::System
+        && p.layout.root.is_none()
+        && unit == p.layout.systemd_unit.as_path()
+        && p.host.exists(std::path::Path::new("/run/systemd/system"));
+    let mut args = vec!["security", "--no-pager"];
+    if online {
+        args.push(UNIT_NAME);
+    } else {
+        args.push("--offline=true");
+        if scope == Scope::User {
+            args.insert(0, "--user");
+        }
+        args.push(&path);
     }
-    args.push(&path);
     let Some(out) = p.host.run("systemd-analyze", &args, Duration::from_secs(30)) else {
         return Err("systemd-analyze is not installed".into());
     };
@@ -351,5 +361,6 @@ fn exposure(p: &Probe, scope: Scope, unit: &std::path::Path) -> Result<f64, Stri
                 .parse::<f64>()
                 .ok()
         })
+        .map(|score| (score, if online { "online" } else { "offline" }))
         .ok_or_else(|| format!("systemd-analyze printed no score: {}", text.lines().last().unwrap_or("")))
 }

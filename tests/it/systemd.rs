@@ -2,7 +2,8 @@
 //! support/nspawn.rs): `init --service systemd` → active → `/health` → doctor green (the `service.*` checks and
 //! the online `systemd-analyze security`) → OpenClaw answers through the unit-run engine; `kill -9` → systemd
 //! restarts it and doctor reports the restart; a container reboot → the enabled unit comes back by itself;
-//! `uninstall --purge` → nothing left and systemd knows no such unit. Also the port collision inside the
+//! `uninstall --purge` → nothing left and systemd knows no such unit. A swap to a model that fails to load rolls
+//! back through systemd (old unit back, old engine serving, openclaw.json untouched). Also the port collision inside the
 //! container, refused before anything is written.
 
 use std::time::Duration;
@@ -75,7 +76,15 @@ fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
     let Some(engine) = parts::llama_server(test) else { return };
     let openclaw = parts::openclaw(test);
     let hub = HubMock::start();
-    hub.add_repo(REPO, &[("tiny-F16.gguf", TinyModel::default().bytes())]);
+    let tiny = TinyModel::default().bytes();
+    // Same layout and sizes under another architecture name: clawlocal's checks pass, llama-server refuses it.
+    let mut broken = tiny.clone();
+    for i in 0..broken.len().saturating_sub(5) {
+        if &broken[i..i + 5] == b"llama" {
+            broken[i + 1] = b'x';
+        }
+    }
+    hub.add_repo(REPO, &[("tiny-F16.gguf", tiny), ("broken-F16.gguf", broken)]);
     let mut c = Container::boot(&rootfs, &engine);
     let port = parts::free_port();
 
@@ -106,6 +115,11 @@ fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
     for id in ["service.unit", "service.enabled", "service.active", "service.restarts", "security.hardening"] {
         assert_eq!(check(&doc, id)["status"], "pass", "{id}: {doc:#}");
     }
+    let hardening = check(&doc, "security.hardening")["detail"].as_str().unwrap().to_string();
+    assert!(
+        hardening.contains("(online): exposure 1.0"),
+        "the loaded unit, scored by the running systemd: {hardening}"
+    );
 
     // The real OpenClaw CLI, on the host, reads the container's config and answers through the unit's engine.
     if let Some(oc) = &openclaw {
@@ -131,21 +145,83 @@ fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
         assert_eq!(doc["ok"], json!(true), "{text}\n{}", String::from_utf8_lossy(&answer.stderr));
     }
 
-    // kill -9 of the engine: Restart=on-failure brings it back, and doctor reports the restart.
+    // A swap to a model the engine cannot load, through systemd: the new unit crash-loops, init puts the old unit
+    // back and restarts it; openclaw.json and the unit are as before and the old model still answers.
+    let unit_path = c.path("/etc/systemd/system/clawlocal-llm.service");
+    let (unit_before, config_before) =
+        (std::fs::read(&unit_path).unwrap(), std::fs::read(c.path("/root/.openclaw/openclaw.json")).unwrap());
+    let mut swap = init_argv(port, &hub);
+    let at = swap.iter().position(|a| a == SPEC).unwrap();
+    swap[at] = SPEC.replace("tiny-F16", "broken-F16");
+    swap.extend(["--health-timeout".to_string(), "20".to_string()]);
+    let failed = run_argv(&c, &swap);
+    assert_eq!(failed.code, 1, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stderr.contains("the previous setup (tiny-f16) is back and answering; openclaw.json was not touched"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(std::fs::read(&unit_path).unwrap(), unit_before, "the old unit is back");
+    assert_eq!(
+        std::fs::read(c.path("/root/.openclaw/openclaw.json")).unwrap(),
+        config_before,
+        "openclaw.json untouched"
+    );
+    let doctor = c.run(&["clawlocal", "--scope", "system", "doctor", "--json", "--only", "server.model"]);
+    assert_eq!(doctor.code, 0, "the old engine serves the old model: {}", doctor.stdout);
+
+    // The prompt cache is capped from the budget (--cache-ram in the unit), and several distinct long
+    // conversations leave the service running with no restart.
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(unit.lines().any(|l| l.starts_with("ExecStart=") && l.contains(" --cache-ram ")), "{unit}");
+    let restarts_before = c.run(&["systemctl", "show", "-p", "NRestarts", "--value", "clawlocal-llm.service"]).stdout;
+    let key = std::fs::read_to_string(c.path("/etc/clawlocal/api-key")).unwrap();
+    let auth = format!("Bearer {}", key.trim());
+    for n in 0..4 {
+        let words: Vec<String> = (0..1500).map(|i| format!("w{n}x{i}")).collect();
+        let body = json!({
+            "model": "tiny-f16",
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": words.join(" ")}],
+        });
+        let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+        let reply = http::request(
+            "POST",
+            &url,
+            &[("Content-Type", "application/json"), ("Authorization", &auth)],
+            Some(body.to_string().as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 200, "conversation {n}: {}", String::from_utf8_lossy(&reply.body));
+    }
+    let restarts_after = c.run(&["systemctl", "show", "-p", "NRestarts", "--value", "clawlocal-llm.service"]).stdout;
+    assert_eq!(restarts_after, restarts_before, "no restart after four long conversations");
+    assert_eq!(c.run(&["systemctl", "is-active", "clawlocal-llm.service"]).stdout.trim(), "active");
+
+    // kill -9 of the engine: Restart=on-failure brings it back, and doctor reports the restart. (The swap's
+    // crash loop already counted restarts: the count must go up by one.)
+    let restarts = || {
+        c.run(&["systemctl", "show", "-p", "NRestarts", "--value", "clawlocal-llm.service"]).stdout.trim().to_string()
+    };
+    let before: u32 = restarts().parse().unwrap();
     let main_pid = c.run(&["systemctl", "show", "-p", "MainPID", "--value", "clawlocal-llm.service"]).stdout;
     let killed = c.run(&["kill", "-9", main_pid.trim()]);
     assert_eq!(killed.code, 0, "{}", killed.stderr);
+    let after = before + 1;
     c.wait_for(
         "the restart",
-        "[ \"$(systemctl show -p NRestarts --value clawlocal-llm.service)\" = 1 ] && systemctl is-active -q clawlocal-llm.service",
+        &format!(
+            "[ \"$(systemctl show -p NRestarts --value clawlocal-llm.service)\" = {after} ] && \
+             systemctl is-active -q clawlocal-llm.service"
+        ),
         Duration::from_secs(60),
     );
     assert!(wait_health(port, Duration::from_secs(60)), "the restarted engine answers");
     let doctor = c.run(&["clawlocal", "--scope", "system", "doctor", "--json", "--only", "service.restarts"]);
     let doc: Value = serde_json::from_str(&doctor.stdout).unwrap();
-    let restarts = check(&doc, "service.restarts");
-    assert_eq!(restarts["status"], "warn", "{doc:#}");
-    assert!(restarts["detail"].as_str().unwrap().contains("restarted 1 times"), "{doc:#}");
+    let reported = check(&doc, "service.restarts");
+    assert_eq!(reported["status"], "warn", "{doc:#}");
+    assert!(reported["detail"].as_str().unwrap().contains(&format!("restarted {after} times")), "{doc:#}");
 
     // A reboot of the container: the enabled unit starts by itself.
     c.stop();
