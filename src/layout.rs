@@ -39,6 +39,12 @@ pub struct Layout {
     pub launchd_plist: PathBuf,
     pub compose_file: PathBuf,
     pub openclaw_config: PathBuf,
+    /// The compose program and its leading words: `CLAWLOCAL_COMPOSE` split on spaces (`podman-compose`), else
+    /// `docker compose`.
+    pub compose: Vec<String>,
+    /// `CLAWLOCAL_ENGINE_IMAGE`: the image the compose file runs instead of the pinned official one (a local
+    /// build, a mirror; the tests use a locally imported one, as no registry is reachable there).
+    pub engine_image: Option<String>,
 }
 
 impl Layout {
@@ -47,6 +53,14 @@ impl Layout {
     }
     pub fn lock_file(&self) -> PathBuf {
         self.state_dir.join(LOCK_FILE)
+    }
+    /// `<compose…> -f <compose file> <rest…>` as words.
+    pub fn compose_command(&self, rest: &[&str]) -> Vec<String> {
+        let mut words = self.compose.clone();
+        words.push("-f".into());
+        words.push(self.compose_file.to_string_lossy().into_owned());
+        words.extend(rest.iter().map(|w| w.to_string()));
+        words
     }
     pub fn receipt_file(&self) -> PathBuf {
         self.state_dir.join("receipt.json")
@@ -145,6 +159,11 @@ pub fn resolve(
         launchd_plist: under(launchd_plist),
         compose_file: under(compose_file),
         openclaw_config: under(openclaw_config),
+        compose: host
+            .env_nonempty("CLAWLOCAL_COMPOSE")
+            .map(|c| c.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_else(|| vec!["docker".into(), "compose".into()]),
+        engine_image: host.env_nonempty("CLAWLOCAL_ENGINE_IMAGE"),
     })
 }
 

@@ -357,8 +357,10 @@ fn preflight(
     port: u16,
     previous: Option<&Receipt>,
 ) -> Result<()> {
-    if let Some((target, Err(why))) = target.filter(|_| will_start).map(|t| (t, service::manager_usable(host, t))) {
-        let here = service::managers_here(host, layout.scope);
+    if let Some((target, Err(why))) =
+        target.filter(|_| will_start).map(|t| (t, service::manager_usable(host, t, layout)))
+    {
+        let here = service::managers_here(host, layout);
         let has =
             if here.is_empty() { "none of systemd, docker compose or launchd".to_string() } else { here.join(", ") };
         return Err(Error::usage(format!(

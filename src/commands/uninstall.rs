@@ -176,13 +176,13 @@ fn stop_and_remove_units(
         return Ok(());
     }
     let user = receipt.scope == Scope::User;
-    let compose = layout.compose_file.to_string_lossy().into_owned();
+    let compose = layout.compose_command(&["down"]);
     let label = crate::render::service::launchd_target(receipt.scope, host.uid());
     let stop: Vec<&str> = match receipt.service {
         ServiceKind::Systemd if user => vec!["systemctl", "--user", "disable", "--now", UNIT_NAME],
         ServiceKind::Systemd => vec!["systemctl", "disable", "--now", UNIT_NAME],
         ServiceKind::Launchd => vec!["launchctl", "bootout", &label],
-        _ => vec!["docker", "compose", "-f", &compose, "down"],
+        _ => compose.iter().map(String::as_str).collect(),
     };
     if layout.root.is_none() {
         // A manager that cannot be reached (or a service already gone) must not keep the files in place.

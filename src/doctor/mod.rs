@@ -307,7 +307,7 @@ impl<'a> Probe<'a> {
                 let sudo = if self.r().scope == Scope::System { "sudo " } else { "" };
                 format!("{sudo}launchctl kickstart -k {}", service::launchd_target(self))
             }
-            ServiceKind::Compose => format!("docker compose -f {} restart", self.layout.compose_file.display()),
+            ServiceKind::Compose => self.layout.compose_command(&["restart"]).join(" "),
             ServiceKind::None => {
                 format!(
                     "stop the running engine, then run `{}` (or `clawlocal doctor --fix` with a service)",

@@ -192,22 +192,25 @@ pub fn active(p: &mut Probe) -> Outcome {
             .with_repair(Repair::Restart),
         },
         ServiceKind::Compose => {
-            let file = p.layout.compose_file.to_string_lossy().into_owned();
-            let out = p.host.run(
-                "docker",
-                &["compose", "-f", &file, "ps", "--status", "running", "--quiet"],
-                Duration::from_secs(20),
-            );
-            match out {
-                None => Outcome::skip("cannot ask docker (not installed or not answering)"),
-                Some(o) if o.status == 0 && !o.stdout.trim().is_empty() => {
-                    Outcome::pass("the clawlocal-llm container runs")
-                }
-                Some(o) => Outcome::fail(
-                    format!("the clawlocal-llm container is not running {}", o.stderr.trim()),
-                    format!("docker compose -f {file} up -d"),
-                )
-                .with_repair(Repair::Restart),
+            // `ps -q` lists the project's containers in both docker compose and podman-compose; `--status
+            // running` only docker's, so the container's state is asked of the runtime by name.
+            let ps = p.layout.compose_command(&["ps", "-q"]);
+            let ps: Vec<&str> = ps.iter().map(String::as_str).collect();
+            let up = p.layout.compose_command(&["up", "-d"]).join(" ");
+            let runtime = if ps[0].starts_with("podman") { "podman" } else { "docker" };
+            let ids = match p.host.run(ps[0], &ps[1..], Duration::from_secs(30)) {
+                None => return Outcome::skip(format!("cannot run `{}`", ps.join(" "))),
+                Some(o) => o.stdout.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
+            };
+            let running = ids.iter().any(|id| {
+                p.host
+                    .run(runtime, &["inspect", "-f", "{{.State.Running}}", id], Duration::from_secs(20))
+                    .is_some_and(|o| o.status == 0 && o.stdout.trim() == "true")
+            });
+            if running {
+                Outcome::pass("the clawlocal-llm container runs")
+            } else {
+                Outcome::fail("the clawlocal-llm container is not running", up).with_repair(Repair::Restart)
             }
         }
         ServiceKind::None => no_service(p).expect("service none"),

@@ -144,7 +144,8 @@ fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
             });
             ctx.insert("args", &argv);
             ctx.insert("service", COMPOSE_SERVICE);
-            ctx.insert("image", if spec.profile.accelerator.is_some() { IMAGE_CUDA } else { IMAGE_CPU });
+            let pinned = if spec.profile.accelerator.is_some() { IMAGE_CUDA } else { IMAGE_CPU };
+            ctx.insert("image", &checked("CLAWLOCAL_ENGINE_IMAGE", layout.engine_image.as_deref().unwrap_or(pinned))?);
             ctx.insert("port_binding", &format!("127.0.0.1:{0}:{0}", spec.port));
             ctx.insert("model_dir", &repo_dir);
             ctx.insert("model_mount", MODEL_MOUNT);

@@ -106,17 +106,14 @@ pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> V
                 words(&["launchctl", "bootstrap", &domain, &plist]),
             ]
         }
-        Target::Compose => {
-            let file = layout.compose_file.to_string_lossy().into_owned();
-            vec![words(&["docker", "compose", "-f", &file, "up", "-d"])]
-        }
+        Target::Compose => vec![layout.compose_command(&["up", "-d"])],
     }
 }
 
 /// Whether `target`'s manager can take a unit on this host now: systemd as PID 1 (`/run/systemd/system`, what
 /// `sd_booted` checks), a user manager answering on the user bus, `docker compose`, `launchctl`. The error says
 /// what is missing; [`managers_here`] says what the host has instead.
-pub fn manager_usable(host: &dyn Host, target: Target) -> std::result::Result<(), String> {
+pub fn manager_usable(host: &dyn Host, target: Target, layout: &Layout) -> std::result::Result<(), String> {
     let answers =
         |program: &str, args: &[&str]| host.run(program, args, Duration::from_secs(10)).is_some_and(|o| o.status == 0);
     match target {
@@ -131,8 +128,18 @@ pub fn manager_usable(host: &dyn Host, target: Target) -> std::result::Result<()
              log in through a session, or `loginctl enable-linger $USER` as root)"
                 .to_string(),
         ),
-        Target::Compose if answers("docker", &["compose", "version"]) => Ok(()),
-        Target::Compose => Err("`docker compose` does not answer on this host".to_string()),
+        Target::Compose => {
+            let mut version: Vec<&str> = layout.compose.iter().map(String::as_str).collect();
+            version.push("version");
+            if answers(version[0], &version[1..]) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{}` does not answer on this host (CLAWLOCAL_COMPOSE picks another, e.g. podman-compose)",
+                    version.join(" ")
+                ))
+            }
+        }
         Target::Launchd if answers("launchctl", &["version"]) || host.os() == "macos" => Ok(()),
         Target::Launchd => Err("launchd exists only on macOS".to_string()),
     }
@@ -144,14 +151,14 @@ fn pid1(host: &dyn Host) -> String {
 }
 
 /// The `--service` values this host can run now, for the hint of a refused target.
-pub fn managers_here(host: &dyn Host, scope: crate::layout::Scope) -> Vec<&'static str> {
-    let systemd = match scope {
+pub fn managers_here(host: &dyn Host, layout: &Layout) -> Vec<&'static str> {
+    let systemd = match layout.scope {
         crate::layout::Scope::System => Target::SystemdSystem,
         crate::layout::Scope::User => Target::SystemdUser,
     };
     let mut here = Vec::new();
     for (name, target) in [("systemd", systemd), ("compose", Target::Compose), ("launchd", Target::Launchd)] {
-        if manager_usable(host, target).is_ok() {
+        if manager_usable(host, target, layout).is_ok() {
             here.push(name);
         }
     }
@@ -303,12 +310,13 @@ pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<Stri
     let out = |program: &str, args: &[&str]| {
         host.run(program, args, Duration::from_secs(20)).filter(|o| o.status == 0).map(|o| o.stdout)
     };
-    let compose = layout.compose_file.to_string_lossy().into_owned();
+    let compose = layout.compose_command(&["logs", "--tail", "30"]);
+    let compose: Vec<&str> = compose.iter().map(String::as_str).collect();
     let text = match target {
         Target::SystemdSystem => out("journalctl", &["-u", UNIT_NAME, "-n", "30", "--no-pager"]),
         Target::SystemdUser => out("journalctl", &["--user-unit", UNIT_NAME, "-n", "30", "--no-pager"]),
         Target::Launchd => std::fs::read_to_string(layout.log_dir.join("llm.log")).ok(),
-        Target::Compose => out("docker", &["compose", "-f", &compose, "logs", "--tail", "30"]),
+        Target::Compose => out(compose[0], &compose[1..]),
     }?;
     let lines: Vec<&str> = text.lines().collect();
     Some(lines[lines.len().saturating_sub(30)..].join("\n"))

@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod compose;
 mod doctor;
 mod e2e;
 mod engine;
