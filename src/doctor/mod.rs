@@ -513,6 +513,21 @@ mod fake_host_tests {
     }
 
     #[test]
+    fn a_user_unit_on_a_headless_host_without_linger_warns_with_the_command() {
+        let user = || receipt(ServiceKind::Systemd, Scope::User, "vps-8gb", GIB);
+        let enabled = "systemctl --user is-enabled clawlocal-llm.service";
+        let headless = base().with_env("USER", "alice").with_command(enabled, "enabled");
+        let off = outcome(&headless, user(), service::enabled);
+        assert_eq!(off.status, Status::Warn, "{}", off.detail);
+        assert!(off.detail.contains("linger is off for alice"), "{}", off.detail);
+        assert_eq!(off.fix.as_deref(), Some("sudo loginctl enable-linger alice"));
+        let lingering = headless.clone().with_file("/var/lib/systemd/linger/alice", "");
+        assert_eq!(outcome(&lingering, user(), service::enabled).status, Status::Pass);
+        let desktop = headless.with_env("WAYLAND_DISPLAY", "wayland-0");
+        assert_eq!(outcome(&desktop, user(), service::enabled).status, Status::Pass, "a graphical session keeps it");
+    }
+
+    #[test]
     fn systemd_answers_become_pass_fail_or_skip_with_the_command_to_run() {
         let r = || receipt(ServiceKind::Systemd, Scope::System, "vps-8gb", GIB);
         let host = base().with_command("systemctl is-enabled clawlocal-llm.service", "disabled").with_failing_command(

@@ -353,6 +353,39 @@ pub fn yaml(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Found while planning, before a download: a system unit's private /tmp (seen for real: HF_HOME under /tmp →
+    /// the unit crash-loops with `failed to load model`) and a directory its dynamic user cannot enter.
+    #[test]
+    fn what_the_system_unit_cannot_see_is_refused_by_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let img = tempfile::tempdir().unwrap();
+        let host = crate::host::FakeHost::linux().with_env("HOME", "/root");
+        let layout = crate::layout::resolve(&host, Some(Scope::System), Some(img.path()), None).unwrap();
+        let tmp = img.path().join("tmp/hf/hub");
+        let err = visible_to_system_unit(&layout, "the Hugging Face cache", &tmp).unwrap_err();
+        assert!(err.message.contains("/tmp/hf/hub is under /tmp or /var/tmp") && err.message.contains("PrivateTmp"));
+        let err = visible_to_system_unit(&layout, "the engine", &img.path().join("var/tmp/llama-server")).unwrap_err();
+        assert!(err.message.contains("PrivateTmp"), "{}", err.message);
+        let cache = img.path().join("srv/private/hub");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::set_permissions(img.path().join("srv/private"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let err = visible_to_system_unit(&layout, "the Hugging Face cache", &cache).unwrap_err();
+        assert!(
+            err.message.contains("/srv/private is mode 0700") && err.message.contains("cannot enter"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.as_deref().unwrap_or("").contains("chmod o+x"), "{:?}", err.hint);
+        std::fs::set_permissions(img.path().join("srv/private"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(visible_to_system_unit(&layout, "the Hugging Face cache", &cache).is_ok());
+        let engine = img.path().join("opt/llama-server");
+        std::fs::create_dir_all(engine.parent().unwrap()).unwrap();
+        std::fs::write(&engine, "").unwrap();
+        std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let err = visible_to_system_unit(&layout, "the engine", &engine).unwrap_err();
+        assert!(err.message.contains("cannot read"), "{}", err.message);
+    }
+
     #[test]
     fn systemd_words_are_quoted_and_specifiers_doubled() {
         assert_eq!(systemd_word("/usr/bin/llama-server"), "/usr/bin/llama-server");

@@ -399,6 +399,45 @@ mod tests {
         assert!(err.contains(&format!("127.0.0.1:{closed}/health did not answer 200")), "{err}");
     }
 
+    /// Another program on the port answers `/health` 200 but refuses clawlocal's key (what the seed guide's own
+    /// llama-server on 8765 does): not a start. At 36f61b4 init took it for its engine.
+    #[test]
+    fn the_health_wait_accepts_only_clawlocals_engine() {
+        use std::io::{BufRead, BufReader, Write};
+        let serve = |models: &'static str| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let mut line = String::new();
+                    let _ = BufReader::new(stream.try_clone().unwrap()).read_line(&mut line);
+                    let (status, body) =
+                        if line.contains("/v1/models") { (models, models_body(models)) } else { ("200 OK", "{}") };
+                    let _ = write!(
+                        &stream,
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            port
+        };
+        fn models_body(status: &str) -> &'static str {
+            if status.starts_with("200") {
+                r#"{"data":[{"id":"tiny-f16"}]}"#
+            } else {
+                r#"{"error":{"message":"Invalid API Key"}}"#
+            }
+        }
+        let ours = Ours { key: Some("k".into()), alias: "tiny-f16".into() };
+        let other = serve("401 Unauthorized");
+        let err = wait_ours(other, &ours, Duration::from_secs(2)).unwrap_err();
+        assert!(err.contains("HTTP 401") && err.contains(&format!("another program answers on port {other}")), "{err}");
+        assert!(wait_ours(serve("200 OK"), &ours, Duration::from_secs(5)).is_ok());
+        let wrong = Ours { alias: "qwen3-8b".into(), ..ours };
+        assert!(wait_ours(serve("200 OK"), &wrong, Duration::from_secs(2)).unwrap_err().contains("not `qwen3-8b`"));
+    }
+
     #[test]
     fn a_failing_manager_command_is_named() {
         let host = FakeHost::linux().with_failing_command(
