@@ -457,3 +457,25 @@ fn e2e_a_host_without_the_service_manager_is_refused_before_the_download() {
         |r: &crate::support::hubmock::Logged| r.method != "GET" || r.range.as_deref() == Some("bytes=0-1048575");
     assert!(s.hub.log().iter().all(header_only), "nothing downloaded: {:?}", s.hub.log());
 }
+
+/// Bug 1, the doctor side: the engine's port taken by another program that answers (here: one that accepts the
+/// connection). doctor's first server check names the holder (pid and command) instead of blaming the key, as it
+/// did at 36f61b4 (`server.model: 401 … restart the engine so it reads the key file again`).
+#[test]
+fn e2e_doctor_names_the_program_that_holds_the_engines_port() {
+    let test = "e2e_doctor_names_the_program_that_holds_the_engines_port";
+    let Some(s) = Setup::new(test) else { return };
+    s.init("none", &[]);
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
+    let (code, doc) = s.doctor(&["--only", "server.listen"]);
+    let listen = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "server.listen").unwrap().clone();
+    assert_eq!((code, &listen["status"]), (1, &serde_json::json!("fail")), "{doc:#}");
+    let detail = listen["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("port {} is held by pid {} (", s.port, std::process::id()))
+            && detail.contains("not by clawlocal's engine"),
+        "{detail}"
+    );
+    assert!(listen["fix"].as_str().unwrap().contains("init --port"), "{doc:#}");
+    drop(squatter);
+}
