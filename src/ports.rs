@@ -23,7 +23,10 @@ impl fmt::Display for Holder {
         match (self.pid, &self.command) {
             (Some(pid), Some(cmd)) => write!(f, "pid {pid} ({})", shorten(cmd)),
             (Some(pid), None) => write!(f, "pid {pid}"),
-            _ => write!(f, "a process this user cannot see (run as root, or `ss -ltnp` names it)"),
+            _ => write!(
+                f,
+                "a process clawlocal cannot see (another user's, or outside this container: `ss -ltnp` names it)"
+            ),
         }
     }
 }

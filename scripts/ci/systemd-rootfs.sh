@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Debian 12 rootfs that boots systemd 252 as PID 1 under `systemd-nspawn -b`, for the tests that drive the real
 # service manager (tests/it/systemd.rs). Debootstrapped once into a cache outside the clone; the tests copy it per
-# test. Prints the rootfs directory on its last line. ~1-2 min cold, 0 s cached.
+# test. Prints the rootfs directory on its last line. ~40 s cold (measured), 0 s cached.
 #
 # usage: scripts/ci/systemd-rootfs.sh
 # env:   CLAWLOCAL_CI_CACHE  cache root [default: ~/.cache/clawlocal-ci]
