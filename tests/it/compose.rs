@@ -55,6 +55,10 @@ fn image(conf: &Path, rootfs: &Path, engine: &Path, work: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_llama_server, missing_rootfs, missing_podman),
+    ignore = "needs llama-server, a bootable rootfs + systemd-nspawn, podman, podman-compose and runc (README: Real components in the tests)"
+)]
 fn e2e_compose_under_podman_for_real() {
     let test = "e2e_compose_under_podman_for_real";
     let missing: Vec<&str> = ["podman", "podman-compose", "runc"].into_iter().filter(|p| !have(p)).collect();

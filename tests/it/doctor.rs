@@ -29,6 +29,7 @@ fn failed(doc: &Value) -> Vec<String> {
 /// The acceptance: a healthy `init --service none` + `serve` passes doctor, and OpenClaw itself validates
 /// the config and gets an answer from the local model through it.
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_doctor_passes_a_healthy_setup_and_openclaw_answers_through_it() {
     let Some(s) = Setup::new("e2e_doctor_passes_a_healthy_setup_and_openclaw_answers_through_it") else { return };
     s.init("none", &[]);
@@ -118,6 +119,7 @@ fn e2e_doctor_passes_a_healthy_setup_and_openclaw_answers_through_it() {
 
 /// Each fault is named by its layer, with a fix, and doctor exits 1; `--fix` repairs what it safely can.
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_doctor_names_the_layer_of_each_fault() {
     let Some(s) = Setup::new("e2e_doctor_names_the_layer_of_each_fault") else { return };
     let init = s.init("none", &[]);
@@ -237,6 +239,7 @@ fn e2e_doctor_names_the_layer_of_each_fault() {
 /// A unit edited by hand is drift: `service.unit` fails and `--fix` would render it again. (systemd is not PID 1
 /// here, so the manager's own checks skip: they cannot ask it.)
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_doctor_finds_a_drifted_unit() {
     let Some(s) = Setup::new("e2e_doctor_finds_a_drifted_unit") else { return };
     let init = s.init("systemd", &["--no-start"]);

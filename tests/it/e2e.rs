@@ -19,6 +19,7 @@ fn tiny_model(ctx: &Ctx) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_llama_server_loads_the_generated_model_and_answers() {
     let Some(bin) = parts::llama_server("e2e_llama_server_loads_the_generated_model_and_answers") else { return };
     let ctx = Ctx::new();
@@ -57,6 +58,7 @@ fn e2e_llama_server_loads_the_generated_model_and_answers() {
 /// The Hugging Face cache layout clawlocal writes is what llama-server loads: a pull from the Hub mock, then
 /// llama-server on the snapshot entry (a relative symlink to the verified blob).
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_pulled_model_loads_from_the_hf_cache() {
     let Some(bin) = parts::llama_server("e2e_pulled_model_loads_from_the_hf_cache") else { return };
     let ctx = Ctx::new();
@@ -81,6 +83,7 @@ fn e2e_pulled_model_loads_from_the_hf_cache() {
 }
 
 #[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_quantized_variant_loads_and_reports_its_type() {
     let name = "e2e_quantized_variant_loads_and_reports_its_type";
     let (Some(bin), Some(quantize)) = (parts::llama_server(name), parts::llama_quantize(name)) else { return };
@@ -97,6 +100,10 @@ fn e2e_quantized_variant_loads_and_reports_its_type() {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_llama_server, missing_openclaw),
+    ignore = "needs llama-server, the OpenClaw CLI (README: Real components in the tests)"
+)]
 fn e2e_openclaw_validates_a_config_pointing_at_the_server_and_gets_an_answer() {
     let name = "e2e_openclaw_validates_a_config_pointing_at_the_server_and_gets_an_answer";
     let (Some(bin), Some(openclaw)) = (parts::llama_server(name), parts::openclaw(name)) else { return };
@@ -304,6 +311,10 @@ mod hub {
 /// `clawlocal serve` answers /health and a chat completion on the chosen port with the alias as model id, the API
 /// key is required, the context is the selected one, and SIGTERM stops it cleanly. A second init changes nothing.
 #[test]
+#[cfg_attr(
+    any(missing_llama_server, missing_openclaw),
+    ignore = "needs llama-server, the OpenClaw CLI (README: Real components in the tests)"
+)]
 fn e2e_init_service_none_then_serve_answers_with_the_alias() {
     let Some(bin) = parts::llama_server("e2e_init_service_none_then_serve_answers_with_the_alias") else { return };
     let ctx = Ctx::new();

@@ -70,6 +70,10 @@ fn wait_health(port: u16, timeout: Duration) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    any(missing_llama_server, missing_rootfs),
+    ignore = "needs llama-server, a bootable rootfs + systemd-nspawn (README: Real components in the tests)"
+)]
 fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
     let test = "e2e_systemd_system_unit_for_real_restart_reboot_uninstall";
     let Some(rootfs) = nspawn::rootfs(test) else { return };
@@ -248,6 +252,10 @@ fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
 /// systemd` → active → doctor green, `security.hardening` judged against what a user manager can apply (at
 /// 36f61b4 it failed at 7.0 and init exited 1); then `uninstall` leaves no unit the user manager knows.
 #[test]
+#[cfg_attr(
+    any(missing_llama_server, missing_rootfs),
+    ignore = "needs llama-server, a bootable rootfs + systemd-nspawn (README: Real components in the tests)"
+)]
 fn e2e_systemd_user_unit_for_real_with_linger() {
     let test = "e2e_systemd_user_unit_for_real_with_linger";
     let Some(rootfs) = nspawn::rootfs(test) else { return };

@@ -53,6 +53,7 @@ fn exec_start(unit: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(any(missing_systemd_analyze), ignore = "needs systemd-analyze (README: Real components in the tests)")]
 fn units_system_unit_of_every_profile_verifies_and_scores_at_most_2() {
     let Some(analyze) = parts::systemd_analyze("units_system_unit_of_every_profile_verifies_and_scores_at_most_2")
     else {
@@ -96,6 +97,7 @@ fn units_system_unit_of_every_profile_verifies_and_scores_at_most_2() {
 }
 
 #[test]
+#[cfg_attr(any(missing_systemd_analyze), ignore = "needs systemd-analyze (README: Real components in the tests)")]
 fn units_user_unit_verifies_and_has_no_user_directive() {
     let Some(analyze) = parts::systemd_analyze("units_user_unit_verifies_and_has_no_user_directive") else { return };
     let ctx = Ctx::new();
@@ -182,6 +184,7 @@ fn units_compose_file_validates_against_the_compose_spec_and_publishes_loopback_
 /// files (verify finds the program); what systemd cannot express is refused; a newline is refused before anything
 /// is written.
 #[test]
+#[cfg_attr(any(missing_systemd_analyze), ignore = "needs systemd-analyze (README: Real components in the tests)")]
 fn units_injection_through_paths_is_escaped_or_refused() {
     let Some(analyze) = parts::systemd_analyze("units_injection_through_paths_is_escaped_or_refused") else { return };
     let ctx = Ctx::new();
