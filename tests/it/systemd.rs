@@ -18,31 +18,20 @@ use crate::support::{http, parts};
 const REPO: &str = "clawlocal-test/tiny-GGUF";
 const SPEC: &str = "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf";
 
+/// `init` of the tiny model under systemd on `port`, with the engine copied into the container.
+fn init_words(port: &str) -> Vec<&str> {
+    let engine = "/usr/local/bin/llama-server";
+    let mut words = vec!["--json", "init", "--profile", "vps-8gb", "--service", "systemd", "--model", SPEC];
+    words.extend(["--port", port, "--engine", engine, "--yes"]);
+    words
+}
+
 fn init_argv(port: u16, hub: &HubMock) -> Vec<String> {
     let endpoint = format!("HF_ENDPOINT={}", hub.endpoint());
     let port = port.to_string();
-    [
-        "env",
-        &endpoint,
-        "clawlocal",
-        "--scope",
-        "system",
-        "--json",
-        "init",
-        "--profile",
-        "vps-8gb",
-        "--service",
-        "systemd",
-        "--model",
-        SPEC,
-        "--port",
-        &port,
-        "--engine",
-        "/usr/local/bin/llama-server",
-        "--yes",
-    ]
-    .map(String::from)
-    .into()
+    let mut argv = vec!["env", &endpoint, "clawlocal", "--scope", "system"];
+    argv.extend(init_words(&port));
+    argv.into_iter().map(String::from).collect()
 }
 
 fn run_argv(c: &Container, argv: &[String]) -> crate::support::Run {
@@ -288,21 +277,7 @@ fn e2e_systemd_user_unit_for_real_with_linger() {
         c.run(&argv)
     };
     let port_text = port.to_string();
-    let init = as_alice(&[
-        "--json",
-        "init",
-        "--profile",
-        "vps-8gb",
-        "--service",
-        "systemd",
-        "--model",
-        SPEC,
-        "--port",
-        &port_text,
-        "--engine",
-        "/usr/local/bin/llama-server",
-        "--yes",
-    ]);
+    let init = as_alice(&init_words(&port_text));
     assert_eq!(init.code, 0, "init as alice:\n{}\n{}", init.stdout, init.stderr);
     assert!(wait_health(port, Duration::from_secs(30)));
     let doctor = as_alice(&["doctor", "--json"]);
