@@ -74,20 +74,22 @@ impl Container {
         let nspawn = child.id();
         self.nspawn = Some(child);
         let deadline = Instant::now() + Duration::from_secs(90);
-        // The container's PID 1 is nspawn's child.
-        self.pid1 = loop {
+        // The container's PID 1 is the nspawn child that runs systemd; nspawn's first child may be a short-lived
+        // helper (seen on a reboot), so it is looked up again until systemd answers through it.
+        loop {
             let children =
                 std::fs::read_to_string(format!("/proc/{nspawn}/task/{nspawn}/children")).unwrap_or_default();
-            if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse().ok()) {
-                break pid;
-            }
-            assert!(Instant::now() < deadline, "the container did not start: {}", self.console());
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        loop {
-            let state = self.sh("systemctl is-system-running 2>/dev/null || true").stdout;
-            if matches!(state.trim(), "running" | "degraded") {
-                break;
+            let systemd = children
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .find(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "systemd"));
+            let mut state = String::new();
+            if let Some(pid) = systemd {
+                self.pid1 = pid;
+                state = self.sh("systemctl is-system-running 2>/dev/null || true").stdout;
+                if matches!(state.trim(), "running" | "degraded") {
+                    break;
+                }
             }
             assert!(Instant::now() < deadline, "systemd did not come up ({}): {}", state.trim(), self.console());
             std::thread::sleep(Duration::from_millis(300));
