@@ -146,7 +146,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub choice: ModelChoice,
     /// Port for llama-server [default: the profile's]
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// Service target [default: the profile's]
     #[arg(long, value_enum)]
@@ -177,7 +177,7 @@ pub struct InitArgs {
     pub profile: String,
     #[command(flatten)]
     pub choice: ModelChoice,
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// llama-server binary to use (same as CLAWLOCAL_LLAMA_SERVER)
     #[arg(long, value_name = "PATH")]
@@ -244,7 +244,7 @@ pub struct RenderArgs {
     pub engine: Option<PathBuf>,
     #[command(flatten)]
     pub choice: ModelChoice,
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 }
 

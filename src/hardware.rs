@@ -205,7 +205,7 @@ fn cgroup_cpu_quota(host: &dyn Host) -> Option<u32> {
 }
 
 /// The NVIDIA card with the most memory, if `nvidia-smi` answers.
-fn nvidia(host: &dyn Host) -> Option<Accelerator> {
+pub fn nvidia(host: &dyn Host) -> Option<Accelerator> {
     let out = host.run(
         "nvidia-smi",
         &["--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],

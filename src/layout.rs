@@ -67,15 +67,51 @@ impl Layout {
     }
     /// A path as the installed system sees it: with `--root DIR`, files are written under DIR but the units,
     /// the receipt and the serve command name them from `/`.
-    pub fn in_image(&self, path: &Path) -> PathBuf {
+    pub fn in_image(&self, path: &Path) -> ImagePath {
         match self.root.as_deref().and_then(|r| path.strip_prefix(r).ok()) {
-            Some(rest) => Path::new("/").join(rest),
-            None => path.to_path_buf(),
+            Some(rest) => ImagePath(Path::new("/").join(rest)),
+            None => ImagePath(path.to_path_buf()),
+        }
+    }
+    /// Where an image path lies on this host: under `--root DIR` when there is one. The one way from a receipt's
+    /// paths to files this run may touch.
+    pub fn on_host(&self, path: &ImagePath) -> PathBuf {
+        match &self.root {
+            Some(root) => root.join(path.0.strip_prefix("/").unwrap_or(&path.0)),
+            None => path.0.clone(),
         }
     }
     /// `models--ORG--NAME` under the hub cache.
     pub fn repo_cache(&self, repo: &str) -> PathBuf {
         self.hub_cache.join(format!("models--{}", repo.replace('/', "--")))
+    }
+}
+
+/// A path as the installed system names it (`/etc/clawlocal/api-key`), which with `--root DIR` is not where the
+/// file lies on this host. Receipts and units hold these; [`Layout::on_host`] turns one back into a host path, so
+/// no code can touch an image path on the build host by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct ImagePath(PathBuf);
+
+/// Tests write receipts by hand.
+#[cfg(test)]
+impl From<&str> for ImagePath {
+    fn from(s: &str) -> Self {
+        Self(PathBuf::from(s))
+    }
+}
+
+impl ImagePath {
+    /// The path as the image names it, for text that runs inside the image (units, `serve`, messages).
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+    pub fn display(&self) -> std::path::Display<'_> {
+        self.0.display()
+    }
+    pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
+        self.0.to_string_lossy()
     }
 }
 

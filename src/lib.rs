@@ -14,6 +14,7 @@ pub mod gguf_model;
 pub mod hardware;
 pub mod host;
 pub mod hub;
+pub mod install;
 pub mod layout;
 pub mod lockfile;
 pub mod openclaw;
@@ -36,8 +37,11 @@ use crate::output::Printer;
 
 /// Parse arguments, run the command, print the error if any, and map it to the contract's exit code.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
     let host = RealHost;
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, &host),
+    };
     let printer = Printer::new(
         cli.global.json,
         cli.global.quiet,
@@ -53,6 +57,23 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit as u8)
+}
+
+/// A command line clap refuses. Under `--json` (anywhere before `--`) it is one document on stdout and one JSON
+/// line on stderr, like every other error; `--help` and `--version` print as clap prints them.
+fn usage_error(e: clap::Error, host: &dyn Host) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string();
+    let hint = lines.find(|l| l.starts_with("tip:") || l.starts_with("For more information")).map(str::to_string);
+    let err = error::Error { exit: error::Exit::Usage, message, hint };
+    Printer::new(true, false, false, true, host.env("NO_COLOR").is_some()).error(&err);
+    ExitCode::from(error::Exit::Usage as u8)
 }
 
 impl From<cli::Scope> for layout::Scope {

@@ -89,9 +89,12 @@ impl LockFile {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut text = serde_json::to_string_pretty(self).expect("the lock serialises");
-        text.push('\n');
-        crate::fsutil::write_atomic(path, text.as_bytes())
+        crate::fsutil::write_atomic(path, self.text().as_bytes())
+    }
+
+    /// The file's bytes, as `save` writes them.
+    pub fn text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the lock serialises") + "\n"
     }
 
     pub fn find(&self, repo: &str, revision: &str, first_file: &str) -> Option<&LockedModel> {

@@ -133,8 +133,16 @@ impl Printer {
         }
     }
 
-    /// `error: …` and `hint: …` on stderr; under `--json` also the one document on stdout.
+    /// `error: …` and `hint: …` on stderr; under `--json` a JSON line there and the one document on stdout.
     pub fn error(&self, err: &Error) {
+        if self.json {
+            eprintln!("{}", json!({"type": "error", "message": err.message, "hint": err.hint}));
+            self.document(&json!({
+                "ok": false,
+                "error": {"message": err.message, "hint": err.hint, "exit_code": err.exit as i32}
+            }));
+            return;
+        }
         if self.color {
             eprintln!("\x1b[31merror\x1b[0m: {}", err.message);
         } else {
@@ -142,12 +150,6 @@ impl Printer {
         }
         if let Some(hint) = &err.hint {
             eprintln!("hint: {hint}");
-        }
-        if self.json {
-            self.document(&json!({
-                "ok": false,
-                "error": {"message": err.message, "hint": err.hint, "exit_code": err.exit as i32}
-            }));
         }
     }
 }

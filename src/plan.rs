@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Features;
 use crate::engine::args::{Placement, server_args};
 use crate::layout::{Layout, UNIT_NAME};
-use crate::profile::{Profile, ServiceKind};
+use crate::profile::{Budget, Profile, ServiceKind};
+use crate::select::Candidate;
 use crate::select::Selection;
 use crate::size::human;
 
@@ -149,4 +150,20 @@ pub fn actions(selection: &Selection, profile: &Profile, layout: &Layout, option
         "record every file and edit made, for `clawlocal uninstall`".into(),
     ));
     out
+}
+
+/// The `plan --json` document (schema: schemas/plan.schema.json).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PlanDocument {
+    /// False when nothing fits; the process then exits 1.
+    pub ok: bool,
+    /// The resolved profile, with its reserve and budget.
+    pub profile: serde_json::Value,
+    pub budget: Budget,
+    pub selection: Option<Selection>,
+    pub candidates: Vec<Candidate>,
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

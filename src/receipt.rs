@@ -1,14 +1,14 @@
 //! `receipt.json` in the state dir: what `init` installed, where, and the exact command the engine runs with.
 //! `serve` runs that command; `status`, `doctor` and `uninstall` read the rest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Version;
 use crate::engine::args::ServerArgs;
 use crate::error::{Error, Result};
-use crate::layout::Scope;
+use crate::layout::{ImagePath, Scope};
 use crate::plan::Role;
 use crate::profile::ServiceKind;
 
@@ -30,9 +30,9 @@ pub struct Receipt {
     pub server: ServerArgs,
     /// What `clawlocal serve` executes: the unit's ExecStart with the key file at its real path.
     pub serve: Command,
-    pub api_key_file: PathBuf,
-    pub units: Vec<PathBuf>,
-    pub openclaw_config: PathBuf,
+    pub api_key_file: ImagePath,
+    pub units: Vec<ImagePath>,
+    pub openclaw_config: ImagePath,
     /// What clawlocal itself created, so `uninstall` removes exactly that (and `--purge` never a blob it found).
     #[serde(default)]
     pub created: Created,
@@ -53,14 +53,14 @@ fn finished() -> bool {
 pub struct FileRecord {
     /// `model`, `lock`, `api-key`, `unit` or `openclaw-config`.
     pub kind: String,
-    pub path: PathBuf,
+    pub path: ImagePath,
     pub sha256: String,
 }
 
 impl Receipt {
     /// The sha256 init recorded for `path`.
-    pub fn recorded_sha256(&self, path: &Path) -> Option<&str> {
-        self.files.iter().find(|f| f.path == path).map(|f| f.sha256.as_str())
+    pub fn recorded_sha256(&self, path: &ImagePath) -> Option<&str> {
+        self.files.iter().find(|f| f.path == *path).map(|f| f.sha256.as_str())
     }
 
     /// The same installation, ignoring the bookkeeping of how far init got.
@@ -90,7 +90,7 @@ pub struct Model {
     pub commit: String,
     pub file: String,
     /// The snapshot entry in the Hub cache.
-    pub path: PathBuf,
+    pub path: ImagePath,
     pub sha256: String,
     pub size: u64,
     pub context: u32,
@@ -100,14 +100,14 @@ pub struct Model {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engine {
-    pub path: PathBuf,
+    pub path: ImagePath,
     pub source: String,
     pub version: Version,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
-    pub program: PathBuf,
+    pub program: ImagePath,
     pub args: Vec<String>,
 }
 

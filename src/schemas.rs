@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use crate::catalog::Catalog;
-use crate::commands::plan::PlanDocument;
 use crate::error::{Error, Result};
 use crate::lockfile::LockFile;
+use crate::plan::PlanDocument;
 use crate::profile::Profile;
 
 /// File name and content of every generated schema.

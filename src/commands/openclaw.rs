@@ -1,14 +1,12 @@
 //! `clawlocal openclaw patch|unpatch`: the OpenClaw step of init and uninstall, by hand.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-
 use crate::cli::{GlobalArgs, OpenclawCommand, PatchArgs};
 use crate::error::{Error, Exit, Result};
 use crate::host::Host;
 use crate::layout::{self, Layout};
 use crate::openclaw::file::{self, Options, Outcome};
 use crate::openclaw::patch::{Fields, PatchSpec};
+use crate::openclaw::{read_key, records_path};
 use crate::output::Printer;
 
 /// OpenClaw refuses smaller windows (`CONTEXT_WINDOW_HARD_MIN_TOKENS`).
@@ -40,11 +38,6 @@ pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer:
     };
     report(&outcome, printer);
     Ok(Exit::Success)
-}
-
-/// Where clawlocal records what it patched (for unpatch and uninstall).
-pub fn records_path(layout: &Layout) -> std::path::PathBuf {
-    layout.state_dir.join("openclaw-patches.json")
 }
 
 fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
@@ -87,49 +80,6 @@ fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
         fields: Fields::BASELINE,
         gateway_mode: args.gateway_mode.clone(),
     })
-}
-
-/// What init (and doctor --fix) patch into openclaw.json for the local model: the provider at the engine's
-/// loopback port, the model with its context window, and the role.
-pub fn local_spec(
-    model_id: &str,
-    model_name: &str,
-    context: u32,
-    port: u16,
-    role: crate::plan::Role,
-    api_key: String,
-) -> PatchSpec {
-    PatchSpec {
-        base_url: crate::plan::base_url(port),
-        api_key,
-        model_id: model_id.to_string(),
-        model_name: model_name.to_string(),
-        context_window: context,
-        max_tokens: 4096.min(context / 4),
-        role,
-        fields: Fields::BASELINE,
-        gateway_mode: None,
-    }
-}
-
-/// The API key from a file only its owner can read (never from the command line).
-pub fn read_key(path: &Path) -> Result<String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read the key file {}", path.display()), &e))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(Error::usage(format!(
-            "the key file {} is readable by others (mode {:o})",
-            path.display(),
-            meta.permissions().mode() & 0o777
-        ))
-        .with_hint(format!("chmod 600 {}", path.display())));
-    }
-    let key = std::fs::read_to_string(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), &e))?;
-    let key = key.trim();
-    if key.is_empty() || key.chars().any(char::is_control) {
-        return Err(Error::usage(format!("the key file {} holds no usable key (one line expected)", path.display())));
-    }
-    Ok(key.to_string())
 }
 
 fn report(outcome: &Outcome, printer: &Printer) {

@@ -1,9 +1,6 @@
 //! `clawlocal plan`: the selection, every candidate with its reason, and the actions `init` would take.
 //! No side effects.
 
-use schemars::JsonSchema;
-use serde::Serialize;
-
 use crate::catalog::Catalog;
 use crate::cli::{GlobalArgs, ModelChoice, PlanArgs, ServiceTarget};
 use crate::error::{Error, Exit, Result};
@@ -12,26 +9,10 @@ use crate::host::Host;
 use crate::hub::HubConfig;
 use crate::layout;
 use crate::output::Printer;
-use crate::plan::{self, Action, Role};
-use crate::profile::{self, Budget, Profile};
+use crate::plan::{self, PlanDocument, Role};
+use crate::profile::{self, Profile};
 use crate::select::{self, Candidate, Request, Selection};
 use crate::size::human;
-
-/// The `plan --json` document (schema: schemas/plan.schema.json).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PlanDocument {
-    /// False when nothing fits; the process then exits 1.
-    pub ok: bool,
-    /// The resolved profile, with its reserve and budget.
-    pub profile: serde_json::Value,
-    pub budget: Budget,
-    pub selection: Option<Selection>,
-    pub candidates: Vec<Candidate>,
-    pub actions: Vec<Action>,
-    pub warnings: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 /// What `plan`, `init` and `render` are asked to decide.
 pub struct Ask<'a> {
@@ -132,8 +113,9 @@ fn hf_model_catalog(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<Catalog> {
-    let want = super::pull::wanted(spec, request.quant.as_deref())?;
-    let (resolution, header) = super::pull::inspect(&want, layout, HubConfig::from_env(host, global.offline), printer)?;
+    let want = crate::hub::pull::wanted(spec, request.quant.as_deref())?;
+    let (resolution, header) =
+        crate::hub::pull::inspect(&want, layout, HubConfig::from_env(host, global.offline), printer)?;
     let model = gguf_model::from_header(&header, spec, &want.hub.repo, &resolution)?;
     request.model = Some(model.id.clone());
     request.quant = model.quants.keys().next().cloned();

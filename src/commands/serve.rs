@@ -31,7 +31,7 @@ pub fn run(args: &ServeArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pri
         "serving {} on http://127.0.0.1:{}/v1 (Ctrl-C or SIGTERM stops it)",
         receipt.model.id, receipt.port
     ));
-    let err = host.exec(&cmd.program, &cmd.args);
+    let err = host.exec(&layout.on_host(&cmd.program), &cmd.args);
     Err(Error::usage(format!("cannot run {}: {err}", cmd.program.display()))
         .with_hint("`clawlocal engine show` checks the engine; `clawlocal init` records a new one"))
 }

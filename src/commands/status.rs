@@ -33,8 +33,8 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         Ok(_) => "another program answers on the port",
         Err(_) => "not running",
     };
-    let model_present = std::fs::metadata(&r.model.path).is_ok_and(|m| m.len() == r.model.size);
-    let patched = std::fs::read_to_string(&r.openclaw_config)
+    let model_present = std::fs::metadata(layout.on_host(&r.model.path)).is_ok_and(|m| m.len() == r.model.size);
+    let patched = std::fs::read_to_string(layout.on_host(&r.openclaw_config))
         .ok()
         .and_then(|t| crate::openclaw::patch::parse_json5(&t, "").ok())
         .is_some_and(|v| v.pointer(&format!("/models/providers/{}", crate::openclaw::patch::PROVIDER)).is_some());

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, UninstallArgs};
 use crate::error::{Error, Exit, Result};
 use crate::host::Host;
-use crate::layout::{self, Layout, Scope, UNIT_NAME};
+use crate::layout::{self, Layout, Scope};
 use crate::openclaw::file::{self as openclaw_file, Options};
 use crate::output::Printer;
 use crate::profile::ServiceKind;
@@ -60,11 +60,13 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
     stop_and_remove_units(&receipt, &layout, host, printer, &mut actions)?;
     unpatch(&receipt, &layout, host, printer, &mut actions)?;
 
-    crate::fsutil::remove_stray_temps(&receipt.api_key_file);
+    // Every path in the receipt is the image's: with `--root` it lies under the root, never on this host.
+    let key_file = layout.on_host(&receipt.api_key_file);
+    crate::fsutil::remove_stray_temps(&key_file);
     if receipt.created.key_file {
-        actions.push(remove_file("api-key", &receipt.api_key_file)?);
+        actions.push(remove_file("api-key", &key_file)?);
     } else {
-        actions.push(undone("api-key", Some(&receipt.api_key_file), "kept", Some("it existed before init".into())));
+        actions.push(undone("api-key", Some(&key_file), "kept", Some("it existed before init".into())));
     }
     remove_empty_dir(&layout.config_dir);
 
@@ -75,11 +77,12 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
     if args.purge {
         let m = &receipt.model;
         let claimed = receipt.created.model_blob;
-        actions.push(purge_model(&layout, &m.repo, &m.commit, &m.path, &m.sha256, claimed)?);
+        actions.push(purge_model(&layout, &m.repo, &m.commit, &layout.on_host(&m.path), &m.sha256, claimed)?);
         // Models an earlier init used before a swap, still pinned in the lock, when clawlocal downloaded them.
         actions.extend(purge_locked(&layout, Some(&m.sha256))?);
     } else {
-        actions.push(undone("model", Some(&receipt.model.path), "kept", Some("--purge removes it".into())));
+        let path = layout.on_host(&receipt.model.path);
+        actions.push(undone("model", Some(&path), "kept", Some("--purge removes it".into())));
     }
 
     // State last: the receipt is what a failed uninstall would need to run again.
@@ -96,6 +99,14 @@ fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result
     let mut actions = Vec::new();
     if args.purge {
         actions.extend(purge_locked(layout, None)?);
+    }
+    // An init killed while OpenClaw judged its candidate (before the receipt) leaves the candidate beside the config.
+    let config = &layout.openclaw_config;
+    for candidate in openclaw_file::candidate_files(config, config) {
+        crate::fsutil::remove_stray_temps(&candidate);
+        if candidate.exists() {
+            actions.push(remove_file("openclaw-temp", &candidate)?);
+        }
     }
     remove_state(layout, &mut actions)?;
     remove_empty_dir(&layout.state_dir);
@@ -172,18 +183,16 @@ fn stop_and_remove_units(
     printer: &Printer,
     actions: &mut Vec<Undone>,
 ) -> Result<()> {
-    if receipt.service == ServiceKind::None || receipt.units.is_empty() {
+    let Some(target) = crate::render::target_for(receipt.service, receipt.scope).filter(|_| !receipt.units.is_empty())
+    else {
+        if layout.root.is_none() {
+            actions.extend(stop_serve(receipt, layout, host, printer));
+        }
         return Ok(());
-    }
-    let user = receipt.scope == Scope::User;
-    let compose = layout.compose_command(&["down"]);
-    let label = crate::render::service::launchd_target(receipt.scope, host.uid());
-    let stop: Vec<&str> = match receipt.service {
-        ServiceKind::Systemd if user => vec!["systemctl", "--user", "disable", "--now", UNIT_NAME],
-        ServiceKind::Systemd => vec!["systemctl", "disable", "--now", UNIT_NAME],
-        ServiceKind::Launchd => vec!["launchctl", "bootout", &label],
-        _ => compose.iter().map(String::as_str).collect(),
     };
+    let user = receipt.scope == Scope::User;
+    let words = crate::render::service::deactivation(target, layout, host.uid());
+    let stop: Vec<&str> = words.iter().map(String::as_str).collect();
     if layout.root.is_none() {
         // A manager that cannot be reached (or a service already gone) must not keep the files in place.
         match host.run(stop[0], &stop[1..], Duration::from_secs(120)) {
@@ -193,8 +202,7 @@ fn stop_and_remove_units(
         }
     }
     for unit in &receipt.units {
-        let path =
-            layout.root.as_ref().map_or_else(|| unit.clone(), |r| r.join(unit.strip_prefix("/").unwrap_or(unit)));
+        let path = layout.on_host(unit);
         let recorded = receipt.recorded_sha256(unit);
         let edited = |text: &str| recorded.is_some_and(|sha| crate::hub::download::sha256_hex(text.as_bytes()) != sha);
         match std::fs::read_to_string(&path) {
@@ -221,6 +229,31 @@ fn stop_and_remove_units(
     Ok(())
 }
 
+/// `--service none`: the engine `clawlocal serve` runs, when it is clawlocal's (its binary, and it serves the
+/// alias to the key), gets SIGTERM and is waited for; another program on the port is left alone.
+fn stop_serve(receipt: &Receipt, layout: &Layout, host: &dyn Host, printer: &Printer) -> Option<Undone> {
+    let holder = crate::ports::holder(host, receipt.port)?;
+    let pid = holder.pid?;
+    let key = crate::openclaw::read_key(&layout.on_host(&receipt.api_key_file)).ok();
+    let ours = crate::render::service::Ours { key, alias: receipt.server.alias.clone() };
+    if holder.runs(&layout.on_host(&receipt.engine.path)) != Some(true)
+        || crate::render::service::is_ours(receipt.port, &ours).is_err()
+    {
+        return None;
+    }
+    let signalled = rustix::process::Pid::from_raw(pid as i32)
+        .map(|p| rustix::process::kill_process(p, rustix::process::Signal::TERM));
+    if !matches!(signalled, Some(Ok(()))) {
+        printer.warn(&format!("could not stop the engine (pid {pid}) on port {}", receipt.port));
+        return None;
+    }
+    let started = std::time::Instant::now();
+    while crate::ports::holder(host, receipt.port).is_some() && started.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(undone("engine", None, "stopped", Some(format!("pid {pid}, started by `clawlocal serve`"))))
+}
+
 fn unpatch(
     receipt: &Receipt,
     layout: &Layout,
@@ -228,8 +261,8 @@ fn unpatch(
     printer: &Printer,
     actions: &mut Vec<Undone>,
 ) -> Result<()> {
-    let config = &receipt.openclaw_config;
-    let records = super::openclaw::records_path(layout);
+    let config = &layout.on_host(&receipt.openclaw_config);
+    let records = crate::openclaw::records_path(layout);
     let outcome = openclaw_file::unpatch_file(host, config, &Options { records: &records, dry_run: false })?;
     for w in &outcome.warnings {
         printer.warn(w);

@@ -121,7 +121,8 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
     match repair {
         Repair::Redownload => {
             // The snapshot entry links to the blob named by its sha256; the blob is what is damaged.
-            let blob = std::fs::canonicalize(&r.model.path).unwrap_or_else(|_| r.model.path.clone());
+            let path = p.layout.on_host(&r.model.path);
+            let blob = std::fs::canonicalize(&path).unwrap_or(path);
             if blob.starts_with(&p.layout.hub_cache) && blob.is_file() {
                 std::fs::remove_file(&blob).map_err(|e| Error::io(format!("cannot remove {}", blob.display()), &e))?;
             }
@@ -130,9 +131,9 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
                 Some((model, quant)) if !r.model.spec.starts_with("hf:") => (model, Some(quant)),
                 _ => (r.model.spec.as_str(), None),
             };
-            let want = crate::commands::pull::wanted(model, quant)?;
+            let want = crate::hub::pull::wanted(model, quant)?;
             let config = crate::hub::HubConfig::from_env(p.host, offline);
-            let pulled = crate::commands::pull::pull(&want, p.layout, config, true, printer)?;
+            let pulled = crate::hub::pull::pull(&want, p.layout, config, true, printer)?;
             if pulled.sha256 != r.model.sha256 {
                 return Err(Error::failure(format!(
                     "downloaded {} with sha256 {}, but the receipt pins {}",
@@ -144,7 +145,7 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
         }
         Repair::ChmodKey => {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&r.api_key_file, std::fs::Permissions::from_mode(0o600))
+            std::fs::set_permissions(p.layout.on_host(&r.api_key_file), std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| Error::io(format!("cannot chmod {}", r.api_key_file.display()), &e))
         }
         Repair::Rerender => {
@@ -162,13 +163,12 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
             restart(p, rendered.first().map(|u| u.target))
         }
         Repair::Repatch => {
-            let key = crate::commands::openclaw::read_key(&r.api_key_file)?;
-            let spec =
-                crate::commands::openclaw::local_spec(&r.model.id, &r.model.name, r.model.context, r.port, r.role, key);
-            let records = crate::commands::openclaw::records_path(p.layout);
+            let key = crate::openclaw::read_key(&p.layout.on_host(&r.api_key_file))?;
+            let spec = crate::openclaw::local_spec(&r.model.id, &r.model.name, r.model.context, r.port, r.role, key);
+            let records = crate::openclaw::records_path(p.layout);
             let outcome = openclaw_file::patch_file(
                 p.host,
-                &r.openclaw_config,
+                &p.layout.on_host(&r.openclaw_config),
                 spec,
                 &Options { records: &records, dry_run: false },
             )?;

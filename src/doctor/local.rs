@@ -152,7 +152,7 @@ pub fn disk(p: &mut Probe) -> Outcome {
 }
 
 pub fn engine_binary(p: &mut Probe) -> Outcome {
-    let path = p.r().engine.path.clone();
+    let path = p.layout.on_host(&p.r().engine.path);
     let fix = format!(
         "install llama-server again at {} (`clawlocal engine install` for the pinned release), then `{}`",
         path.display(),
@@ -177,7 +177,7 @@ pub fn engine_version(p: &mut Probe) -> Outcome {
         "PATH" => "PATH",
         _ => "receipt",
     };
-    let engine = match crate::engine::probe(p.host, &r.engine.path, source) {
+    let engine = match crate::engine::probe(p.host, &p.layout.on_host(&r.engine.path), source) {
         Ok(e) => e,
         Err(e) => {
             return Outcome::fail(e.message, e.hint.unwrap_or_else(|| "`clawlocal engine install`".into()));
@@ -231,7 +231,7 @@ fn redownload_fix(p: &Probe) -> String {
 
 pub fn model_file(p: &mut Probe) -> Outcome {
     let r = p.r().clone();
-    let path = &r.model.path;
+    let path = &p.layout.on_host(&r.model.path);
     let len = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) => {
@@ -256,7 +256,7 @@ pub fn model_file(p: &mut Probe) -> Outcome {
 
 pub fn model_gguf(p: &mut Probe) -> Outcome {
     let r = p.r().clone();
-    match crate::gguf::read_file(&r.model.path) {
+    match crate::gguf::read_file(&p.layout.on_host(&r.model.path)) {
         Ok(h) => {
             let trained = h.context_length().unwrap_or(0);
             let detail = format!(
@@ -291,7 +291,7 @@ pub fn model_sha256(p: &mut Probe) -> Outcome {
         ));
     }
     let want = locked(p).map_or(r.model.sha256.clone(), |(_, sha)| sha);
-    match crate::hub::download::sha256_file(&r.model.path) {
+    match crate::hub::download::sha256_file(&p.layout.on_host(&r.model.path)) {
         Ok(sha) if sha == want => Outcome::pass(format!("sha256 {sha}")),
         Ok(sha) => Outcome::fail(
             format!("{} hashes to {sha}, not the locked {want}: the file is damaged", r.model.path.display()),
@@ -371,7 +371,7 @@ pub fn bind(p: &mut Probe) -> Outcome {
 }
 
 pub fn key_file(p: &mut Probe) -> Outcome {
-    let path = p.r().api_key_file.clone();
+    let path = p.layout.on_host(&p.r().api_key_file);
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
         Err(e) => {

@@ -283,7 +283,7 @@ impl<'a> Probe<'a> {
 
     /// The key the engine requires, read from its file (mode is judged by `security.key-file`).
     fn key(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.receipt.as_ref()?.api_key_file).ok()?;
+        let text = std::fs::read_to_string(self.layout.on_host(&self.receipt.as_ref()?.api_key_file)).ok()?;
         Some(text.trim().to_string()).filter(|k| !k.is_empty())
     }
 
@@ -368,15 +368,19 @@ pub fn run_all_but(probe: &mut Probe, leave_out: &[&str]) -> Vec<Check> {
 
 fn run_set(probe: &mut Probe, run: &BTreeSet<&'static str>, shown: &BTreeSet<&str>) -> Vec<Check> {
     let mut results: Vec<Check> = Vec::new();
+    // For each result, the failed check that kept it from running (through skipped ones in between).
+    let mut failed_cause: Vec<Option<usize>> = Vec::new();
     for d in CHECKS.iter().filter(|d| run.contains(d.id)) {
         let started = Instant::now();
-        let blocked = d.after.iter().find_map(|dep| results.iter().find(|r| r.id == *dep && !r.usable));
-        let outcome = match blocked {
+        let blocked = d.after.iter().find_map(|dep| results.iter().position(|r| r.id == *dep && !r.usable));
+        let cause = blocked.and_then(|i| if results[i].status == Status::Fail { Some(i) } else { failed_cause[i] });
+        let outcome = match blocked.map(|i| &results[i]) {
             // A skipped prerequisite's reason is this check's reason too (e.g. `--service none`).
             Some(dep) if dep.status == Status::Skip => Outcome::skip(dep.detail.clone()),
             Some(dep) => Outcome::skip(format!("skipped: {} did not pass", dep.id)),
             None => (d.run)(probe),
         };
+        failed_cause.push(cause);
         debug_assert!(outcome.status != Status::Fail || outcome.fix.is_some(), "{} failed without a fix", d.id);
         results.push(Check {
             id: d.id.to_string(),
@@ -389,7 +393,22 @@ fn run_set(probe: &mut Probe, run: &BTreeSet<&'static str>, shown: &BTreeSet<&st
             usable: outcome.usable,
         });
     }
-    results.retain(|c| shown.contains(c.id.as_str()));
+    // A check asked for by `--only` that could not run because a prerequisite failed fails itself, and the
+    // prerequisite is shown: `doctor --only server.health` must not pass while nothing listens.
+    let mut keep: BTreeSet<String> = shown.iter().map(|s| s.to_string()).collect();
+    for (i, cause) in failed_cause.iter().enumerate() {
+        if let Some(c) =
+            cause.filter(|c| !shown.contains(results[*c].id.as_str()) && shown.contains(results[i].id.as_str()))
+        {
+            let (id, detail, fix) = (results[c].id.clone(), results[c].detail.clone(), results[c].fix.clone());
+            let check = &mut results[i];
+            check.status = Status::Fail;
+            check.detail = format!("cannot run: its prerequisite {id} failed ({detail})");
+            check.fix = fix.or_else(|| Some(format!("`clawlocal doctor --only {id}` shows what to fix")));
+            keep.insert(id);
+        }
+    }
+    results.retain(|c| keep.contains(&c.id));
     results
 }
 
@@ -435,7 +454,6 @@ mod tests {
 /// Checks against a scripted host: the manager's answers, /proc files and hardware, without a real system.
 #[cfg(test)]
 mod fake_host_tests {
-    use std::path::PathBuf;
 
     use super::*;
     use crate::engine::args::ServerArgs;
@@ -489,7 +507,7 @@ mod fake_host_tests {
                 args: ["--host", "127.0.0.1", "--port", "8765"].map(String::from).into(),
             },
             api_key_file: "/etc/clawlocal/api-key".into(),
-            units: vec![PathBuf::from("/etc/systemd/system/clawlocal-llm.service")],
+            units: vec!["/etc/systemd/system/clawlocal-llm.service".into()],
             openclaw_config: "/root/.openclaw/openclaw.json".into(),
             created: receipt::Created::default(),
             complete: true,

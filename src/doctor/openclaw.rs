@@ -18,7 +18,7 @@ const REPATCH: &str = "`clawlocal doctor --fix` patches openclaw.json again (bac
 
 /// The config clawlocal patched (the receipt's), else the one OpenClaw would read.
 fn config_path(p: &Probe) -> PathBuf {
-    p.receipt.as_ref().map_or_else(|| p.layout.openclaw_config.clone(), |r| r.openclaw_config.clone())
+    p.receipt.as_ref().map_or_else(|| p.layout.openclaw_config.clone(), |r| p.layout.on_host(&r.openclaw_config))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

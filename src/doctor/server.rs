@@ -106,7 +106,7 @@ fn foreign_holder(p: &Probe) -> Option<crate::ports::Holder> {
         return None;
     }
     let holder = crate::ports::holder(p.host, p.r().port)?;
-    (holder.pid.is_some() && holder.runs(&p.r().engine.path) == Some(false)).then_some(holder)
+    (holder.pid.is_some() && holder.runs(&p.layout.on_host(&p.r().engine.path)) == Some(false)).then_some(holder)
 }
 
 pub fn health(p: &mut Probe) -> Outcome {

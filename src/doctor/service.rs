@@ -21,12 +21,12 @@ fn no_service(p: &Probe) -> Option<Outcome> {
 pub fn rendered(p: &Probe) -> crate::error::Result<Vec<Rendered>> {
     let r = p.r();
     let spec = UnitSpec {
-        engine: &r.engine.path,
+        engine: &p.layout.on_host(&r.engine.path),
         server: &r.server,
-        model: &r.model.path,
+        model: &p.layout.on_host(&r.model.path),
         repo_dir: &p.layout.repo_cache(&r.model.repo),
         port: r.port,
-        api_key_file: &r.api_key_file,
+        api_key_file: &p.layout.on_host(&r.api_key_file),
         profile: &r.hardware,
         layout: p.layout,
     };
@@ -293,7 +293,7 @@ pub fn hardening(p: &mut Probe) -> Outcome {
         };
     }
     let Some(unit) = r.units.first() else { return Outcome::skip("no unit recorded") };
-    let (score, mode) = match exposure(p, r.scope, unit) {
+    let (score, mode) = match exposure(p, r.scope, &p.layout.on_host(unit)) {
         Ok(s) => s,
         Err(why) => return Outcome::skip(why),
     };

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod client;
 pub mod download;
+pub mod pull;
 
 use std::time::Duration;
 

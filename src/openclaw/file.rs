@@ -86,6 +86,9 @@ struct Record {
     later_backups: Vec<PathBuf>,
     after_sha256: String,
     changes: Changes,
+    /// The model the last patch put in (`clawlocal/<id>`): a patch with another model replaces that edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model_ref: Option<String>,
 }
 
 pub struct Options<'a> {
@@ -358,13 +361,72 @@ fn save_records(path: &Path, records: &Records) -> Result<()> {
     fsutil::write_atomic_as(path, text.as_bytes(), Some(0o600), None)
 }
 
+/// A patch computed and judged against the file as it was read, not yet written: what a plan shows (its diff)
+/// and what [`commit`] writes, refusing when the file changed in between.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The config OpenClaw reads.
+    pub config: PathBuf,
+    config_real: PathBuf,
+    /// The file the edit goes to (the config, its symlink target or its `models` include).
+    pub file: PathBuf,
+    section: Section,
+    /// The file's text when it was read; `None`: it does not exist yet.
+    pub before: Option<String>,
+    /// The file's text after the edit.
+    pub after: String,
+    pub changed: bool,
+    changes: Changes,
+    /// The edit replaces what an earlier patch of another model added (its provider entry and refs).
+    replaces_earlier: bool,
+    pub model_ref: String,
+    pub openclaw_version: Option<String>,
+    /// The installed `openclaw config validate` accepted the edited file.
+    pub validated_by_openclaw: bool,
+    pub warnings: Vec<String>,
+    records: PathBuf,
+}
+
+impl Prepared {
+    /// The edit makes clawlocal's model OpenClaw's primary (asked for, or the config had no primary).
+    pub fn sets_primary(&self) -> bool {
+        self.changes.primary.is_some()
+    }
+
+    /// The unified diff of the edit (empty when nothing changes).
+    pub fn diff(&self) -> String {
+        if !self.changed {
+            return String::new();
+        }
+        diff(&self.file, self.before.as_deref().unwrap_or(""), &self.after)
+    }
+}
+
 /// Patch the config OpenClaw reads at `config` (see module docs). `spec.fields` is replaced by what the installed
 /// OpenClaw accepts.
-pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Options) -> Result<Outcome> {
+pub fn patch_file(host: &dyn Host, config: &Path, spec: PatchSpec, opts: &Options) -> Result<Outcome> {
+    let prepared = prepare(host, config, spec, opts.records)?;
+    if opts.dry_run {
+        let mut outcome = Outcome::unchanged(config, &prepared.file, prepared.warnings.clone());
+        outcome.model_ref = Some(prepared.model_ref.clone());
+        outcome.openclaw_version = prepared.openclaw_version.clone();
+        outcome.validated_by_openclaw = prepared.validated_by_openclaw;
+        if prepared.changed {
+            outcome.status = if prepared.before.is_none() { "created" } else { "updated" };
+            outcome.diff = Some(prepared.diff());
+        }
+        return Ok(outcome);
+    }
+    commit(&prepared)
+}
+
+/// Read, edit and judge (bundled schema, then the installed OpenClaw on a candidate file): everything of a patch
+/// but the write. A record of an earlier patch of another model is undone in the same edit, so the provider
+/// holds one clawlocal model and no ref to the old one is left dangling.
+pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Path) -> Result<Prepared> {
     refuse_read_only(host, config)?;
     let mut warnings = Vec::new();
     let config_real = real_path(config, &mut warnings)?;
-    let _lock = if opts.dry_run { None } else { Some(lock(&config_real)?) };
     let root = read(&config_real)?;
     let root_text = root.as_ref().map_or("{}\n", |(t, _)| t.as_str()).to_string();
     let origin = config.display().to_string();
@@ -392,7 +454,8 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
             (real, Section::Models, text)
         }
     };
-    let text = current.as_ref().map_or(root_text.clone(), |(t, _)| t.clone());
+    let before = current.as_ref().map(|(t, _)| t.clone());
+    let text = before.clone().unwrap_or_else(|| root_text.clone());
     let file_origin = file.display().to_string();
 
     let cli = openclaw_cli(host);
@@ -413,40 +476,76 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
         ));
     }
     spec.fields = version::fields_for(detected);
-    let openclaw_version = detected.map(|v| format!("{v} ({source})"));
+    let model_ref = spec.model_ref();
 
-    let patched: Patched = patch::patch(&text, &file_origin, &spec, section)?;
+    // An earlier patch of this file put another model in: take that edit out first, then make this one.
+    let earlier = load_records(records)?
+        .patches
+        .into_iter()
+        .find(|r| r.file == file && r.model_ref.as_ref().is_some_and(|m| *m != model_ref));
+    let base = match &earlier {
+        Some(r) => patch::unpatch(&text, &file_origin, &r.changes, r.section)?.text,
+        None => text.clone(),
+    };
+    let patched: Patched = patch::patch(&base, &file_origin, &spec, section)?;
     warnings.extend(patched.warnings.iter().cloned());
     schema::check(&patched.value, section, &file_origin)?;
-    let mut outcome = Outcome::unchanged(config, &file, warnings);
-    outcome.model_ref = Some(spec.model_ref());
-    outcome.openclaw_version = openclaw_version;
-    if !patched.changed {
-        return Ok(outcome);
-    }
-    let before_text = current.as_ref().map_or("", |(t, _)| t.as_str());
-    if opts.dry_run {
-        outcome.status = if current.is_none() { "created" } else { "updated" };
-        outcome.diff = Some(diff(&file, before_text, &patched.text));
-        return Ok(outcome);
-    }
-    if let Some((program, _)) = &cli {
+    let changed = patched.text != text;
+    let mut validated_by_openclaw = false;
+    if let Some((program, _)) = cli.as_ref().filter(|_| changed) {
         let include = include.as_deref().map(|include| Include { root_text: &root_text, include });
-        let warning = validate_with_cli(host, program, &config_real, &file, include, &patched.text)?;
-        outcome.warnings.extend(warning);
-        outcome.validated_by_openclaw = true;
+        warnings.extend(validate_with_cli(host, program, &config_real, &file, include, &patched.text)?);
+        validated_by_openclaw = true;
     }
+    Ok(Prepared {
+        config: config.to_path_buf(),
+        config_real,
+        file,
+        section,
+        before,
+        after: patched.text,
+        changed,
+        changes: patched.changes,
+        replaces_earlier: earlier.is_some(),
+        model_ref,
+        openclaw_version: detected.map(|v| format!("{v} ({source})")),
+        validated_by_openclaw,
+        warnings,
+        records: records.to_path_buf(),
+    })
+}
+
+/// Write a prepared edit: under the config's lock, only when the file still holds the bytes it was prepared
+/// from (else nothing is written); backed up first, atomically, keeping mode and owner; recorded for unpatch.
+pub fn commit(p: &Prepared) -> Result<Outcome> {
+    let _lock = lock(&p.config_real)?;
+    let mut outcome = Outcome::unchanged(&p.config, &p.file, p.warnings.clone());
+    outcome.model_ref = Some(p.model_ref.clone());
+    outcome.openclaw_version = p.openclaw_version.clone();
+    outcome.validated_by_openclaw = p.validated_by_openclaw;
+    let current = read(&p.file)?;
+    if current.as_ref().map(|(t, _)| t) != p.before.as_ref() {
+        return Err(Error::failure(format!(
+            "{} changed since clawlocal read it; nothing was written",
+            p.file.display()
+        ))
+        .with_hint("run the command again"));
+    }
+    if !p.changed {
+        return Ok(outcome);
+    }
+    let before_text = p.before.as_deref().unwrap_or("");
     let backup = match &current {
-        Some((t, _)) => Some(backup(&file, t.as_bytes())?),
+        Some((t, _)) => Some(backup(&p.file, t.as_bytes())?),
         None => None,
     };
-    replace(&file, current.as_ref(), &patched.text)?;
+    replace(&p.file, current.as_ref(), &p.after)?;
     outcome.status = if current.is_none() { "created" } else { "updated" };
     outcome.backup = backup.clone();
 
-    let mut records = load_records(opts.records)?;
-    let after_sha256 = sha256(patched.text.as_bytes());
-    match records.patches.iter_mut().find(|r| r.file == file) {
+    let mut records = load_records(&p.records)?;
+    let after_sha256 = sha256(p.after.as_bytes());
+    match records.patches.iter_mut().find(|r| r.file == p.file) {
         Some(r) => {
             // A later patch: the record keeps what the first one found. When someone else changed the file in
             // between, the first backup is no longer the state to go back to byte for byte.
@@ -458,21 +557,28 @@ pub fn patch_file(host: &dyn Host, config: &Path, mut spec: PatchSpec, opts: &Op
                 r.later_backups.extend(backup);
             }
             r.after_sha256 = after_sha256;
-            r.changes = std::mem::take(&mut r.changes).then(patched.changes);
+            // An edit that replaced an earlier model's was made from the file without it: its changes stand alone.
+            r.changes = if p.replaces_earlier {
+                p.changes.clone()
+            } else {
+                std::mem::take(&mut r.changes).then(p.changes.clone())
+            };
+            r.model_ref = Some(p.model_ref.clone());
         }
         None => records.patches.push(Record {
-            config: config.to_path_buf(),
-            file: file.clone(),
-            section,
+            config: p.config.clone(),
+            file: p.file.clone(),
+            section: p.section,
             created_file: current.is_none(),
             before_sha256: current.as_ref().map(|(t, _)| sha256(t.as_bytes())),
             backup,
             later_backups: Vec::new(),
             after_sha256,
-            changes: patched.changes,
+            changes: p.changes.clone(),
+            model_ref: Some(p.model_ref.clone()),
         }),
     }
-    save_records(opts.records, &records)?;
+    save_records(&p.records, &records)?;
     Ok(outcome)
 }
 

@@ -170,7 +170,7 @@ fn hidden_from_the_unit(spec: &UnitSpec<'_>) -> Result<()> {
         |p: &Path| spec.layout.root.as_ref().and_then(|r| p.strip_prefix(r).ok()).map(|p| Path::new("/").join(p));
     for (what, path) in [("the engine", spec.engine), ("the model", spec.model)] {
         let seen = strip(path).unwrap_or_else(|| path.to_path_buf());
-        if ["/home", "/root", "/run/user"].iter().any(|h| seen.starts_with(h)) {
+        if ["/home", "/root", "/run/user"].iter().any(|h| seen.as_path().starts_with(h)) {
             return Err(Error::usage(format!(
                 "{what} {} is under a home directory, which the hardened system unit cannot see (ProtectHome=yes)",
                 seen.display()
@@ -193,7 +193,7 @@ pub fn visible_to_system_unit(layout: &Layout, what: &str, path: &Path) -> Resul
     let hint = "keep the engine and HF_HUB_CACHE (or HF_HOME) where every user can read them, outside /tmp, \
                 /var/tmp and /home (the defaults: /opt/clawlocal/engine, /var/cache/clawlocal/huggingface), or \
                 use --scope user";
-    if ["/tmp", "/var/tmp"].iter().any(|t| seen.starts_with(t)) {
+    if ["/tmp", "/var/tmp"].iter().any(|t| seen.as_path().starts_with(t)) {
         return Err(Error::usage(format!(
             "{what} {} is under /tmp or /var/tmp, which the hardened system unit replaces with a private, empty \
              one (PrivateTmp=yes): the engine would not find it",
@@ -201,7 +201,7 @@ pub fn visible_to_system_unit(layout: &Layout, what: &str, path: &Path) -> Resul
         ))
         .with_hint(hint));
     }
-    if ["/home", "/root", "/run/user"].iter().any(|h| seen.starts_with(h)) {
+    if ["/home", "/root", "/run/user"].iter().any(|h| seen.as_path().starts_with(h)) {
         return Err(Error::usage(format!(
             "{what} {} is under a home directory, which the hardened system unit cannot see (ProtectHome=yes)",
             seen.display()

@@ -110,6 +110,17 @@ pub fn activation(target: Target, layout: &Layout, changed: bool, uid: u32) -> V
     }
 }
 
+/// The command that stops and disables the service (uninstall, and a failed init taking its start back).
+pub fn deactivation(target: Target, layout: &Layout, uid: u32) -> Vec<String> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match target {
+        Target::SystemdSystem => words(&["systemctl", "disable", "--now", UNIT_NAME]),
+        Target::SystemdUser => words(&["systemctl", "--user", "disable", "--now", UNIT_NAME]),
+        Target::Launchd => words(&["launchctl", "bootout", &launchd_target(layout.scope, uid)]),
+        Target::Compose => layout.compose_command(&["down"]),
+    }
+}
+
 /// Whether `target`'s manager can take a unit on this host now: systemd as PID 1 (`/run/systemd/system`, what
 /// `sd_booted` checks), a user manager answering on the user bus, `docker compose`, `launchctl`. The error says
 /// what is missing; [`managers_here`] says what the host has instead.

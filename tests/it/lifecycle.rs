@@ -134,11 +134,19 @@ fn assert_nothing_half_written(s: &Setup, round: usize) {
         }
     }
     let state = s.ctx.home().join(".local/state/clawlocal");
-    for name in ["receipt.json", "clawlocal.lock.json", "openclaw-patches.json"] {
+    let mut present = Vec::new();
+    for name in ["receipt.json", "clawlocal.lock", "openclaw-patches.json"] {
         if let Ok(text) = std::fs::read_to_string(state.join(name)) {
             let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
             assert!(parsed.is_ok(), "round {round}: {name} does not parse: {parsed:?}");
+            present.push(name);
         }
+    }
+    // A finished receipt implies the lock and the patch record it names: the check above then ran on all three.
+    let finished = std::fs::read_to_string(state.join("receipt.json"))
+        .is_ok_and(|t| serde_json::from_str::<serde_json::Value>(&t).is_ok_and(|r| r["complete"] == true));
+    if finished {
+        assert_eq!(present.len(), 3, "round {round}: a finished init left only {present:?}");
     }
 }
 
@@ -486,4 +494,20 @@ fn e2e_doctor_names_the_program_that_holds_the_engines_port() {
     );
     assert!(listen["fix"].as_str().unwrap().contains("init --port"), "{doc:#}");
     drop(squatter);
+}
+
+/// `--service none`: uninstall stops the engine `clawlocal serve` runs (clawlocal's binary answering with its key
+/// and alias) before it takes the key away, instead of leaving it up.
+#[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
+fn e2e_uninstall_stops_the_engine_clawlocal_serve_runs() {
+    let Some(s) = Setup::new("e2e_uninstall_stops_the_engine_clawlocal_serve_runs") else { return };
+    s.init("none", &[]);
+    let mut server = s.serve();
+    let run = s.run(&["--json", "uninstall", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    let engine = doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "engine").cloned();
+    assert_eq!(engine.as_ref().map(|e| e["status"].clone()), Some("stopped".into()), "{doc}");
+    assert_eq!(server.exits_within(std::time::Duration::from_secs(15)), Some(0), "llama-server exited on SIGTERM");
 }

@@ -14,6 +14,7 @@ mod install;
 mod lifecycle;
 mod openclaw;
 mod plan;
+mod plans;
 mod profiles;
 mod pull;
 mod systemd;

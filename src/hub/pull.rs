@@ -1,0 +1,290 @@
+//! Resolve a model on the Hub (or take it from clawlocal.lock), download and verify it into the Hugging Face
+//! cache, and pin what was resolved in the lock: `clawlocal pull`, and the `Fetch` step of init's plan.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::catalog::{AUTO_QUANTS, Catalog, FileFact, quant_spec};
+use crate::error::{Error, Result};
+use crate::gguf::{self, Header};
+use crate::hub::cache::RepoCache;
+use crate::hub::client::{Client, RangeReader, RemoteFile, Resolution, Target};
+use crate::hub::{self, HubConfig, HubRef, download};
+use crate::layout::Layout;
+use crate::lockfile::{LockFile, LockedFile, LockedModel};
+use crate::output::Printer;
+
+/// The `pull --json` document.
+#[derive(Debug, Serialize)]
+pub struct PullDocument {
+    /// The snapshot entry of the (first) file in the Hugging Face cache: what llama-server's `-m` gets.
+    pub path: PathBuf,
+    pub sha256: String,
+    /// Bytes of all files together.
+    pub size: u64,
+    pub repo: String,
+    /// The commit the files came from.
+    pub revision: String,
+    pub file: String,
+    /// The revision asked for (a branch, tag or commit).
+    pub requested_revision: String,
+    pub files: Vec<PulledFile>,
+    /// Body bytes received by this run (0 when everything was cached).
+    pub downloaded_bytes: u64,
+    pub lock: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PulledFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub downloaded_bytes: u64,
+    pub resumed_from: u64,
+}
+
+/// What to fetch: the Hub reference, the spec recorded in the lock, and sizes/sha256 the catalog pins.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub spec: String,
+    pub hub: HubRef,
+    pub pinned: Vec<FileFact>,
+}
+
+/// A catalog id (with `--quant`, Q4_K_M by default) or an `hf:` spec.
+pub fn wanted(model: &str, quant: Option<&str>) -> Result<Wanted> {
+    if model.starts_with("hf:") {
+        if quant.is_some() {
+            return Err(Error::usage("--quant applies to catalog models; an hf: spec names its file"));
+        }
+        return Ok(Wanted { spec: model.to_string(), hub: hub::parse_hf_spec(model)?, pinned: Vec::new() });
+    }
+    let catalog = Catalog::bundled();
+    let m = catalog.get(model).ok_or_else(|| {
+        Error::usage(format!("unknown model `{model}`"))
+            .with_hint("`clawlocal models` lists the catalog; or use hf:ORG/REPO/FILE.gguf")
+    })?;
+    let quant = match quant {
+        Some(q) => quant_spec(q).map(|s| s.name).ok_or_else(|| Error::usage(format!("unknown quantization `{q}`")))?,
+        None => {
+            ["Q4_K_M"].iter().chain(AUTO_QUANTS.iter()).copied().find(|q| m.quants.contains_key(*q)).unwrap_or("Q4_K_M")
+        }
+    };
+    let files = m.files_for(quant).ok_or_else(|| {
+        Error::usage(format!("{model} has no {quant} in the catalog"))
+            .with_hint(format!("available: {}", m.quants.keys().cloned().collect::<Vec<_>>().join(", ")))
+    })?;
+    Ok(Wanted {
+        spec: format!("{model}:{quant}"),
+        hub: HubRef {
+            repo: files.repo.clone(),
+            revision: files.revision.clone().unwrap_or_else(|| "main".into()),
+            files: files.files.iter().map(|f| f.name.clone()).collect(),
+        },
+        pinned: files.files,
+    })
+}
+
+/// The commit and files `want` stands for: pinned by the lock, else from the cache (offline), else from the Hub.
+pub fn resolve(
+    want: &Wanted,
+    lock: &LockFile,
+    lock_path: &Path,
+    cache: &RepoCache,
+    client: &Client,
+    locked: bool,
+    printer: &Printer,
+) -> Result<Resolution> {
+    let first = &want.hub.files[0];
+    let resolution = if let Some(entry) = lock.find(&want.hub.repo, &want.hub.revision, first) {
+        printer.detail(&format!("{}: pinned by {} to {}", want.spec, lock_path.display(), entry.commit));
+        Resolution {
+            commit: entry.commit.clone(),
+            files: entry
+                .files
+                .iter()
+                .map(|f| RemoteFile { name: f.name.clone(), size: f.size, sha256: f.sha256.clone() })
+                .collect(),
+        }
+    } else if locked {
+        return Err(Error::usage(format!(
+            "{} ({} at {}) is not in {}",
+            want.spec,
+            want.hub.repo,
+            want.hub.revision,
+            lock_path.display()
+        ))
+        .with_hint("--locked only uses what the lock pins: run once without --locked to resolve and pin it"));
+    } else if client.config.offline {
+        from_cache(cache, &want.hub)?
+    } else {
+        client.resolve(&want.hub, &mut |why, wait| printer.note(&format!("{why}; retrying in {}s", wait.as_secs())))?
+    };
+    check_pins(want, &resolution)?;
+    Ok(resolution)
+}
+
+/// Resolve `want` and read its GGUF header: from the cached file when there is one, else from the first bytes
+/// of the remote file by Range. Nothing is downloaded beyond the header.
+pub fn inspect(want: &Wanted, layout: &Layout, config: HubConfig, printer: &Printer) -> Result<(Resolution, Header)> {
+    let lock_path = layout.lock_file();
+    let lock = LockFile::load(&lock_path)?;
+    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
+    let client = Client::new(config);
+    let resolution = resolve(want, &lock, &lock_path, &cache, &client, false, printer)?;
+    let first = &resolution.files[0];
+    if cache.blob_len(&first.sha256) == Some(first.size) {
+        return Ok((resolution.clone(), gguf::read_file(&cache.blob(&first.sha256))?));
+    }
+    if client.config.offline {
+        return Err(Error::usage(format!("offline, and {} from {} is not in the cache", first.name, want.hub.repo)));
+    }
+    let target = Target { repo: &want.hub.repo, revision: &resolution.commit, file: &first.name };
+    let mut reader = RangeReader::new(&client, target, first.size);
+    let header = gguf::parse(std::io::BufReader::with_capacity(256 << 10, &mut reader))
+        .map_err(|e| Error::failure(format!("{} in {} at {}: {e}", first.name, want.hub.repo, resolution.commit)))?;
+    printer.detail(&format!("read the GGUF header of {} with {} range request(s)", first.name, reader.requests));
+    Ok((resolution, header))
+}
+
+/// Resolve (lock, cache or Hub), fetch every file, link the snapshot, write refs and the lock.
+pub fn pull(
+    want: &Wanted,
+    layout: &Layout,
+    config: HubConfig,
+    locked: bool,
+    printer: &Printer,
+) -> Result<PullDocument> {
+    let lock_path = layout.lock_file();
+    let mut lock = LockFile::load(&lock_path)?;
+    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
+    let client = Client::new(config);
+    let resolution = resolve(want, &lock, &lock_path, &cache, &client, locked, printer)?;
+    let files = fetch(want, &resolution, layout, &client, printer)?;
+    if !locked && lock.upsert(locked_entry(want, &resolution)) {
+        lock.save(&lock_path)?;
+    }
+    Ok(PullDocument {
+        path: files[0].path.clone(),
+        sha256: files[0].sha256.clone(),
+        size: files.iter().map(|f| f.size).sum(),
+        repo: want.hub.repo.clone(),
+        revision: resolution.commit.clone(),
+        file: files[0].name.clone(),
+        requested_revision: want.hub.revision.clone(),
+        downloaded_bytes: files.iter().map(|f| f.downloaded_bytes).sum(),
+        files,
+        lock: lock_path,
+    })
+}
+
+/// What the lock pins for a resolved model.
+pub fn locked_entry(want: &Wanted, resolution: &Resolution) -> LockedModel {
+    LockedModel {
+        spec: want.spec.clone(),
+        repo: want.hub.repo.clone(),
+        revision: want.hub.revision.clone(),
+        commit: resolution.commit.clone(),
+        files: resolution
+            .files
+            .iter()
+            .map(|f| LockedFile { name: f.name.clone(), size: f.size, sha256: f.sha256.clone() })
+            .collect(),
+    }
+}
+
+/// Fetch every file of a resolution into the Hub cache (verified while streaming, resumed when partial), link
+/// the snapshot and write the revision's ref. The lock is not touched: pinning is the caller's step.
+pub fn fetch(
+    want: &Wanted,
+    resolution: &Resolution,
+    layout: &Layout,
+    client: &Client,
+    printer: &Printer,
+) -> Result<Vec<PulledFile>> {
+    let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
+    let offline = client.config.offline;
+    let mut files = Vec::new();
+    for file in &resolution.files {
+        let target = Target { repo: &want.hub.repo, revision: &resolution.commit, file: &file.name };
+        let fetched = if offline {
+            if cache.blob_len(&file.sha256) != Some(file.size) {
+                return Err(Error::usage(format!(
+                    "offline, and {} from {} is not in the cache {}",
+                    file.name,
+                    want.hub.repo,
+                    layout.hub_cache.display()
+                ))
+                .with_hint("run once with network (without --offline / HF_HUB_OFFLINE) or pre-seed HF_HUB_CACHE"));
+            }
+            download::Fetched { blob: cache.blob(&file.sha256), downloaded: 0, resumed_from: 0 }
+        } else {
+            // Claimed before the first byte: a pull killed between the blob's rename and a later mark would leave
+            // clawlocal's blob looking like another tool's, and `uninstall --purge` would keep it.
+            if cache.blob_len(&file.sha256) != Some(file.size) {
+                cache.mark_downloaded(&file.sha256)?;
+            }
+            download::fetch(client, &cache, target, file, &mut printer.download_progress())?
+        };
+        let path = cache.link_snapshot(&resolution.commit, &file.name, &file.sha256)?;
+        files.push(PulledFile {
+            name: file.name.clone(),
+            path,
+            size: file.size,
+            sha256: file.sha256.clone(),
+            downloaded_bytes: fetched.downloaded,
+            resumed_from: fetched.resumed_from,
+        });
+    }
+    if !offline {
+        cache.write_ref(&want.hub.revision, &resolution.commit)?;
+    }
+    Ok(files)
+}
+
+/// Offline: the commit from `refs/<revision>`, each file's sha256 from its snapshot link.
+fn from_cache(cache: &RepoCache, r: &HubRef) -> Result<Resolution> {
+    let missing = |what: String| {
+        Error::usage(format!("offline, and {what} is not in the cache {}", cache.dir.display())).with_hint(
+            "run once with network (without --offline / HF_HUB_OFFLINE), or pre-seed HF_HUB_CACHE and clawlocal.lock",
+        )
+    };
+    let commit =
+        cache.read_ref(&r.revision).ok_or_else(|| missing(format!("revision {} of {}", r.revision, r.repo)))?;
+    let files = r
+        .files
+        .iter()
+        .map(|name| {
+            let sha = cache.snapshot_blob(&commit, name).ok_or_else(|| missing(format!("{name} from {}", r.repo)))?;
+            let size = cache.blob_len(&sha).unwrap_or(0);
+            Ok(RemoteFile { name: name.clone(), size, sha256: sha })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Resolution { commit, files })
+}
+
+/// The catalog pins a commit with sizes and sha256: the Hub must agree.
+fn check_pins(want: &Wanted, r: &Resolution) -> Result<()> {
+    for (pin, got) in want.pinned.iter().zip(&r.files) {
+        let sha_differs = pin.sha256.as_ref().is_some_and(|s| *s != got.sha256);
+        let size_differs = pin.size.is_some_and(|s| s != got.size);
+        if sha_differs || size_differs {
+            return Err(Error::failure(format!(
+                "{} in {} at {}: the Hub says sha256 {} and {} bytes, the catalog pins {} and {} bytes",
+                got.name,
+                want.hub.repo,
+                r.commit,
+                got.sha256,
+                got.size,
+                pin.sha256.as_deref().unwrap_or("-"),
+                pin.size.map_or("-".into(), |s| s.to_string())
+            ))
+            .with_hint(
+                "HF_ENDPOINT may point at a mirror that serves other files; the catalog entry may need an update",
+            ));
+        }
+    }
+    Ok(())
+}

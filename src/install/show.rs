@@ -1,0 +1,176 @@
+//! The plan for people and for `--json`: the dry run, the confirmation prompt and `init --dry-run --json` all
+//! render the same [`Plan`]. The API key never appears: its text and its sha256 are masked.
+
+use serde_json::{Value, json};
+
+use super::World;
+use super::steps::{FileKind, Plan, Step};
+use crate::hub::download::sha256_hex;
+use crate::render::Target;
+use crate::size::human;
+
+/// What one planned step will do to its file: `created`, `updated`, `unchanged`; `run` for commands.
+fn planned(step: &Step, w: &World) -> &'static str {
+    let of = |path: &std::path::Path, contents: &[u8]| match w.bytes(path) {
+        None => "created",
+        Some(now) if now == contents => "unchanged",
+        Some(_) => "updated",
+    };
+    match step {
+        Step::Journal { path, contents, .. } | Step::Write { path, contents, .. } => of(path, contents),
+        Step::Fetch { cached: true, .. } | Step::Engine { .. } => "unchanged",
+        Step::Fetch { .. } => "created",
+        Step::Openclaw(p) if !p.changed => "unchanged",
+        Step::Openclaw(p) if p.before.is_none() => "created",
+        Step::Openclaw(_) => "updated",
+        _ => "run",
+    }
+}
+
+fn path_of(step: &Step) -> Option<&std::path::Path> {
+    match step {
+        Step::Journal { path, .. }
+        | Step::Write { path, .. }
+        | Step::Fetch { path, .. }
+        | Step::Engine { path, .. } => Some(path),
+        Step::Openclaw(p) => Some(&p.file),
+        _ => None,
+    }
+}
+
+fn description(step: &Step, w: &World) -> String {
+    match step {
+        Step::Journal { path, .. } => {
+            format!("record this install in {} as unfinished, before the first change", path.display())
+        }
+        Step::Fetch { want, resolution, cached: true, .. } => format!(
+            "use {}/{} at {} from the Hub cache (sha256 {})",
+            want.hub.repo,
+            resolution.files[0].name,
+            resolution.commit,
+            &resolution.files[0].sha256[..12]
+        ),
+        Step::Fetch { want, resolution, bytes, .. } => format!(
+            "download {}/{}{} ({}) at commit {}, verifying sha256 while streaming",
+            want.hub.repo,
+            resolution.files[0].name,
+            if resolution.files.len() > 1 { format!(" ({} shards)", resolution.files.len()) } else { String::new() },
+            human(*bytes),
+            resolution.commit
+        ),
+        Step::Engine { version, .. } => {
+            format!("use llama-server (llama.cpp {version}); it takes every flag the unit passes")
+        }
+        Step::Write { kind: FileKind::Lock, .. } => "pin repo, commit, files, sizes and sha256 in the lock".into(),
+        Step::Write { kind: FileKind::ApiKey, path, .. } if w.bytes(path).is_none() => {
+            "create a random API key for llama-server, mode 0600 (passed as --api-key-file)".into()
+        }
+        Step::Write { kind: FileKind::ApiKey, .. } => "keep the API key there is".into(),
+        Step::Write { kind: FileKind::Unit, target, .. } => match target {
+            Some(Target::Compose) => "write the compose service clawlocal-llm (127.0.0.1 only)".into(),
+            Some(Target::Launchd) => "write the launchd job ai.clawlocal.llm".into(),
+            _ => "write the hardened systemd unit clawlocal-llm.service".into(),
+        },
+        Step::Write { kind: FileKind::Receipt, .. } => {
+            "record every file and edit made (finished), for `clawlocal uninstall`".into()
+        }
+        Step::Trial { from, to, .. } => {
+            format!("run the new model {to} on a spare port until it answers, before switching from {from}")
+        }
+        Step::Start { commands, .. } => {
+            format!(
+                "start the service: {}",
+                commands.iter().map(|c| format!("`{}`", c.join(" "))).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Step::WaitHealthy { port, alias, .. } => {
+            format!("wait until http://127.0.0.1:{port}/health answers and /v1/models serves `{alias}`")
+        }
+        Step::Openclaw(p) => format!(
+            "add provider `clawlocal` (api openai-completions) with model `{}` as {}, keeping comments and other providers{}",
+            p.model_ref,
+            if p.sets_primary() { "primary" } else { "fallback" },
+            if p.validated_by_openclaw { "; `openclaw config validate` accepts the result" } else { "" }
+        ),
+    }
+}
+
+/// The unified diff of a file step, the key masked.
+fn diff(step: &Step, w: &World, plan: &Plan) -> Option<String> {
+    let text = match step {
+        Step::Journal { path, contents, .. } | Step::Write { path, contents, .. } => {
+            let before = w.bytes(path).map(String::from_utf8_lossy).unwrap_or_default();
+            crate::openclaw::file::diff(path, &before, &String::from_utf8_lossy(contents))
+        }
+        Step::Openclaw(p) => p.diff(),
+        _ => return None,
+    };
+    Some(mask(&text, w, plan))
+}
+
+/// The key's text, and the sha256 of every file that holds it (the key file, openclaw.json), replaced by names:
+/// CI logs keep dry-run output.
+fn mask(text: &str, w: &World, plan: &Plan) -> String {
+    let key = w.key_text();
+    let key_file = w.layout.api_key_file();
+    let mut out = text.replace(&key, &format!("<the key in {}>", key_file.display()));
+    for step in &plan.steps {
+        let (path, bytes): (&std::path::Path, &[u8]) = match step {
+            Step::Write { path, contents, .. } => (path, contents),
+            Step::Openclaw(p) => (&p.file, p.after.as_bytes()),
+            _ => continue,
+        };
+        if String::from_utf8_lossy(bytes).contains(&key) {
+            out = out.replace(&sha256_hex(bytes), &format!("<the sha256 of {}>", path.display()));
+        }
+    }
+    out
+}
+
+/// The plan as numbered lines, each file's diff under its step when `diffs`; then what would stop it.
+pub fn describe(plan: &Plan, w: &World, diffs: bool) -> String {
+    let mut out = String::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        out.push_str(&format!("  {}. {:<16} {:<9} {}\n", i + 1, step.kind(), planned(step, w), description(step, w)));
+        if let Some(path) = path_of(step) {
+            out.push_str(&format!("     {:<26} {}\n", "", path.display()));
+        }
+        if let Some(d) = diff(step, w, plan).filter(|_| diffs) {
+            let body = if d.is_empty() { "(no change)\n".to_string() } else { d };
+            for line in body.lines() {
+                out.push_str(&format!("       {line}\n"));
+            }
+        }
+    }
+    for b in &plan.blockers {
+        out.push_str(&format!("\nwould stop at step {}: {}\n", b.step + 1, b.error.message));
+        if let Some(h) = &b.error.hint {
+            out.push_str(&format!("  hint: {h}\n"));
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The plan as `init --dry-run --json` prints it.
+pub fn plan_json(plan: &Plan, w: &World) -> Value {
+    let actions: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|step| {
+            let mut a = json!({"kind": step.kind(), "status": planned(step, w), "description": description(step, w)});
+            if let Some(p) = path_of(step) {
+                a["path"] = json!(p);
+            }
+            if let Some(d) = diff(step, w, plan) {
+                a["diff"] = json!(d);
+            }
+            a
+        })
+        .collect();
+    let blockers: Vec<Value> = plan
+        .blockers
+        .iter()
+        .map(|b| json!({"step": b.step + 1, "message": b.error.message, "hint": b.error.hint}))
+        .collect();
+    json!({"ok": plan.runnable(), "dry_run": true, "actions": actions, "blockers": blockers})
+}

@@ -1,0 +1,447 @@
+//! The plan: ordered, typed steps with every file's final bytes and every command, each write guarded by the
+//! state the survey saw. `plan()` is pure: the same desire and world give the same plan, and a precondition
+//! that fails is a [`Blocker`] found here, before a byte is fetched or written.
+
+use std::path::PathBuf;
+
+use super::{Desired, World};
+use crate::engine::args::{Placement, ServerArgs};
+use crate::error::Error;
+use crate::hub::client::Resolution;
+use crate::hub::download::sha256_hex;
+use crate::hub::pull::Wanted;
+use crate::openclaw::file::Prepared;
+use crate::receipt::{self, Receipt};
+use crate::render::{self, Rendered, Target, UnitSpec};
+
+/// The files init writes besides openclaw.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Lock,
+    ApiKey,
+    Unit,
+    Receipt,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lock => "lock",
+            Self::ApiKey => "api-key",
+            Self::Unit => "unit",
+            Self::Receipt => "receipt",
+        }
+    }
+}
+
+/// The state a file must still be in when its step runs: what the survey saw. A file changed since is not
+/// clobbered; the run stops there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    Absent,
+    Sha256(String),
+}
+
+impl Guard {
+    pub fn of(bytes: Option<&[u8]>) -> Self {
+        bytes.map_or(Self::Absent, |b| Self::Sha256(sha256_hex(b)))
+    }
+    pub fn holds(&self, bytes: Option<&[u8]>) -> bool {
+        *self == Self::of(bytes)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The receipt written before the first change, marked unfinished: a run killed from here on leaves a record
+    /// uninstall replays and doctor names.
+    Journal {
+        path: PathBuf,
+        contents: Vec<u8>,
+        guard: Guard,
+    },
+    /// Download (or find in the cache) every file of the model, sha256-verified while streaming.
+    Fetch {
+        want: Wanted,
+        resolution: Resolution,
+        path: PathBuf,
+        cached: bool,
+        bytes: u64,
+    },
+    /// The probed llama-server, checked to take every flag the unit passes.
+    Engine {
+        path: PathBuf,
+        version: String,
+    },
+    Write {
+        kind: FileKind,
+        path: PathBuf,
+        contents: Vec<u8>,
+        mode: u32,
+        guard: Guard,
+        target: Option<Target>,
+    },
+    /// A swap no service manager restarts: the new model proves it loads on a spare port first.
+    Trial {
+        program: PathBuf,
+        args: Vec<String>,
+        from: String,
+        to: String,
+    },
+    /// Enable and (re)start the service.
+    Start {
+        target: Target,
+        commands: Vec<Vec<String>>,
+        restart: bool,
+    },
+    /// Until `/health` answers and `/v1/models` serves the alias to this key: the engine is clawlocal's and up.
+    WaitHealthy {
+        port: u16,
+        alias: String,
+        key: String,
+    },
+    /// openclaw.json as prepared (and judged by OpenClaw) in the survey.
+    Openclaw(Box<Prepared>),
+}
+
+impl Step {
+    /// The contract's word for the step (the `kind` of `--json` actions).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Journal { .. } => "journal",
+            Self::Fetch { .. } => "download",
+            Self::Engine { .. } => "engine",
+            Self::Write { kind, .. } => kind.as_str(),
+            Self::Trial { .. } => "trial",
+            Self::Start { .. } => "start",
+            Self::WaitHealthy { .. } => "health",
+            Self::Openclaw(_) => "openclaw-config",
+        }
+    }
+}
+
+/// A precondition that does not hold: the run would stop at `step` (0-based) with `error`.
+#[derive(Debug, Clone)]
+pub struct Blocker {
+    pub step: usize,
+    pub error: Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub blockers: Vec<Blocker>,
+    /// The finished install this one replaces (another model or other arguments): a failure puts it back.
+    pub swap: Option<Receipt>,
+    /// The receipt as the run leaves it.
+    pub receipt: Option<Receipt>,
+    /// Where the engine's service runs (none for `--service none`).
+    pub target: Option<Target>,
+}
+
+impl Plan {
+    pub fn runnable(&self) -> bool {
+        self.blockers.is_empty()
+    }
+}
+
+/// Collects steps, and blockers at the step they stop.
+struct Builder {
+    steps: Vec<Step>,
+    blockers: Vec<Blocker>,
+}
+
+impl Builder {
+    fn block(&mut self, error: Error) {
+        self.blockers.push(Blocker { step: self.steps.len(), error });
+    }
+    /// The value, or a blocker here.
+    fn need<T>(&mut self, r: Result<T, Error>) -> Option<T> {
+        r.map_err(|e| self.block(e)).ok()
+    }
+}
+
+/// Init's plan for `d` over `w`. Pure.
+pub fn plan(d: &Desired, w: &World) -> Plan {
+    let mut b = Builder { steps: Vec::new(), blockers: Vec::new() };
+    let layout = &w.layout;
+    let target = render::target_for(d.options.service, layout.scope);
+    preconditions(&mut b, d, w, target);
+    let previous = b.need(w.previous.clone()).flatten();
+    let resolution = b.need(w.resolution.clone());
+    let lock = b.need(w.lock.clone());
+    let engine = b.need(w.engine.clone());
+    let key = b.need(w.key.clone());
+    let openclaw = b.need(w.openclaw.clone());
+    let (Some(resolution), Some(mut lock), Some(engine), Some(key), Some(openclaw)) =
+        (resolution, lock, engine, key, openclaw)
+    else {
+        return Plan { steps: b.steps, blockers: b.blockers, swap: None, receipt: None, target };
+    };
+    if let Some(need) = w.free_disk.filter(|free| !w.cached && *free < d.selection.download_bytes) {
+        b.block(
+            Error::failure(format!(
+                "not enough disk space for the model in {}: {} needed, {} free",
+                layout.hub_cache.display(),
+                crate::size::human(d.selection.download_bytes),
+                crate::size::human(need)
+            ))
+            .with_hint("free some space, or point HF_HUB_CACHE at a bigger disk"),
+        );
+    }
+
+    // The exact arguments, checked against the engine's own --help before anything is fetched.
+    let server = crate::engine::args::server_args(&d.profile, &d.selection, engine.features);
+    let repo_dir = layout.repo_cache(&d.want.hub.repo);
+    let model = repo_dir.join("snapshots").join(&resolution.commit).join(&resolution.files[0].name);
+    let key_file = layout.api_key_file();
+    let serve_args = argv(&mut b, &server, layout, &model, d.options.port);
+    b.need(engine.check(&serve_args));
+
+    let spec = UnitSpec {
+        engine: &engine.path,
+        server: &server,
+        model: &model,
+        repo_dir: &repo_dir,
+        port: d.options.port,
+        api_key_file: &key_file,
+        profile: &d.profile,
+        layout,
+    };
+    let units = b.need(render::for_service(d.options.service, &spec)).unwrap_or_default();
+    for unit in &units {
+        let now = w.bytes(&unit.path).map(String::from_utf8_lossy);
+        if now
+            .as_deref()
+            .is_some_and(|t| t != unit.text && !t.lines().take(4).any(|l| l.contains(render::MANAGED_MARK)))
+        {
+            b.block(
+                Error::usage(format!(
+                    "{} exists and was not written by clawlocal; refusing to replace it",
+                    unit.path.display()
+                ))
+                .with_hint("move it away (or merge your settings into a drop-in) and run again"),
+            );
+        }
+    }
+
+    let key_text = key.clone().map_or_else(|| w.fresh_key.clone(), |k| format!("{k}\n"));
+    let key_bytes = match w.bytes(&key_file) {
+        Some(existing) => existing.to_vec(),
+        None => key_text.into_bytes(),
+    };
+    lock.upsert(crate::hub::pull::locked_entry(&d.want, &resolution));
+    let lock_bytes = lock.text().into_bytes();
+
+    let receipt =
+        receipt_for(d, w, &engine, &server, &serve_args, &resolution, &model, &units, &openclaw, previous.as_ref());
+    let receipt_bytes =
+        |r: &Receipt| (serde_json::to_string_pretty(r).expect("the receipt serialises") + "\n").into_bytes();
+    let mut files = receipt.files.clone();
+    let mut record = |kind: &str, path: &std::path::Path, bytes: &[u8]| {
+        files.push(receipt::FileRecord { kind: kind.into(), path: layout.in_image(path), sha256: sha256_hex(bytes) });
+    };
+    record("lock", &layout.lock_file(), &lock_bytes);
+    record("api-key", &key_file, &key_bytes);
+    for u in &units {
+        record("unit", &u.path, u.text.as_bytes());
+    }
+    record("openclaw-config", &openclaw.file, openclaw.after.as_bytes());
+    let finished = Receipt { complete: true, files, ..receipt.clone() };
+
+    // A swap: the finished install ran another model or other arguments.
+    let swap =
+        previous.filter(|p| p.complete && (p.model.sha256 != finished.model.sha256 || p.serve != finished.serve));
+    let same = previous_same(w, &finished);
+    let receipt_path = layout.receipt_file();
+    let mut journal_guard = Guard::of(w.bytes(&receipt_path));
+    if !same {
+        let pending = receipt_bytes(&receipt);
+        b.steps.push(Step::Journal { path: receipt_path.clone(), contents: pending.clone(), guard: journal_guard });
+        journal_guard = Guard::of(Some(&pending));
+    }
+    b.steps.push(Step::Fetch {
+        want: d.want.clone(),
+        resolution: resolution.clone(),
+        path: model.clone(),
+        cached: w.cached,
+        bytes: d.selection.download_bytes,
+    });
+    b.steps.push(Step::Write {
+        kind: FileKind::Lock,
+        path: layout.lock_file(),
+        guard: Guard::of(w.bytes(&layout.lock_file())),
+        contents: lock_bytes,
+        mode: 0o644,
+        target: None,
+    });
+    b.steps.push(Step::Engine { path: engine.path.clone(), version: engine.version.to_string() });
+    b.steps.push(Step::Write {
+        kind: FileKind::ApiKey,
+        path: key_file.clone(),
+        guard: Guard::of(w.bytes(&key_file)),
+        contents: key_bytes,
+        mode: 0o600,
+        target: None,
+    });
+    if let Some(old) = swap.as_ref().filter(|_| !d.start) {
+        b.steps.push(Step::Trial {
+            program: engine.path.clone(),
+            args: finished.serve.args.clone(),
+            from: old.model.id.clone(),
+            to: finished.model.id.clone(),
+        });
+    }
+    let unit_changed = units.iter().any(|u| w.bytes(&u.path) != Some(u.text.as_bytes()));
+    for unit in &units {
+        b.steps.push(unit_write(unit, w));
+    }
+    if let Some(target) = target.filter(|_| d.start) {
+        let commands = render::service::activation(target, layout, unit_changed, w.uid);
+        b.steps.push(Step::Start { target, commands, restart: unit_changed });
+        b.steps.push(Step::WaitHealthy { port: d.options.port, alias: server.alias.clone(), key: w.key_text() });
+    }
+    b.steps.push(Step::Openclaw(Box::new(openclaw)));
+    b.steps.push(Step::Write {
+        kind: FileKind::Receipt,
+        path: receipt_path,
+        contents: receipt_bytes(&finished),
+        mode: 0o644,
+        guard: journal_guard,
+        target: None,
+    });
+    Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target }
+}
+
+/// What must hold on this host for the plan to run, each a blocker when it does not.
+fn preconditions(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>) {
+    if let Some(why) = &w.gpu_missing {
+        b.block(
+            Error::usage(why.clone())
+                .with_hint("pick a profile for this host (`clawlocal profiles list`, or `--profile auto`)"),
+        );
+    }
+    if let (Some(target), Some(Err(why))) = (target, &w.manager) {
+        let has = if w.managers_here.is_empty() {
+            "none of systemd, docker compose or launchd".to_string()
+        } else {
+            w.managers_here.join(", ")
+        };
+        b.block(
+            Error::usage(format!("--service {} cannot run here: {why}; this host has {has}", target.service_name()))
+                .with_hint(
+                    "`clawlocal init --service none` and then `clawlocal serve` (or under your own supervisor) runs \
+                     the engine in the foreground; `--service compose` where docker compose runs; `--no-start` \
+                     writes the unit without starting it",
+                ),
+        );
+    }
+    if let Some((holder, false)) = &w.port_holder {
+        let port = d.options.port;
+        let free = w.port_free.map_or(String::new(), |p| format!(" ({p} is free)"));
+        b.block(
+            Error::usage(format!("port {port} is already in use by {holder}; clawlocal's engine could not bind it"))
+                .with_hint(format!(
+                    "pass another port: `clawlocal init --port <N>`{free}, or stop the program that holds {port}"
+                )),
+        );
+    }
+    b.need(w.visible.clone());
+}
+
+/// llama-server's arguments with the model and key at the paths the image sees.
+fn argv(
+    b: &mut Builder,
+    server: &ServerArgs,
+    layout: &crate::layout::Layout,
+    model: &std::path::Path,
+    port: u16,
+) -> Vec<String> {
+    let model =
+        b.need(render::checked("the model path", &layout.in_image(model).to_string_lossy())).unwrap_or_default();
+    let key = b
+        .need(render::checked("the API key file", &layout.in_image(&layout.api_key_file()).to_string_lossy()))
+        .unwrap_or_default();
+    server.argv(Placement { model: &model, host: "127.0.0.1", port, api_key_file: Some(&key) })
+}
+
+fn unit_write(unit: &Rendered, w: &World) -> Step {
+    Step::Write {
+        kind: FileKind::Unit,
+        path: unit.path.clone(),
+        contents: unit.text.clone().into_bytes(),
+        mode: 0o644,
+        guard: Guard::of(w.bytes(&unit.path)),
+        target: Some(unit.target),
+    }
+}
+
+/// The finished receipt there is already says exactly this install: nothing to journal.
+fn previous_same(w: &World, finished: &Receipt) -> bool {
+    w.previous.as_ref().ok().and_then(Option::as_ref).is_some_and(|p| p.complete && p.same_install(finished))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn receipt_for(
+    d: &Desired,
+    w: &World,
+    engine: &crate::engine::Engine,
+    server: &ServerArgs,
+    serve_args: &[String],
+    resolution: &Resolution,
+    model: &std::path::Path,
+    units: &[Rendered],
+    openclaw: &Prepared,
+    previous: Option<&Receipt>,
+) -> Receipt {
+    let layout = &w.layout;
+    let s = &d.selection;
+    let key_file = layout.api_key_file();
+    let existing_key = w.bytes(&key_file).map(String::from_utf8_lossy);
+    Receipt {
+        version: receipt::RECEIPT_VERSION,
+        profile: d.profile.name.clone(),
+        hardware: d.profile.clone(),
+        scope: layout.scope,
+        service: d.options.service,
+        port: d.options.port,
+        role: d.options.role,
+        model: receipt::Model {
+            id: s.model_id.clone(),
+            name: format!("{} (local)", s.name),
+            spec: d.want.spec.clone(),
+            repo: d.want.hub.repo.clone(),
+            commit: resolution.commit.clone(),
+            file: resolution.files[0].name.clone(),
+            path: layout.in_image(model),
+            sha256: resolution.files[0].sha256.clone(),
+            size: resolution.files.iter().map(|f| f.size).sum(),
+            context: s.context,
+            estimate_bytes: s.estimate.total_bytes,
+        },
+        engine: receipt::Engine {
+            path: layout.in_image(&engine.path),
+            source: engine.source.to_string(),
+            version: engine.version.clone(),
+        },
+        server: server.clone(),
+        serve: receipt::Command { program: layout.in_image(&engine.path), args: serve_args.to_vec() },
+        api_key_file: layout.in_image(&key_file),
+        units: units.iter().map(|u| layout.in_image(&u.path)).collect(),
+        openclaw_config: layout.in_image(&openclaw.config),
+        // Once clawlocal created something, later runs that find it keep the claim. A key in clawlocal's own format
+        // is clawlocal's even when the run that made it was killed before its receipt.
+        created: receipt::Created {
+            key_file: existing_key.is_none()
+                || previous.is_some_and(|p| p.created.key_file)
+                || existing_key.is_some_and(|k| super::is_generated_key(&k)),
+            model_blob: w.blob_ours || !w.cached,
+        },
+        complete: false,
+        files: vec![receipt::FileRecord {
+            kind: "model".into(),
+            path: layout.in_image(model),
+            sha256: resolution.files[0].sha256.clone(),
+        }],
+    }
+}
