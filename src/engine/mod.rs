@@ -112,6 +112,13 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// A probed engine for plan tests: this version line and `--help` text, nothing run.
+    #[cfg(test)]
+    pub fn fake(path: &Path, version_line: &str, help: &str) -> Engine {
+        let version = parse_version(version_line).expect("a version line");
+        Engine { path: path.to_path_buf(), source: "--engine", version, features: Features::from_help(help), help: help.into() }
+    }
+
     /// Refuse a build too old for clawlocal, or one whose `--help` lacks a flag `argv` uses (naming the flag).
     pub fn check(&self, argv: &[String]) -> Result<()> {
         let hint = "`clawlocal engine install` installs the pinned release; or pass --engine with a newer llama-server";

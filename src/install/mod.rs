@@ -56,3 +56,6 @@ pub fn generate_key() -> crate::error::Result<String> {
         .map_err(|e| crate::error::Error::io("cannot read /dev/urandom for the API key", &e))?;
     Ok(format!("{GENERATED_KEY_PREFIX}{}\n", crate::hub::download::hex(&bytes)))
 }
+
+#[cfg(test)]
+mod tests;
