@@ -116,7 +116,13 @@ impl Engine {
     #[cfg(test)]
     pub fn fake(path: &Path, version_line: &str, help: &str) -> Engine {
         let version = parse_version(version_line).expect("a version line");
-        Engine { path: path.to_path_buf(), source: "--engine", version, features: Features::from_help(help), help: help.into() }
+        Engine {
+            path: path.to_path_buf(),
+            source: "--engine",
+            version,
+            features: Features::from_help(help),
+            help: help.into(),
+        }
     }
 
     /// Refuse a build too old for clawlocal, or one whose `--help` lacks a flag `argv` uses (naming the flag).

@@ -90,9 +90,24 @@ fn steps_come_in_the_order_they_run_and_no_start_starts_nothing() {
         (
             ServiceKind::Systemd,
             true,
-            &["journal", "download", "lock", "engine", "api-key", "unit", "start", "health", "openclaw-config", "receipt"],
+            &[
+                "journal",
+                "download",
+                "lock",
+                "engine",
+                "api-key",
+                "unit",
+                "start",
+                "health",
+                "openclaw-config",
+                "receipt",
+            ],
         ),
-        (ServiceKind::Systemd, false, &["journal", "download", "lock", "engine", "api-key", "unit", "openclaw-config", "receipt"]),
+        (
+            ServiceKind::Systemd,
+            false,
+            &["journal", "download", "lock", "engine", "api-key", "unit", "openclaw-config", "receipt"],
+        ),
         (ServiceKind::None, false, &["journal", "download", "lock", "engine", "api-key", "openclaw-config", "receipt"]),
     ];
     for (service, start, want) in table {
@@ -152,7 +167,11 @@ fn each_failed_precondition_is_a_blocker_and_nothing_after_it_is_planned_to_run(
         assert!(plan.blockers.iter().any(|b| b.error.message.contains(needle)), "{name}: {:?}", plan.blockers);
     }
     let mut c = case(ServiceKind::Systemd, true, false);
-    c.world.engine = Ok(Engine::fake(Path::new("/usr/bin/llama-server"), "version: 8000 (2b56210)", &HELP.replace("--metrics ", "")));
+    c.world.engine = Ok(Engine::fake(
+        Path::new("/usr/bin/llama-server"),
+        "version: 8000 (2b56210)",
+        &HELP.replace("--metrics ", ""),
+    ));
     let plan = plan(&c.desired, &c.world);
     assert!(plan.blockers.iter().any(|b| b.error.message.contains("does not take --metrics")), "{:?}", plan.blockers);
 }
