@@ -326,6 +326,9 @@ pub struct UninstallArgs {
     pub purge: bool,
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Show what uninstall would remove or restore (openclaw.json as a diff) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

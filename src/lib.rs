@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod catalog;
+pub mod change;
 pub mod cli;
 pub mod commands;
 pub mod doctor;

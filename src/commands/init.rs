@@ -37,7 +37,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
                 .with_hint("`clawlocal init --dry-run` shows every file change first"));
         }
     }
-    let applied = install::apply(&plan, &desired, &world, host, printer)?;
+    let applied = install::apply(&plan, &install::Env::for_init(&desired, &world), host, printer)?;
     report(&desired, &layout, &applied, host, printer)
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::plan::{Ask, decide};
+use crate::change::Change;
 use crate::cli::{GlobalArgs, RenderArgs, RenderTarget, ServiceTarget};
 use crate::engine::{self, Features, install};
 use crate::error::{Exit, Result};
@@ -15,7 +16,7 @@ use crate::hub::{self, cache::RepoCache};
 use crate::layout::{self, Layout};
 use crate::lockfile::LockFile;
 use crate::output::Printer;
-use crate::render::{self, UnitSpec, service::Status};
+use crate::render::{self, UnitSpec};
 use crate::select::Selection;
 
 pub fn run(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
@@ -48,11 +49,11 @@ pub fn run(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pr
     let name = rendered.path.file_name().map(PathBuf::from).unwrap_or_else(|| "unit".into());
     let out = args.out.join(name);
     let status = match std::fs::read_to_string(&out) {
-        Ok(old) if old == rendered.text => Status::Unchanged,
-        Ok(_) => Status::Updated,
-        Err(_) => Status::Created,
+        Ok(old) if old == rendered.text => Change::Unchanged,
+        Ok(_) => Change::Updated,
+        Err(_) => Change::Created,
     };
-    if status != Status::Unchanged {
+    if status != Change::Unchanged {
         crate::fsutil::write_atomic_as(&out, rendered.text.as_bytes(), Some(0o644), None)?;
     }
     if printer.json {

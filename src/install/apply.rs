@@ -5,25 +5,58 @@
 //! resumes or reuses it).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::steps::{FileKind, Guard, Plan, Step};
+use super::steps::{FileKind, Guard, Plan, Purpose, Step};
 use super::{Desired, World};
+use crate::change::Change;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::hub::HubConfig;
 use crate::hub::client::Client;
+use crate::layout::Layout;
 use crate::output::Printer;
-use crate::render::service::{self, Ours, Status};
+use crate::render::service::{self, Ours};
 use crate::render::{Rendered, Target};
 
 /// One step as it ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Done {
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    pub status: Status,
+    pub status: Change,
+    /// Why, where the status alone does not say (a file kept, a command run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What the executor needs besides the plan: where things are, how to reach the Hub, how long to wait.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub layout: Layout,
+    pub uid: u32,
+    pub hub: Option<HubConfig>,
+    pub health_timeout: Duration,
+    /// The key the engine takes (for the health wait and a swap's way back).
+    pub key: Option<String>,
+    /// The engine binary (a port holder running it is clawlocal's).
+    pub engine: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn for_init(d: &Desired, w: &World) -> Env {
+        Env {
+            layout: w.layout.clone(),
+            uid: w.uid,
+            hub: Some(d.hub.clone()),
+            health_timeout: d.health_timeout,
+            key: Some(w.key_text()),
+            engine: w.engine.as_ref().ok().map(|e| e.path.clone()),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,7 +76,7 @@ enum Undo {
     Started(Target),
 }
 
-pub fn apply(plan: &Plan, d: &Desired, w: &World, host: &dyn Host, printer: &Printer) -> Result<Applied> {
+pub fn apply(plan: &Plan, env: &Env, host: &dyn Host, printer: &Printer) -> Result<Applied> {
     if let Some(b) = plan.blockers.first() {
         return Err(b.error.clone());
     }
@@ -55,25 +88,43 @@ pub fn apply(plan: &Plan, d: &Desired, w: &World, host: &dyn Host, printer: &Pri
         model_path: PathBuf::new(),
     };
     let mut undo = Vec::new();
-    for step in &plan.steps {
-        if let Err(e) = run(step, d, w, host, printer, &mut applied, &mut undo) {
-            return Err(roll_back(plan, step, e, undo, d, w, host));
+    for (i, step) in plan.steps.iter().enumerate() {
+        let ran = if step.is_undo() {
+            super::undo::run(step, env, host, printer, &mut applied.actions)
+        } else {
+            run(step, env, host, printer, &mut applied, &mut undo)
+        };
+        if let Err(e) = ran {
+            return Err(match plan.purpose {
+                Purpose::Init => roll_back(plan, step, e, undo, env, host),
+                // Forward only: the receipt goes last, so running the command again finishes the job.
+                Purpose::Uninstall => Error {
+                    message: format!(
+                        "{}
+uninstall stopped at step {} ({}); the receipt is kept: `clawlocal uninstall` again \
+                         finishes it",
+                        e.message,
+                        i + 1,
+                        step.kind()
+                    ),
+                    ..e
+                },
+            });
         }
     }
-    if !plan.steps.iter().any(|s| matches!(s, Step::Start { .. })) {
-        applied.actions.push(Done { kind: "start", path: None, status: Status::Skipped });
+    if plan.purpose == Purpose::Init && !plan.steps.iter().any(|s| matches!(s, Step::Start { .. })) {
+        applied.actions.push(done("start", None, Change::Skipped));
     }
     Ok(applied)
 }
 
-fn done(kind: &'static str, path: Option<&std::path::Path>, status: Status) -> Done {
-    Done { kind, path: path.map(std::path::Path::to_path_buf), status }
+pub(super) fn done(kind: &'static str, path: Option<&std::path::Path>, status: Change) -> Done {
+    Done { kind, path: path.map(std::path::Path::to_path_buf), status, note: None }
 }
 
 fn run(
     step: &Step,
-    d: &Desired,
-    w: &World,
+    env: &Env,
     host: &dyn Host,
     printer: &Printer,
     applied: &mut Applied,
@@ -84,21 +135,21 @@ fn run(
             write_guarded(path, contents, 0o644, guard, undo)?;
         }
         Step::Fetch { want, resolution, path, .. } => {
-            let client = Client::new(d.hub.clone());
-            let files = crate::hub::pull::fetch(want, resolution, &w.layout, &client, printer)?;
+            let hub = env.hub.clone().ok_or_else(|| Error::failure("internal error: a fetch without a Hub"))?;
+            let files = crate::hub::pull::fetch(want, resolution, &env.layout, &Client::new(hub), printer)?;
             let fetched = files.iter().map(|f| f.downloaded_bytes).sum::<u64>();
             applied.model_path = path.clone();
             applied.actions.push(done(
                 "download",
                 Some(path),
-                if fetched > 0 { Status::Created } else { Status::Unchanged },
+                if fetched > 0 { Change::Created } else { Change::Unchanged },
             ));
         }
         Step::Engine { path, .. } => {
             if !path.is_file() {
                 return Err(Error::usage(format!("{} is gone since clawlocal probed it", path.display())));
             }
-            applied.actions.push(done("engine", Some(path), Status::Unchanged));
+            applied.actions.push(done("engine", Some(path), Change::Unchanged));
         }
         Step::Write { kind, path, contents, mode, guard, target } => {
             let status = match (kind, target) {
@@ -110,11 +161,11 @@ fn run(
                     };
                     check_guard(path, guard)?;
                     let before = std::fs::read(path).ok();
-                    let (status, backup) = service::write(&rendered, &w.layout)?;
+                    let (status, backup) = service::write(&rendered, &env.layout)?;
                     if let Some(b) = backup {
                         printer.detail(&format!("the previous {} is kept at {}", path.display(), b.display()));
                     }
-                    if status != Status::Unchanged {
+                    if status != Change::Unchanged {
                         undo.push(Undo::Restore { path: path.clone(), before });
                     }
                     applied.units.push(rendered);
@@ -128,7 +179,7 @@ fn run(
             applied.actions.push(done(kind.as_str(), Some(path), status));
         }
         Step::Trial { program, args, from, to } => {
-            let took = service::trial(host, program, args, &w.layout.log_dir, d.health_timeout).map_err(|why| {
+            let took = service::trial(host, program, args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
                 Error::failure(format!(
                     "the new model {to} did not load, so nothing was switched: OpenClaw still uses clawlocal/{from}\n{why}"
                 ))
@@ -138,17 +189,17 @@ fn run(
                 "the new model {to} loaded in a trial run ({:.1}s); switching from {from}",
                 took.as_secs_f64()
             ));
-            applied.actions.push(done("trial", None, Status::Unchanged));
+            applied.actions.push(done("trial", None, Change::Unchanged));
         }
         Step::Start { target, commands, restart } => {
             undo.push(Undo::Started(*target));
             service::activate(host, commands)?;
-            applied.actions.push(done("start", None, if *restart { Status::Updated } else { Status::Unchanged }));
+            applied.actions.push(done("start", None, if *restart { Change::Updated } else { Change::Unchanged }));
         }
         Step::WaitHealthy { port, alias, key } => {
             let ours = Ours { key: Some(key.clone()), alias: alias.clone() };
-            service::wait_ours(*port, &ours, d.health_timeout).map_err(|why| {
-                let why = match crate::ports::holder(host, *port).filter(|h| h.pid.is_some() && !engine_holds(w, h)) {
+            service::wait_ours(*port, &ours, env.health_timeout).map_err(|why| {
+                let why = match crate::ports::holder(host, *port).filter(|h| h.pid.is_some() && !engine_holds(env, h)) {
                     Some(h) => format!("{why}; port {port} is held by {h}"),
                     None => why,
                 };
@@ -156,33 +207,27 @@ fn run(
                     .with_hint("`clawlocal doctor` checks each step; the log below usually names the cause")
             })?;
             applied.started = true;
-            applied.actions.push(done("health", None, Status::Unchanged));
+            applied.actions.push(done("health", None, Change::Unchanged));
         }
         Step::Openclaw(prepared) => {
             let outcome = crate::openclaw::file::commit(prepared)?;
             for warning in &outcome.warnings {
                 printer.warn(warning);
             }
-            if outcome.status != "unchanged" {
-                undo.push(Undo::Restore {
-                    path: outcome.file.clone(),
-                    before: prepared.before.clone().map(String::into_bytes),
-                });
+            if outcome.status != Change::Unchanged {
+                let before = prepared.before.clone().map(String::into_bytes);
+                undo.push(Undo::Restore { path: outcome.file.clone(), before });
             }
             applied.openclaw_file = outcome.file.clone();
-            let status = match outcome.status {
-                "created" => Status::Created,
-                "unchanged" => Status::Unchanged,
-                _ => Status::Updated,
-            };
-            applied.actions.push(done("openclaw-config", Some(&outcome.file), status));
+            applied.actions.push(done("openclaw-config", Some(&outcome.file), outcome.status));
         }
+        _ => return Err(Error::failure(format!("internal error: `{}` is run by install::undo", step.kind()))),
     }
     Ok(())
 }
 
-fn engine_holds(w: &World, holder: &crate::ports::Holder) -> bool {
-    w.engine.as_ref().is_ok_and(|e| holder.runs(&e.path) == Some(true))
+fn engine_holds(env: &Env, holder: &crate::ports::Holder) -> bool {
+    env.engine.as_ref().is_some_and(|e| holder.runs(e) == Some(true))
 }
 
 fn check_guard(path: &std::path::Path, guard: &Guard) -> Result<()> {
@@ -201,29 +246,21 @@ fn write_guarded(
     mode: u32,
     guard: &Guard,
     undo: &mut Vec<Undo>,
-) -> Result<Status> {
+) -> Result<Change> {
     check_guard(path, guard)?;
     let before = std::fs::read(path).ok();
     if before.as_deref() == Some(contents) {
-        return Ok(Status::Unchanged);
+        return Ok(Change::Unchanged);
     }
     crate::fsutil::write_atomic_as(path, contents, Some(mode), None)?;
-    let status = if before.is_some() { Status::Updated } else { Status::Created };
+    let status = if before.is_some() { Change::Updated } else { Change::Created };
     undo.push(Undo::Restore { path: path.to_path_buf(), before });
     Ok(status)
 }
 
 /// Undo what ran, newest first, and say so in the error. A swap ends with the previous setup running again.
-fn roll_back(
-    plan: &Plan,
-    failed: &Step,
-    error: Error,
-    undo: Vec<Undo>,
-    d: &Desired,
-    w: &World,
-    host: &dyn Host,
-) -> Error {
-    let layout = &w.layout;
+fn roll_back(plan: &Plan, failed: &Step, error: Error, undo: Vec<Undo>, env: &Env, host: &dyn Host) -> Error {
+    let layout = &env.layout;
     let tail = match (failed, plan.target) {
         (Step::WaitHealthy { .. } | Step::Start { .. }, Some(target)) => service::log_tail(host, target, layout)
             .map(|t| format!("\n--- last log lines ---\n{t}"))
@@ -245,11 +282,11 @@ fn roll_back(
     let back = match (&plan.swap, started) {
         (Some(old), Some(target)) => {
             // The previous units are back on disk: restart on them and wait for the old model.
-            let commands = service::activation(target, layout, true, w.uid);
-            let ours = Ours { key: Some(w.key_text()), alias: old.server.alias.clone() };
+            let commands = service::activation(target, layout, true, env.uid);
+            let ours = Ours { key: env.key.clone(), alias: old.server.alias.clone() };
             match service::activate(host, &commands) {
                 Err(e) => format!("the previous units are back, but restarting them failed: {}", e.message),
-                Ok(()) => match service::wait_ours(old.port, &ours, d.health_timeout) {
+                Ok(()) => match service::wait_ours(old.port, &ours, env.health_timeout) {
                     Ok(_) => format!(
                         "the previous setup ({}) is back and answering; openclaw.json was not touched",
                         old.model.id

@@ -7,13 +7,14 @@ mod apply;
 mod show;
 mod steps;
 mod survey;
+pub mod undo;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use apply::{Applied, apply};
-pub use show::{describe, plan_json};
-pub use steps::{Blocker, FileKind, Guard, Plan, Step, plan};
+pub use apply::{Applied, Done, Env, apply};
+pub use show::{Seen, describe, plan_json};
+pub use steps::{Blocker, FileKind, Guard, Plan, Purpose, Step, plan};
 pub use survey::{World, survey};
 
 use crate::hub::HubConfig;

@@ -5,12 +5,39 @@ use serde_json::{Value, json};
 
 use super::World;
 use super::steps::{FileKind, Plan, Step};
+use super::undo::Installed;
 use crate::hub::download::sha256_hex;
 use crate::render::Target;
 use crate::size::human;
 
+/// What a plan is shown against: the files as they are, and the key to mask.
+pub trait Seen {
+    fn bytes(&self, path: &std::path::Path) -> Option<&[u8]>;
+    /// The key and its file.
+    fn key(&self) -> Option<(String, std::path::PathBuf)>;
+}
+
+impl Seen for World {
+    fn bytes(&self, path: &std::path::Path) -> Option<&[u8]> {
+        World::bytes(self, path)
+    }
+    fn key(&self) -> Option<(String, std::path::PathBuf)> {
+        Some((self.key_text(), self.layout.api_key_file()))
+    }
+}
+
+impl Seen for Installed {
+    fn bytes(&self, _: &std::path::Path) -> Option<&[u8]> {
+        None
+    }
+    fn key(&self) -> Option<(String, std::path::PathBuf)> {
+        let file = self.layout.on_host(&self.receipt.api_key_file);
+        crate::openclaw::read_key(&file).ok().map(|k| (k, file))
+    }
+}
+
 /// What one planned step will do to its file: `created`, `updated`, `unchanged`; `run` for commands.
-fn planned(step: &Step, w: &World) -> &'static str {
+fn planned(step: &Step, w: &dyn Seen) -> &'static str {
     let of = |path: &std::path::Path, contents: &[u8]| match w.bytes(path) {
         None => "created",
         Some(now) if now == contents => "unchanged",
@@ -23,6 +50,11 @@ fn planned(step: &Step, w: &World) -> &'static str {
         Step::Openclaw(p) if !p.changed => "unchanged",
         Step::Openclaw(p) if p.before.is_none() => "created",
         Step::Openclaw(_) => "updated",
+        Step::Unpatch(p) => p.status.as_str(),
+        Step::Remove { path, .. } | Step::RemoveTree { path, .. } if !path.exists() => "skipped",
+        Step::Remove { .. } | Step::RemoveTree { .. } | Step::Purge { .. } => "removed",
+        Step::Keep { .. } => "kept",
+        Step::Stop { .. } | Step::StopServe { .. } => "stopped",
         _ => "run",
     }
 }
@@ -34,11 +66,16 @@ fn path_of(step: &Step) -> Option<&std::path::Path> {
         | Step::Fetch { path, .. }
         | Step::Engine { path, .. } => Some(path),
         Step::Openclaw(p) => Some(&p.file),
+        Step::Unpatch(p) => Some(&p.file),
+        Step::Remove { path, .. }
+        | Step::RemoveTree { path, .. }
+        | Step::Keep { path, .. }
+        | Step::Purge { path, .. } => Some(path),
         _ => None,
     }
 }
 
-fn description(step: &Step, w: &World) -> String {
+fn description(step: &Step, w: &dyn Seen) -> String {
     match step {
         Step::Journal { path, .. } => {
             format!("record this install in {} as unfinished, before the first change", path.display())
@@ -92,17 +129,29 @@ fn description(step: &Step, w: &World) -> String {
             if p.sets_primary() { "primary" } else { "fallback" },
             if p.validated_by_openclaw { "; `openclaw config validate` accepts the result" } else { "" }
         ),
+        Step::Stop { command, .. } => format!("stop and disable the service: `{}`", command.join(" ")),
+        Step::StopServe { pid, port } => format!("stop the engine `clawlocal serve` runs on port {port} (pid {pid})"),
+        Step::Remove { kind, .. } => format!("remove the {kind} file"),
+        Step::RemoveTree { kind, .. } => format!("remove the {kind} folder"),
+        Step::Keep { why, .. } => format!("keep it: {why}"),
+        Step::Unpatch(_) => "take clawlocal's provider and refs out of openclaw.json, from the patch record".into(),
+        Step::Purge { repo, sha256, .. } => {
+            format!("remove the model blob {} of {repo} that clawlocal downloaded", &sha256[..12])
+        }
+        Step::Reload { command } => format!("`{}`", command.join(" ")),
+        Step::Tidy { .. } => "remove clawlocal's folders that are left empty".into(),
     }
 }
 
 /// The unified diff of a file step, the key masked.
-fn diff(step: &Step, w: &World, plan: &Plan) -> Option<String> {
+fn diff(step: &Step, w: &dyn Seen, plan: &Plan) -> Option<String> {
     let text = match step {
         Step::Journal { path, contents, .. } | Step::Write { path, contents, .. } => {
             let before = w.bytes(path).map(String::from_utf8_lossy).unwrap_or_default();
             crate::openclaw::file::diff(path, &before, &String::from_utf8_lossy(contents))
         }
         Step::Openclaw(p) => p.diff(),
+        Step::Unpatch(p) => p.diff(),
         _ => return None,
     };
     Some(mask(&text, w, plan))
@@ -110,9 +159,8 @@ fn diff(step: &Step, w: &World, plan: &Plan) -> Option<String> {
 
 /// The key's text, and the sha256 of every file that holds it (the key file, openclaw.json), replaced by names:
 /// CI logs keep dry-run output.
-fn mask(text: &str, w: &World, plan: &Plan) -> String {
-    let key = w.key_text();
-    let key_file = w.layout.api_key_file();
+fn mask(text: &str, w: &dyn Seen, plan: &Plan) -> String {
+    let Some((key, key_file)) = w.key().filter(|(k, _)| !k.is_empty()) else { return text.to_string() };
     let mut out = text.replace(&key, &format!("<the key in {}>", key_file.display()));
     for step in &plan.steps {
         let (path, bytes): (&std::path::Path, &[u8]) = match step {
@@ -128,7 +176,7 @@ fn mask(text: &str, w: &World, plan: &Plan) -> String {
 }
 
 /// The plan as numbered lines, each file's diff under its step when `diffs`; then what would stop it.
-pub fn describe(plan: &Plan, w: &World, diffs: bool) -> String {
+pub fn describe(plan: &Plan, w: &dyn Seen, diffs: bool) -> String {
     let mut out = String::new();
     for (i, step) in plan.steps.iter().enumerate() {
         out.push_str(&format!("  {}. {:<16} {:<9} {}\n", i + 1, step.kind(), planned(step, w), description(step, w)));
@@ -152,7 +200,7 @@ pub fn describe(plan: &Plan, w: &World, diffs: bool) -> String {
 }
 
 /// The plan as `init --dry-run --json` prints it.
-pub fn plan_json(plan: &Plan, w: &World) -> Value {
+pub fn plan_json(plan: &Plan, w: &dyn Seen) -> Value {
     let actions: Vec<Value> = plan
         .steps
         .iter()

@@ -102,6 +102,60 @@ pub enum Step {
     },
     /// openclaw.json as prepared (and judged by OpenClaw) in the survey.
     Openclaw(Box<Prepared>),
+
+    // The steps of uninstall, the receipt's inverse (`super::undo`).
+    /// Stop and disable the service; a manager that does not answer is warned about, and its files still go.
+    Stop {
+        target: Target,
+        command: Vec<String>,
+    },
+    /// SIGTERM the engine `clawlocal serve` runs (the survey found it clawlocal's) and wait for its port to close.
+    StopServe {
+        pid: u32,
+        port: u16,
+    },
+    /// Remove a file clawlocal made (and the temp files a killed write of it left).
+    Remove {
+        kind: &'static str,
+        path: PathBuf,
+    },
+    /// Remove a folder clawlocal made, with everything in it.
+    RemoveTree {
+        kind: &'static str,
+        path: PathBuf,
+    },
+    /// Leave a file in place, and say why (edited since init, not clawlocal's, there before init).
+    Keep {
+        kind: &'static str,
+        path: PathBuf,
+        why: String,
+    },
+    /// Take clawlocal's edit out of openclaw.json, as prepared from its record.
+    Unpatch(Box<crate::openclaw::file::PreparedUnpatch>),
+    /// A model blob clawlocal downloaded: the blob, its snapshot entry, refs and locks, then empty folders.
+    Purge {
+        repo: String,
+        commit: String,
+        path: PathBuf,
+        sha256: String,
+    },
+    /// Tell the manager its units changed (`systemctl daemon-reload`); its failure does not matter.
+    Reload {
+        command: Vec<String>,
+    },
+    /// Remove these folders when they are empty (clawlocal's own).
+    Tidy {
+        dirs: Vec<PathBuf>,
+    },
+}
+
+/// What a plan is for: how its executor treats a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Undo what ran, in reverse (a swap ends with the previous setup running).
+    Init,
+    /// Forward only: the receipt goes last, so a second run finishes what a failed one left.
+    Uninstall,
 }
 
 impl Step {
@@ -115,8 +169,29 @@ impl Step {
             Self::Trial { .. } => "trial",
             Self::Start { .. } => "start",
             Self::WaitHealthy { .. } => "health",
-            Self::Openclaw(_) => "openclaw-config",
+            Self::Openclaw(_) | Self::Unpatch(_) => "openclaw-config",
+            Self::Stop { .. } | Self::Reload { .. } => "service",
+            Self::StopServe { .. } => "engine",
+            Self::Remove { kind, .. } | Self::RemoveTree { kind, .. } | Self::Keep { kind, .. } => kind,
+            Self::Purge { .. } => "model",
+            Self::Tidy { .. } => "tidy",
         }
+    }
+
+    /// One of uninstall's steps (run by `super::undo::run`).
+    pub fn is_undo(&self) -> bool {
+        matches!(
+            self,
+            Self::Stop { .. }
+                | Self::StopServe { .. }
+                | Self::Remove { .. }
+                | Self::RemoveTree { .. }
+                | Self::Keep { .. }
+                | Self::Unpatch(_)
+                | Self::Purge { .. }
+                | Self::Reload { .. }
+                | Self::Tidy { .. }
+        )
     }
 }
 
@@ -137,6 +212,7 @@ pub struct Plan {
     pub receipt: Option<Receipt>,
     /// Where the engine's service runs (none for `--service none`).
     pub target: Option<Target>,
+    pub purpose: Purpose,
 }
 
 impl Plan {
@@ -176,7 +252,14 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
     let (Some(resolution), Some(mut lock), Some(engine), Some(key), Some(openclaw)) =
         (resolution, lock, engine, key, openclaw)
     else {
-        return Plan { steps: b.steps, blockers: b.blockers, swap: None, receipt: None, target };
+        return Plan {
+            steps: b.steps,
+            blockers: b.blockers,
+            swap: None,
+            receipt: None,
+            target,
+            purpose: Purpose::Init,
+        };
     };
     if let Some(need) = w.free_disk.filter(|free| !w.cached && *free < d.selection.download_bytes) {
         b.block(
@@ -310,7 +393,7 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
         guard: journal_guard,
         target: None,
     });
-    Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target }
+    Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target, purpose: Purpose::Init }
 }
 
 /// What must hold on this host for the plan to run, each a blocker when it does not.

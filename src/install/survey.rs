@@ -130,10 +130,19 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
         key,
         fresh_key,
         openclaw: Err(Error::failure("not surveyed")),
+        // Asked only when they would be named in a blocker: each costs a process or a /proc scan.
+        managers_here: if matches!(manager, Some(Err(_))) {
+            render::service::managers_here(host, layout)
+        } else {
+            Vec::new()
+        },
         manager,
-        managers_here: render::service::managers_here(host, layout),
+        port_free: if matches!(port_holder, Some((_, false))) {
+            crate::ports::next_free(host, d.options.port)
+        } else {
+            None
+        },
         port_holder,
-        port_free: crate::ports::next_free(host, d.options.port),
         visible,
         gpu_missing: gpu_missing(d, layout, host),
     };

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::change::Change;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
 use crate::host::Host;
@@ -25,7 +26,7 @@ pub struct Outcome {
     /// The file written: the config, its symlink target, or the file its `models` section includes.
     pub file: PathBuf,
     /// `created`, `updated`, `unchanged`, `restored` (the original bytes back) or `removed` (a file patch created).
-    pub status: &'static str,
+    pub status: Change,
     /// The copy of the file as it was before this write.
     pub backup: Option<PathBuf>,
     /// `clawlocal/<model id>`.
@@ -51,7 +52,7 @@ impl Outcome {
         Outcome {
             config: config.to_path_buf(),
             file: file.to_path_buf(),
-            status: "unchanged",
+            status: Change::Unchanged,
             backup: None,
             model_ref: None,
             openclaw_version: None,
@@ -412,7 +413,7 @@ pub fn patch_file(host: &dyn Host, config: &Path, spec: PatchSpec, opts: &Option
         outcome.openclaw_version = prepared.openclaw_version.clone();
         outcome.validated_by_openclaw = prepared.validated_by_openclaw;
         if prepared.changed {
-            outcome.status = if prepared.before.is_none() { "created" } else { "updated" };
+            outcome.status = if prepared.before.is_none() { Change::Created } else { Change::Updated };
             outcome.diff = Some(prepared.diff());
         }
         return Ok(outcome);
@@ -540,7 +541,7 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
         None => None,
     };
     replace(&p.file, current.as_ref(), &p.after)?;
-    outcome.status = if current.is_none() { "created" } else { "updated" };
+    outcome.status = if current.is_none() { Change::Created } else { Change::Updated };
     outcome.backup = backup.clone();
 
     let mut records = load_records(&p.records)?;
@@ -582,72 +583,132 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// An unpatch computed against the file as it was read, not yet done: what uninstall's plan shows and what
+/// [`commit_unpatch`] does, refusing when the file changed in between.
+#[derive(Debug, Clone)]
+pub struct PreparedUnpatch {
+    pub config: PathBuf,
+    config_real: PathBuf,
+    /// The file the record is about (the config, its link target or its include).
+    pub file: PathBuf,
+    /// The record to undo; `None`: clawlocal has none for this config (nothing to undo).
+    record: Option<Record>,
+    /// The file's text when read; `None`: it is gone.
+    pub before: Option<String>,
+    /// The text afterwards; `None` with `Removed`: the file goes (clawlocal created it).
+    pub after: Option<String>,
+    /// `Removed`, `Restored` (the bytes before the first patch), `Updated` (only clawlocal's parts taken out,
+    /// others changed the file since) or `Unchanged`.
+    pub status: Change,
+    pub warnings: Vec<String>,
+    records: PathBuf,
+}
+
+impl PreparedUnpatch {
+    pub fn diff(&self) -> String {
+        match (&self.before, self.status) {
+            (Some(before), Change::Removed | Change::Restored | Change::Updated) => {
+                diff(&self.file, before, self.after.as_deref().unwrap_or(""))
+            }
+            _ => String::new(),
+        }
+    }
+}
+
 /// Undo what clawlocal's patches of `config` added: the original bytes when the file is still exactly what
 /// clawlocal wrote, else a CST edit that removes only clawlocal's parts.
 pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Outcome> {
+    let prepared = prepare_unpatch(host, config, opts.records)?;
+    if opts.dry_run {
+        let mut outcome = Outcome::unchanged(config, &prepared.file, prepared.warnings.clone());
+        outcome.status = prepared.status;
+        outcome.diff = Some(prepared.diff());
+        return Ok(outcome);
+    }
+    commit_unpatch(&prepared)
+}
+
+/// Read the record and the file and compute the undo; nothing is written.
+pub fn prepare_unpatch(host: &dyn Host, config: &Path, records: &Path) -> Result<PreparedUnpatch> {
     refuse_read_only(host, config)?;
     let mut warnings = Vec::new();
     let config_real = real_path(config, &mut warnings)?;
-    let _lock = if opts.dry_run { None } else { Some(lock(&config_real)?) };
-    let mut records = load_records(opts.records)?;
-    let position =
-        records.patches.iter().position(|r| r.config == config || r.config == config_real || r.file == config_real);
-    let mut outcome = Outcome::unchanged(config, &config_real, warnings);
-    let Some(position) = position else {
-        outcome.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
-        return Ok(outcome);
+    let record = load_records(records)?
+        .patches
+        .into_iter()
+        .find(|r| r.config == config || r.config == config_real || r.file == config_real);
+    let mut p = PreparedUnpatch {
+        config: config.to_path_buf(),
+        file: record.as_ref().map_or_else(|| config_real.clone(), |r| r.file.clone()),
+        config_real,
+        record: None,
+        before: None,
+        after: None,
+        status: Change::Unchanged,
+        warnings,
+        records: records.to_path_buf(),
     };
-    let record = records.patches[position].clone();
-    outcome.file = record.file.clone();
-    let current = read(&record.file)?;
-    let Some((text, _)) = current.as_ref() else {
-        outcome.warnings.push(format!("{} no longer exists; nothing to undo", record.file.display()));
-        if !opts.dry_run {
-            records.patches.remove(position);
-            save_records(opts.records, &records)?;
-        }
-        return Ok(outcome);
+    let Some(record) = record else {
+        p.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
+        return Ok(p);
+    };
+    p.record = Some(record.clone());
+    let Some((text, _)) = read(&record.file)? else {
+        p.warnings.push(format!("{} no longer exists; nothing to undo", record.file.display()));
+        return Ok(p);
     };
     let untouched = sha256(text.as_bytes()) == record.after_sha256;
     let original = match (&record.backup, &record.before_sha256) {
         (Some(b), Some(sha)) if untouched => fs::read(b).ok().filter(|bytes| sha256(bytes) == *sha),
         _ => None,
     };
-    let (new_text, status) = if untouched && record.created_file {
-        (None, "removed")
+    (p.after, p.status) = if untouched && record.created_file {
+        (None, Change::Removed)
     } else if let Some(bytes) = original {
         let restored = String::from_utf8(bytes).map_err(|_| Error::failure("backup is not UTF-8"))?;
-        (Some(restored), "restored")
+        (Some(restored), Change::Restored)
     } else {
         let origin = record.file.display().to_string();
-        let out = patch::unpatch(text, &origin, &record.changes, record.section)?;
-        (out.changed.then_some(out.text), "updated")
+        let out = patch::unpatch(&text, &origin, &record.changes, record.section)?;
+        if out.changed { (Some(out.text), Change::Updated) } else { (Some(text.clone()), Change::Unchanged) }
     };
-    if opts.dry_run {
-        outcome.status = if new_text.is_none() && status != "removed" { "unchanged" } else { status };
-        outcome.diff = Some(diff(&record.file, text, new_text.as_deref().unwrap_or("")));
-        return Ok(outcome);
+    p.before = Some(text);
+    Ok(p)
+}
+
+/// Do a prepared unpatch under the config's lock, when the file still holds what it was prepared from: back up,
+/// write or remove, and drop the record.
+pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
+    let _lock = lock(&p.config_real)?;
+    let mut outcome = Outcome::unchanged(&p.config, &p.file, p.warnings.clone());
+    let Some(record) = &p.record else { return Ok(outcome) };
+    let current = read(&p.file)?;
+    if current.as_ref().map(|(t, _)| t) != p.before.as_ref() {
+        return Err(Error::failure(format!(
+            "{} changed since clawlocal read it; nothing was undone",
+            p.file.display()
+        ))
+        .with_hint("run the command again"));
     }
-    outcome.backup = Some(backup(&record.file, text.as_bytes())?);
-    match (&new_text, status) {
-        (_, "removed") => {
-            fs::remove_file(&record.file)
-                .map_err(|e| Error::io(format!("cannot remove {}", record.file.display()), &e))?;
-            fsutil::sync_dir(fsutil::parent(&record.file))?;
-            outcome.status = "removed";
+    if let Some(text) = &p.before {
+        outcome.backup = Some(backup(&p.file, text.as_bytes())?);
+        match (&p.after, p.status) {
+            (_, Change::Removed) => {
+                fs::remove_file(&p.file).map_err(|e| Error::io(format!("cannot remove {}", p.file.display()), &e))?;
+                fsutil::sync_dir(fsutil::parent(&p.file))?;
+            }
+            (Some(after), Change::Restored | Change::Updated) => replace(&p.file, current.as_ref(), after)?,
+            _ => {}
         }
-        (Some(new_text), _) => {
-            replace(&record.file, current.as_ref(), new_text)?;
-            outcome.status = status;
-        }
-        (None, _) => outcome.status = "unchanged",
+        outcome.status = p.status;
     }
-    if matches!(outcome.status, "restored" | "removed") {
+    if matches!(outcome.status, Change::Restored | Change::Removed) {
         outcome.redundant_backups =
             record.backup.iter().chain(&record.later_backups).chain(outcome.backup.iter()).cloned().collect();
     }
-    records.patches.remove(position);
-    save_records(opts.records, &records)?;
+    let mut records = load_records(&p.records)?;
+    records.patches.retain(|r| r.file != record.file);
+    save_records(&p.records, &records)?;
     Ok(outcome)
 }
 

@@ -4,37 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::{MANAGED_MARK, Rendered, Target};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::layout::{LAUNCHD_LABEL, Layout, UNIT_NAME};
 
-/// What happened to one file, in the contract's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Created,
-    Updated,
-    Unchanged,
-    Skipped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Unchanged => "unchanged",
-            Self::Skipped => "skipped",
-        }
-    }
-}
+use crate::change::Change;
 
 /// Write a rendered file: identical content is a no-op; a file at the path that clawlocal did not write is the
 /// user's and is refused; a changed managed file is backed up to `<state>/backups/` first.
-pub fn write(rendered: &Rendered, layout: &Layout) -> Result<(Status, Option<PathBuf>)> {
+pub fn write(rendered: &Rendered, layout: &Layout) -> Result<(Change, Option<PathBuf>)> {
     let path = &rendered.path;
     let old = match std::fs::read_to_string(path) {
         Ok(old) => Some(old),
@@ -43,10 +22,10 @@ pub fn write(rendered: &Rendered, layout: &Layout) -> Result<(Status, Option<Pat
     };
     let Some(old) = old else {
         crate::fsutil::write_atomic_as(path, rendered.text.as_bytes(), Some(0o644), None)?;
-        return Ok((Status::Created, None));
+        return Ok((Change::Created, None));
     };
     if old == rendered.text {
-        return Ok((Status::Unchanged, None));
+        return Ok((Change::Unchanged, None));
     }
     if !old.lines().take(4).any(|l| l.contains(MANAGED_MARK)) {
         return Err(Error::usage(format!(
@@ -57,7 +36,7 @@ pub fn write(rendered: &Rendered, layout: &Layout) -> Result<(Status, Option<Pat
     }
     let backup = backup(path, &old, layout)?;
     crate::fsutil::write_atomic_as(path, rendered.text.as_bytes(), Some(0o644), None)?;
-    Ok((Status::Updated, Some(backup)))
+    Ok((Change::Updated, Some(backup)))
 }
 
 fn backup(path: &Path, old: &str, layout: &Layout) -> Result<PathBuf> {
@@ -352,11 +331,11 @@ mod tests {
             path: l.systemd_unit.clone(),
             text: format!("# {MANAGED_MARK} 0.1\n[Service]\n"),
         };
-        assert_eq!(write(&r, &l).unwrap().0, Status::Created);
-        assert_eq!(write(&r, &l).unwrap().0, Status::Unchanged);
+        assert_eq!(write(&r, &l).unwrap().0, Change::Created);
+        assert_eq!(write(&r, &l).unwrap().0, Change::Unchanged);
         r.text.push_str("Restart=always\n");
         let (status, backup) = write(&r, &l).unwrap();
-        assert_eq!(status, Status::Updated);
+        assert_eq!(status, Change::Updated);
         assert_eq!(std::fs::read_to_string(backup.unwrap()).unwrap(), format!("# {MANAGED_MARK} 0.1\n[Service]\n"));
         std::fs::write(&r.path, "[Service]\nExecStart=/mine\n").unwrap();
         let err = write(&r, &l).unwrap_err();

@@ -456,3 +456,39 @@ fn patching_another_model_leaves_no_entry_or_ref_of_the_previous_one() {
     assert_eq!(undo.code, 0, "{}", undo.stderr);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG, "unpatch restores the original bytes");
 }
+
+/// uninstall is the receipt's inverse as a plan: `--dry-run` shows it (openclaw.json's restore as a diff, the
+/// receipt last) and changes nothing; the run then does those steps and leaves the user's config byte-identical.
+#[test]
+fn uninstall_dry_run_shows_the_inverse_plan_that_uninstall_then_runs() {
+    let s = Sandbox::new();
+    let init = s.init(&["--service", "none"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let before = s.tree();
+    let dry = s.run(&["--json", "--scope", "user", "uninstall", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(s.tree(), before, "the dry run changes nothing");
+    let plan = dry.json();
+    let steps = plan["actions"].as_array().unwrap();
+    let kinds: Vec<&str> = steps.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().rev().nth(1), Some(&"receipt"), "the receipt goes last (before tidying): {kinds:?}");
+    let patch = steps.iter().find(|a| a["kind"] == "openclaw-config").unwrap();
+    assert_eq!(patch["status"], "restored", "{patch}");
+    let diff = patch["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-") && diff.contains("clawlocal") && !diff.contains("clawlocal-0"),
+        "the key is masked: {diff}"
+    );
+    let key = steps.iter().find(|a| a["kind"] == "api-key").unwrap();
+    assert_eq!(key["status"], "removed", "{key}");
+
+    let run = s.run(&["--json", "--scope", "user", "uninstall", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let done: Vec<String> =
+        run.json()["actions"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+    for kind in ["openclaw-config", "api-key", "receipt"] {
+        assert!(done.iter().any(|d| d == kind), "{kind} in {done:?}");
+    }
+    assert_eq!(std::fs::read_to_string(s.ctx.dir.path().join("openclaw/openclaw.json")).unwrap(), USER_CONFIG);
+    assert!(!s.ctx.home().join(".local/state/clawlocal/receipt.json").exists());
+}
