@@ -1,6 +1,6 @@
-//! `doctor --fix`: the repairs that are safe to repeat, each undoing one kind of drift from the receipt. Every
-//! write goes through the same code init uses (units: backup + atomic replace; openclaw.json: the CST patch with
-//! its backup; the model: the verified download), so a repair is never a second, weaker implementation.
+//! `doctor --fix`: the repairs that are safe to repeat, each undoing one kind of drift from the receipt. Each is
+//! a small plan of init's own steps (units: guarded write + start + health wait; openclaw.json: the prepared CST
+//! patch; the model: the verified fetch) run by init's executor, so a repair is never a second implementation.
 
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::{Check, Probe};
 use crate::error::{Error, Result};
-use crate::openclaw::file::{self as openclaw_file, Options};
+use crate::install::{self, Env, FileKind, Guard, Plan, Purpose, Step};
+use crate::openclaw::file as openclaw_file;
 use crate::output::Printer;
 use crate::profile::ServiceKind;
 use crate::render::service;
@@ -98,15 +99,26 @@ pub fn planned(checks: &[Check], p: &Probe) -> Vec<Applied> {
         .collect()
 }
 
-/// Make the repairs, in order; one that fails is reported and the rest still run.
+/// Make the repairs, in order, each as a small plan run by init's executor; one that fails is reported and the
+/// rest still run.
 pub fn apply(checks: &[Check], p: &Probe, printer: &Printer, offline: bool) -> Vec<Applied> {
+    let r = p.r();
+    let env = Env {
+        layout: p.layout.clone(),
+        uid: p.host.uid(),
+        hub: Some(crate::hub::HubConfig::from_env(p.host, offline)),
+        health_timeout: Duration::from_secs(120),
+        key: p.key(),
+        engine: Some(p.layout.on_host(&r.engine.path)),
+    };
     wanted(checks, p)
         .into_iter()
         .map(|repair| {
             let description = describe(repair, p);
             printer.note(&format!("fixing: {description}"));
-            match run(repair, p, printer, offline) {
-                Ok(()) => Applied { repair, description, status: "done", error: None },
+            let done = plan(repair, p, &env, printer).and_then(|plan| install::apply(&plan, &env, p.host, printer));
+            match done {
+                Ok(_) => Applied { repair, description, status: "done", error: None },
                 Err(e) => {
                     printer.warn(&format!("could not {description}: {}", e.message));
                     Applied { repair, description, status: "failed", error: Some(e.message) }
@@ -116,15 +128,32 @@ pub fn apply(checks: &[Check], p: &Probe, printer: &Printer, offline: bool) -> V
         .collect()
 }
 
-fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()> {
+/// One repair as steps: the same steps init's plan has for that part (fetch, unit write + start + health wait,
+/// the prepared openclaw.json edit), so a repair is never a second, weaker implementation.
+fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan> {
     let r = p.r();
+    let layout = p.layout;
+    let mut steps = Vec::new();
+    let units = super::service::rendered(p)?;
+    let target = units.first().map(|u| u.target);
+    let start = |steps: &mut Vec<Step>| -> Result<()> {
+        let Some(target) = target else { return Ok(()) };
+        if layout.root.is_some() {
+            return Err(Error::usage("--root builds an image: no service manager is called"));
+        }
+        let commands = service::activation(target, layout, true, env.uid);
+        steps.push(Step::Start { target, commands, restart: true });
+        let key = env.key.clone().unwrap_or_default();
+        steps.push(Step::WaitHealthy { port: r.port, alias: r.server.alias.clone(), key });
+        Ok(())
+    };
     match repair {
         Repair::Redownload => {
             // The snapshot entry links to the blob named by its sha256; the blob is what is damaged.
-            let path = p.layout.on_host(&r.model.path);
-            let blob = std::fs::canonicalize(&path).unwrap_or(path);
-            if blob.starts_with(&p.layout.hub_cache) && blob.is_file() {
-                std::fs::remove_file(&blob).map_err(|e| Error::io(format!("cannot remove {}", blob.display()), &e))?;
+            let path = layout.on_host(&r.model.path);
+            let blob = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if blob.starts_with(&layout.hub_cache) && blob.is_file() {
+                steps.push(Step::Remove { kind: "model", path: blob });
             }
             // The receipt's spec is `hf:…` (whole) or `<catalog id>:<QUANT>`, as `pull::wanted` wrote it.
             let (model, quant) = match r.model.spec.rsplit_once(':') {
@@ -132,62 +161,46 @@ fn run(repair: Repair, p: &Probe, printer: &Printer, offline: bool) -> Result<()
                 _ => (r.model.spec.as_str(), None),
             };
             let want = crate::hub::pull::wanted(model, quant)?;
-            let config = crate::hub::HubConfig::from_env(p.host, offline);
-            let pulled = crate::hub::pull::pull(&want, p.layout, config, true, printer)?;
-            if pulled.sha256 != r.model.sha256 {
+            let lock = crate::lockfile::LockFile::load(&layout.lock_file())?;
+            let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, &want.hub.repo);
+            let client = crate::hub::client::Client::new(env.hub.clone().expect("doctor --fix has a Hub"));
+            let resolution =
+                crate::hub::pull::resolve(&want, &lock, &layout.lock_file(), &cache, &client, true, printer)?;
+            if resolution.files[0].sha256 != r.model.sha256 {
                 return Err(Error::failure(format!(
-                    "downloaded {} with sha256 {}, but the receipt pins {}",
-                    r.model.file, pulled.sha256, r.model.sha256
+                    "the lock pins {} with sha256 {}, but the receipt pins {}",
+                    r.model.file, resolution.files[0].sha256, r.model.sha256
                 ))
                 .with_hint("run `clawlocal init` again to set up the model the lock now names"));
             }
-            Ok(())
+            let bytes = resolution.files.iter().map(|f| f.size).sum();
+            steps.push(Step::Fetch { want, resolution, path, cached: false, bytes });
         }
         Repair::ChmodKey => {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(p.layout.on_host(&r.api_key_file), std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| Error::io(format!("cannot chmod {}", r.api_key_file.display()), &e))
+            steps.push(Step::Chmod { kind: "api-key", path: layout.on_host(&r.api_key_file), mode: 0o600 })
         }
         Repair::Rerender => {
-            let rendered = super::service::rendered(p)?;
-            for unit in &rendered {
-                let (_, backup) = service::write(unit, p.layout)?;
-                if let Some(b) = backup {
-                    printer.note(&format!("the previous {} is kept at {}", unit.path.display(), b.display()));
-                }
+            for unit in &units {
+                let now = std::fs::read(&unit.path).ok();
+                steps.push(Step::Write {
+                    kind: FileKind::Unit,
+                    path: unit.path.clone(),
+                    contents: unit.text.clone().into_bytes(),
+                    mode: 0o644,
+                    guard: Guard::of(now.as_deref()),
+                    target: Some(unit.target),
+                });
             }
-            restart(p, rendered.first().map(|u| u.target))
+            start(&mut steps)?;
         }
-        Repair::Restart => {
-            let rendered = super::service::rendered(p)?;
-            restart(p, rendered.first().map(|u| u.target))
-        }
+        Repair::Restart => start(&mut steps)?,
         Repair::Repatch => {
-            let key = crate::openclaw::read_key(&p.layout.on_host(&r.api_key_file))?;
+            let key = crate::openclaw::read_key(&layout.on_host(&r.api_key_file))?;
             let spec = crate::openclaw::local_spec(&r.model.id, &r.model.name, r.model.context, r.port, r.role, key);
-            let records = crate::openclaw::records_path(p.layout);
-            let outcome = openclaw_file::patch_file(
-                p.host,
-                &p.layout.on_host(&r.openclaw_config),
-                spec,
-                &Options { records: &records, dry_run: false },
-            )?;
-            for w in &outcome.warnings {
-                printer.warn(w);
-            }
-            Ok(())
+            let records = crate::openclaw::records_path(layout);
+            let prepared = openclaw_file::prepare(p.host, &layout.on_host(&r.openclaw_config), spec, &records)?;
+            steps.push(Step::Openclaw(Box::new(prepared)));
         }
     }
-}
-
-/// Enable and restart under the receipt's manager, then wait for `/health`.
-fn restart(p: &Probe, target: Option<crate::render::Target>) -> Result<()> {
-    let Some(target) = target else { return Ok(()) };
-    if p.layout.root.is_some() {
-        return Err(Error::usage("--root builds an image: no service manager is called"));
-    }
-    service::activate(p.host, &service::activation(target, p.layout, true, p.host.uid()))?;
-    let ours = service::Ours { key: p.key(), alias: p.r().server.alias.clone() };
-    service::wait_ours(p.r().port, &ours, Duration::from_secs(120)).map_err(Error::failure)?;
-    Ok(())
+    Ok(Plan { steps, blockers: Vec::new(), swap: None, receipt: None, target, purpose: Purpose::Repair })
 }

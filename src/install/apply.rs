@@ -109,6 +109,7 @@ uninstall stopped at step {} ({}); the receipt is kept: `clawlocal uninstall` ag
                     ),
                     ..e
                 },
+                Purpose::Repair => e,
             });
         }
     }
@@ -220,6 +221,12 @@ fn run(
             }
             applied.openclaw_file = outcome.file.clone();
             applied.actions.push(done("openclaw-config", Some(&outcome.file), outcome.status));
+        }
+        Step::Chmod { kind, path, mode } => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                .map_err(|e| Error::io(format!("cannot chmod {}", path.display()), &e))?;
+            applied.actions.push(done(kind, Some(path), Change::Updated));
         }
         _ => return Err(Error::failure(format!("internal error: `{}` is run by install::undo", step.kind()))),
     }

@@ -129,6 +129,7 @@ fn description(step: &Step, w: &dyn Seen) -> String {
             if p.sets_primary() { "primary" } else { "fallback" },
             if p.validated_by_openclaw { "; `openclaw config validate` accepts the result" } else { "" }
         ),
+        Step::Chmod { path, mode, .. } => format!("chmod {mode:o} {}", path.display()),
         Step::Stop { command, .. } => format!("stop and disable the service: `{}`", command.join(" ")),
         Step::StopServe { pid, port } => format!("stop the engine `clawlocal serve` runs on port {port} (pid {pid})"),
         Step::Remove { kind, .. } => format!("remove the {kind} file"),

@@ -102,6 +102,12 @@ pub enum Step {
     },
     /// openclaw.json as prepared (and judged by OpenClaw) in the survey.
     Openclaw(Box<Prepared>),
+    /// Set a file's mode (`doctor --fix`: a key file others could read).
+    Chmod {
+        kind: &'static str,
+        path: PathBuf,
+        mode: u32,
+    },
 
     // The steps of uninstall, the receipt's inverse (`super::undo`).
     /// Stop and disable the service; a manager that does not answer is warned about, and its files still go.
@@ -156,6 +162,8 @@ pub enum Purpose {
     Init,
     /// Forward only: the receipt goes last, so a second run finishes what a failed one left.
     Uninstall,
+    /// One repair of `doctor --fix`: forward only; doctor checks everything again afterwards.
+    Repair,
 }
 
 impl Step {
@@ -170,6 +178,7 @@ impl Step {
             Self::Start { .. } => "start",
             Self::WaitHealthy { .. } => "health",
             Self::Openclaw(_) | Self::Unpatch(_) => "openclaw-config",
+            Self::Chmod { kind, .. } => kind,
             Self::Stop { .. } | Self::Reload { .. } => "service",
             Self::StopServe { .. } => "engine",
             Self::Remove { kind, .. } | Self::RemoveTree { kind, .. } | Self::Keep { kind, .. } => kind,
