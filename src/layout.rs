@@ -13,7 +13,7 @@ pub const LAUNCHD_LABEL: &str = "ai.clawlocal.llm";
 pub const COMPOSE_SERVICE: &str = "clawlocal-llm";
 pub const LOCK_FILE: &str = "clawlocal.lock";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     System,

@@ -6,6 +6,7 @@ pub mod change;
 pub mod cli;
 pub mod commands;
 pub mod doctor;
+pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod estimate;

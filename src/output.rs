@@ -137,10 +137,12 @@ impl Printer {
     pub fn error(&self, err: &Error) {
         if self.json {
             eprintln!("{}", json!({"type": "error", "message": err.message, "hint": err.hint}));
-            self.document(&json!({
-                "ok": false,
-                "error": {"message": err.message, "hint": err.hint, "exit_code": err.exit as i32}
-            }));
+            let body = crate::documents::ErrorBody {
+                message: err.message.clone(),
+                hint: err.hint.clone(),
+                exit_code: err.exit as i32,
+            };
+            self.document(&crate::documents::value(&crate::documents::ErrorDocument { ok: false, error: body }));
             return;
         }
         if self.color {

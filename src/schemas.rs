@@ -22,6 +22,13 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("plan.schema.json", render(schemars::schema_for!(PlanDocument))),
         ("lock.schema.json", render(schemars::schema_for!(LockFile))),
         ("doctor.schema.json", render(schemars::schema_for!(crate::doctor::Report))),
+        ("init.schema.json", render(schemars::schema_for!(crate::documents::InitDocument))),
+        ("dry-run.schema.json", render(schemars::schema_for!(crate::documents::DryRunDocument))),
+        ("uninstall.schema.json", render(schemars::schema_for!(crate::documents::UninstallDocument))),
+        ("status.schema.json", render(schemars::schema_for!(crate::documents::StatusDocument))),
+        ("render.schema.json", render(schemars::schema_for!(crate::documents::RenderDocument))),
+        ("pull.schema.json", render(schemars::schema_for!(crate::hub::pull::PullDocument))),
+        ("error.schema.json", render(schemars::schema_for!(crate::documents::ErrorDocument))),
     ]
 }
 

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::plan::{Ask, Decision, decide};
 use crate::cli::{GlobalArgs, InitArgs};
 use crate::doctor;
+use crate::documents;
 use crate::error::{Error, Exit, Result};
 use crate::host::Host;
 use crate::hub::HubConfig;
@@ -100,18 +99,22 @@ fn report(d: &Desired, layout: &Layout, applied: &Applied, host: &dyn Host, prin
     let s = &d.selection;
     let model_ref = format!("clawlocal/{}", s.model_id);
     if printer.json {
-        printer.document(&json!({
-            "ok": ok,
-            "doctor": doctor,
-            "model": s.model_id,
-            "model_ref": model_ref,
-            "model_path": applied.model_path,
-            "lock": layout.lock_file(),
-            "receipt": layout.receipt_file(),
-            "openclaw_config": applied.openclaw_file,
-            "units": applied.units,
-            "port": d.options.port,
-            "actions": applied.actions,
+        printer.document(&documents::value(&documents::InitDocument {
+            ok,
+            doctor,
+            model: s.model_id.clone(),
+            model_ref,
+            model_path: applied.model_path.clone(),
+            lock: layout.lock_file(),
+            receipt: layout.receipt_file(),
+            openclaw_config: applied.openclaw_file.clone(),
+            units: applied
+                .units
+                .iter()
+                .map(|u| documents::UnitFile { target: u.target, path: u.path.clone() })
+                .collect(),
+            port: d.options.port,
+            actions: applied.actions.clone(),
         }));
     } else {
         let rows: Vec<Vec<String>> = applied

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use crate::documents::{RenderDocument, RenderedFile};
 
 use super::plan::{Ask, decide};
 use crate::change::Change;
@@ -57,11 +57,9 @@ pub fn run(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pr
         crate::fsutil::write_atomic_as(&out, rendered.text.as_bytes(), Some(0o644), None)?;
     }
     if printer.json {
-        printer.document(&json!({
-            "files": [{"target": rendered.target, "path": out, "installs_to": rendered.path, "status": status}],
-            "engine": engine_path,
-            "model_path": model,
-        }));
+        let file = RenderedFile { target: rendered.target, path: out, installs_to: rendered.path.clone(), status };
+        let doc = RenderDocument { files: vec![file], engine: engine_path, model_path: model };
+        printer.document(&crate::documents::value(&doc));
     } else {
         printer.data(&format!("{} {} (installs to {})", status.as_str(), out.display(), rendered.path.display()));
     }

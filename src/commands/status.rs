@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use crate::documents::{StatusDocument, StatusEngine, StatusModel, StatusOpenclaw, StatusServer, StatusService};
 
 use crate::cli::GlobalArgs;
 use crate::error::{Exit, Result};
@@ -19,7 +19,19 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         let line =
             format!("not installed (no receipt at {}); `clawlocal init` sets it up", layout.receipt_file().display());
         if printer.json {
-            printer.document(&json!({"installed": false, "receipt": layout.receipt_file()}));
+            let doc = StatusDocument {
+                installed: false,
+                receipt: layout.receipt_file(),
+                complete: None,
+                profile: None,
+                scope: None,
+                model: None,
+                engine: None,
+                service: None,
+                server: None,
+                openclaw: None,
+            };
+            printer.document(&crate::documents::value(&doc));
         } else {
             printer.data(&line);
         }
@@ -39,20 +51,35 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         .and_then(|t| crate::openclaw::patch::parse_json5(&t, "").ok())
         .is_some_and(|v| v.pointer(&format!("/models/providers/{}", crate::openclaw::patch::PROVIDER)).is_some());
     if printer.json {
-        printer.document(&json!({
-            "installed": true,
-            "complete": r.complete,
-            "receipt": layout.receipt_file(),
-            "profile": r.profile,
-            "scope": r.scope,
-            "model": {"id": r.model.id, "spec": r.model.spec, "path": r.model.path, "size": r.model.size,
-                      "context": r.model.context, "present": model_present},
-            "engine": {"path": r.engine.path, "version": r.engine.version.to_string(), "source": r.engine.source},
-            "service": {"kind": r.service.as_str(), "units": r.units},
-            "server": {"url": format!("{url}/v1"), "state": running, "role": r.role.as_str()},
-            "openclaw": {"config": r.openclaw_config, "provider_present": patched,
-                         "model_ref": format!("clawlocal/{}", r.model.id)},
-        }));
+        let m = &r.model;
+        let doc = StatusDocument {
+            installed: true,
+            receipt: layout.receipt_file(),
+            complete: Some(r.complete),
+            profile: Some(r.profile.clone()),
+            scope: Some(r.scope),
+            model: Some(StatusModel {
+                id: m.id.clone(),
+                spec: m.spec.clone(),
+                path: m.path.clone(),
+                size: m.size,
+                context: m.context,
+                present: model_present,
+            }),
+            engine: Some(StatusEngine {
+                path: r.engine.path.clone(),
+                version: r.engine.version.to_string(),
+                source: r.engine.source.clone(),
+            }),
+            service: Some(StatusService { kind: r.service.as_str(), units: r.units.clone() }),
+            server: Some(StatusServer { url: format!("{url}/v1"), state: running, role: r.role.as_str() }),
+            openclaw: Some(StatusOpenclaw {
+                config: r.openclaw_config.clone(),
+                provider_present: patched,
+                model_ref: format!("clawlocal/{}", m.id),
+            }),
+        };
+        printer.document(&crate::documents::value(&doc));
     } else {
         let units = if r.units.is_empty() {
             "no unit (`clawlocal serve` runs it)".to_string()

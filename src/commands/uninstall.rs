@@ -5,9 +5,8 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::cli::{GlobalArgs, UninstallArgs};
+use crate::documents::UninstallDocument;
 use crate::error::{Error, Exit, Result};
 use crate::host::Host;
 use crate::install::{self, Done, Env, undo};
@@ -88,7 +87,8 @@ fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result
     if actions.is_empty() {
         let what = format!("nothing to uninstall: no receipt at {}", layout.receipt_file().display());
         if printer.json {
-            printer.document(&json!({"ok": true, "actions": [], "note": what}));
+            let doc = UninstallDocument { ok: true, actions: Vec::new(), note: Some(what) };
+            printer.document(&crate::documents::value(&doc));
         } else {
             printer.note(&what);
         }
@@ -135,7 +135,8 @@ fn remove_state(layout: &Layout, actions: &mut Vec<Done>) -> Result<()> {
 
 fn finish(actions: &[Done], printer: &Printer) {
     if printer.json {
-        printer.document(&json!({"ok": true, "actions": actions}));
+        let doc = UninstallDocument { ok: true, actions: actions.to_vec(), note: None };
+        printer.document(&crate::documents::value(&doc));
     } else {
         let rows: Vec<Vec<String>> = actions
             .iter()

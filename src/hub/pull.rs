@@ -15,8 +15,8 @@ use crate::layout::Layout;
 use crate::lockfile::{LockFile, LockedFile, LockedModel};
 use crate::output::Printer;
 
-/// The `pull --json` document.
-#[derive(Debug, Serialize)]
+/// The `pull --json` document (schema: schemas/pull.schema.json).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PullDocument {
     /// The snapshot entry of the (first) file in the Hugging Face cache: what llama-server's `-m` gets.
     pub path: PathBuf,
@@ -35,7 +35,7 @@ pub struct PullDocument {
     pub lock: PathBuf,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PulledFile {
     pub name: String,
     pub path: PathBuf,

@@ -1,11 +1,12 @@
 //! The plan for people and for `--json`: the dry run, the confirmation prompt and `init --dry-run --json` all
 //! render the same [`Plan`]. The API key never appears: its text and its sha256 are masked.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::World;
 use super::steps::{FileKind, Plan, Step};
 use super::undo::Installed;
+use crate::documents::{BlockerDoc, DryRunDocument, PlannedStep};
 use crate::hub::download::sha256_hex;
 use crate::render::Target;
 use crate::size::human;
@@ -200,26 +201,23 @@ pub fn describe(plan: &Plan, w: &dyn Seen, diffs: bool) -> String {
     out.trim_end().to_string()
 }
 
-/// The plan as `init --dry-run --json` prints it.
+/// The plan as `init --dry-run --json` (and `uninstall --dry-run --json`) prints it.
 pub fn plan_json(plan: &Plan, w: &dyn Seen) -> Value {
-    let actions: Vec<Value> = plan
+    let actions = plan
         .steps
         .iter()
-        .map(|step| {
-            let mut a = json!({"kind": step.kind(), "status": planned(step, w), "description": description(step, w)});
-            if let Some(p) = path_of(step) {
-                a["path"] = json!(p);
-            }
-            if let Some(d) = diff(step, w, plan) {
-                a["diff"] = json!(d);
-            }
-            a
+        .map(|step| PlannedStep {
+            kind: step.kind(),
+            status: planned(step, w),
+            description: description(step, w),
+            path: path_of(step).map(std::path::Path::to_path_buf),
+            diff: diff(step, w, plan),
         })
         .collect();
-    let blockers: Vec<Value> = plan
+    let blockers = plan
         .blockers
         .iter()
-        .map(|b| json!({"step": b.step + 1, "message": b.error.message, "hint": b.error.hint}))
+        .map(|b| BlockerDoc { step: b.step + 1, message: b.error.message.clone(), hint: b.error.hint.clone() })
         .collect();
-    json!({"ok": plan.runnable(), "dry_run": true, "actions": actions, "blockers": blockers})
+    crate::documents::value(&DryRunDocument { ok: plan.runnable(), dry_run: true, actions, blockers })
 }

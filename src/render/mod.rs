@@ -25,7 +25,7 @@ pub const IMAGE_CUDA: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b10534";
 /// Where the compose service sees the model's Hub cache folder.
 const MODEL_MOUNT: &str = "/models";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     SystemdSystem,

@@ -492,3 +492,35 @@ fn uninstall_dry_run_shows_the_inverse_plan_that_uninstall_then_runs() {
     assert_eq!(std::fs::read_to_string(s.ctx.dir.path().join("openclaw/openclaw.json")).unwrap(), USER_CONFIG);
     assert!(!s.ctx.home().join(".local/state/clawlocal/receipt.json").exists());
 }
+
+/// Every document a command prints under `--json` conforms to its schema in `schemas/`.
+#[test]
+fn the_json_documents_conform_to_their_schemas() {
+    let conforms = |schema: &str, doc: &serde_json::Value| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(schema);
+        let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{schema}: {errors:#?}\n{doc:#}");
+    };
+    let s = Sandbox::new();
+    let user = |args: &[&str]| s.run(&[&["--json", "--scope", "user"], args].concat()).json();
+    conforms("status.schema.json", &user(&["status"]));
+    conforms("uninstall.schema.json", &user(&["uninstall", "--yes"]));
+    conforms("pull.schema.json", &user(&["pull", SPEC]));
+    let dry = s.init(&["--service", "systemd", "--no-start", "--dry-run"]);
+    conforms("dry-run.schema.json", &dry.json());
+    let blocked = s.init(&["--service", "systemd", "--dry-run"]);
+    assert_ne!(blocked.code, 0);
+    conforms("dry-run.schema.json", &blocked.json());
+    conforms("init.schema.json", &s.init(&["--service", "systemd", "--no-start"]).json());
+    conforms("status.schema.json", &user(&["status"]));
+    conforms("dry-run.schema.json", &user(&["uninstall", "--dry-run"]));
+    let out = s.ctx.dir.path().join("rendered");
+    let engine = s.engine.to_string_lossy().into_owned();
+    let render = ["render", "--target", "systemd", "--profile", "vps-8gb", "--out", out.to_str().unwrap()];
+    conforms("render.schema.json", &user(&[&render[..], &["--model", SPEC, "--engine", &engine]].concat()));
+    conforms("uninstall.schema.json", &user(&["uninstall", "--yes"]));
+    conforms("error.schema.json", &user(&["init", "--port", "0"]));
+    conforms("error.schema.json", &user(&["doctor", "--only", "server.nope"]));
+}
