@@ -46,7 +46,9 @@ impl Ctx {
     }
 
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawlocal"));
+        // CLAWLOCAL_TEST_BIN runs the tests against another build, e.g. a baseline commit's, to see which fail there.
+        let bin = std::env::var_os("CLAWLOCAL_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_clawlocal").into());
+        let mut cmd = Command::new(bin);
         cmd.env_clear()
             .env("HOME", self.home())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
