@@ -46,8 +46,34 @@ pub struct Options {
     pub role: Role,
 }
 
+/// Where clawlocal's engine answers: loopback, at its port. The one place its URLs are spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn new(port: u16) -> Self {
+        Self { port }
+    }
+    /// `http://127.0.0.1:<port>`.
+    pub fn origin(self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    /// What OpenClaw's `baseUrl` gets: the OpenAI-compatible root.
+    pub fn base_url(self) -> String {
+        format!("{}/v1", self.origin())
+    }
+    pub fn health_url(self) -> String {
+        format!("{}/health", self.origin())
+    }
+    pub fn models_url(self) -> String {
+        format!("{}/v1/models", self.origin())
+    }
+}
+
 pub fn base_url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/v1")
+    Endpoint::new(port).base_url()
 }
 
 pub fn actions(selection: &Selection, profile: &Profile, layout: &Layout, options: Options) -> Vec<Action> {

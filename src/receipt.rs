@@ -85,7 +85,7 @@ pub struct Model {
     /// The display name in openclaw.json.
     pub name: String,
     /// What was asked for: `catalog-id:QUANT` or the `hf:` spec.
-    pub spec: String,
+    pub spec: crate::hub::pull::ModelSpec,
     pub repo: String,
     pub commit: String,
     pub file: String,
@@ -101,7 +101,7 @@ pub struct Model {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engine {
     pub path: ImagePath,
-    pub source: String,
+    pub source: crate::engine::Source,
     pub version: Version,
 }
 

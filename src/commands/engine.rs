@@ -42,7 +42,7 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             printer.note(&format!("downloading {}", req.url()));
             let build: u64 = req.release.trim_start_matches('b').parse().unwrap_or(0);
             let check = |binary: &std::path::Path| -> Result<()> {
-                let e = engine::probe(host, binary, "installed")?;
+                let e = engine::probe(host, binary, engine::Source::Installed)?;
                 if e.version.build != 0 && e.version.build != build {
                     return Err(Error::failure(format!(
                         "{} reports build {}, not the release {} that was downloaded",

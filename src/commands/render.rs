@@ -92,7 +92,7 @@ fn planned_model_path(s: &Selection, layout: &Layout, printer: &Printer) -> Resu
 /// pinned release; without a probe the pinned release's flags are assumed.
 fn engine_for_render(flag: Option<&Path>, host: &dyn Host, layout: &Layout, printer: &Printer) -> (PathBuf, Features) {
     let found = match flag {
-        Some(p) => Some((p.to_path_buf(), "--engine")),
+        Some(p) => Some((p.to_path_buf(), engine::Source::Flag)),
         None => engine::find(host, None, layout).ok(),
     };
     let Some((path, source)) = found else {

@@ -37,7 +37,7 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         }
         return Ok(Exit::Success);
     };
-    let url = format!("http://127.0.0.1:{}", r.port);
+    let url = crate::plan::Endpoint::new(r.port).origin();
     let health = crate::doctor::server::call(&format!("{url}/health"), None, None, Duration::from_secs(2));
     let running = match &health {
         Ok(reply) if reply.status == 200 => "running",
@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
             scope: Some(r.scope),
             model: Some(StatusModel {
                 id: m.id.clone(),
-                spec: m.spec.clone(),
+                spec: m.spec.to_string(),
                 path: m.path.clone(),
                 size: m.size,
                 context: m.context,
@@ -69,7 +69,7 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
             engine: Some(StatusEngine {
                 path: r.engine.path.clone(),
                 version: r.engine.version.to_string(),
-                source: r.engine.source.clone(),
+                source: r.engine.source.to_string(),
             }),
             service: Some(StatusService { kind: r.service.as_str(), units: r.units.clone() }),
             server: Some(StatusServer { url: format!("{url}/v1"), state: running, role: r.role.as_str() }),

@@ -155,12 +155,7 @@ fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan>
             if blob.starts_with(&layout.hub_cache) && blob.is_file() {
                 steps.push(Step::Remove { kind: "model", path: blob });
             }
-            // The receipt's spec is `hf:…` (whole) or `<catalog id>:<QUANT>`, as `pull::wanted` wrote it.
-            let (model, quant) = match r.model.spec.rsplit_once(':') {
-                Some((model, quant)) if !r.model.spec.starts_with("hf:") => (model, Some(quant)),
-                _ => (r.model.spec.as_str(), None),
-            };
-            let want = crate::hub::pull::wanted(model, quant)?;
+            let want = r.model.spec.wanted()?;
             let lock = crate::lockfile::LockFile::load(&layout.lock_file())?;
             let cache = crate::hub::cache::RepoCache::new(&layout.hub_cache, &want.hub.repo);
             let client = crate::hub::client::Client::new(env.hub.clone().expect("doctor --fix has a Hub"));

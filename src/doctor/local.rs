@@ -170,14 +170,7 @@ pub fn engine_binary(p: &mut Probe) -> Outcome {
 
 pub fn engine_version(p: &mut Probe) -> Outcome {
     let r = p.r().clone();
-    let source = match r.engine.source.as_str() {
-        "--engine" => "--engine",
-        "CLAWLOCAL_LLAMA_SERVER" => "CLAWLOCAL_LLAMA_SERVER",
-        "installed" => "installed",
-        "PATH" => "PATH",
-        _ => "receipt",
-    };
-    let engine = match crate::engine::probe(p.host, &p.layout.on_host(&r.engine.path), source) {
+    let engine = match crate::engine::probe(p.host, &p.layout.on_host(&r.engine.path), r.engine.source) {
         Ok(e) => e,
         Err(e) => {
             return Outcome::fail(e.message, e.hint.unwrap_or_else(|| "`clawlocal engine install`".into()));

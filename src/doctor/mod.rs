@@ -476,7 +476,7 @@ mod fake_host_tests {
             model: receipt::Model {
                 id: "m-q4_k_m".into(),
                 name: "M (local)".into(),
-                spec: "hf:o/r/m.gguf".into(),
+                spec: crate::hub::pull::ModelSpec::Hub("hf:o/r/m.gguf".into()),
                 repo: "o/r".into(),
                 commit: "c".repeat(40),
                 file: "m.gguf".into(),
@@ -488,7 +488,7 @@ mod fake_host_tests {
             },
             engine: receipt::Engine {
                 path: "/usr/bin/llama-server".into(),
-                source: "PATH".into(),
+                source: crate::engine::Source::Path,
                 version: Version { version: "b9000".into(), build: 9000, commit: "c".into() },
             },
             server: ServerArgs {

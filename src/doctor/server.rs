@@ -58,7 +58,7 @@ pub fn call(url: &str, key: Option<&str>, body: Option<&Value>, timeout: Duratio
 }
 
 fn base(p: &Probe) -> String {
-    format!("http://127.0.0.1:{}", p.r().port)
+    crate::plan::Endpoint::new(p.r().port).origin()
 }
 
 fn start_fix(p: &Probe) -> String {

@@ -99,12 +99,43 @@ fn has_flag(help: &str, flag: &str) -> bool {
     })
 }
 
+/// How the engine was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub enum Source {
+    #[serde(rename = "--engine")]
+    Flag,
+    #[serde(rename = "CLAWLOCAL_LLAMA_SERVER")]
+    Env,
+    /// clawlocal's own install (`clawlocal engine install`).
+    #[serde(rename = "installed")]
+    Installed,
+    #[serde(rename = "PATH")]
+    Path,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Flag => "--engine",
+            Self::Env => "CLAWLOCAL_LLAMA_SERVER",
+            Self::Installed => "installed",
+            Self::Path => "PATH",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A llama-server binary, probed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Engine {
     pub path: PathBuf,
     /// How it was found: `--engine`, `CLAWLOCAL_LLAMA_SERVER`, `installed` (clawlocal's own), `PATH`.
-    pub source: &'static str,
+    pub source: Source,
     pub version: Version,
     pub features: Features,
     #[serde(skip)]
@@ -118,7 +149,7 @@ impl Engine {
         let version = parse_version(version_line).expect("a version line");
         Engine {
             path: path.to_path_buf(),
-            source: "--engine",
+            source: Source::Flag,
             version,
             features: Features::from_help(help),
             help: help.into(),
@@ -149,7 +180,7 @@ impl Engine {
 }
 
 /// Find llama-server: `--engine`, then `CLAWLOCAL_LLAMA_SERVER`, then clawlocal's own install dir, then `PATH`.
-pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(PathBuf, &'static str)> {
+pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(PathBuf, Source)> {
     let named = |path: PathBuf, what: &str| -> Result<PathBuf> {
         if path.is_file() {
             Ok(path)
@@ -162,16 +193,16 @@ pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(Pa
         // With --root, an absolute --engine names the file inside the image being built.
         let in_root =
             layout.root.as_ref().map(|r| r.join(path.strip_prefix("/").unwrap_or(path))).filter(|p| p.is_file());
-        return Ok((named(in_root.unwrap_or_else(|| path.to_path_buf()), "--engine")?, "--engine"));
+        return Ok((named(in_root.unwrap_or_else(|| path.to_path_buf()), "--engine")?, Source::Flag));
     }
     if let Some(path) = host.env_nonempty("CLAWLOCAL_LLAMA_SERVER") {
-        return Ok((named(PathBuf::from(path), "CLAWLOCAL_LLAMA_SERVER")?, "CLAWLOCAL_LLAMA_SERVER"));
+        return Ok((named(PathBuf::from(path), "CLAWLOCAL_LLAMA_SERVER")?, Source::Env));
     }
     if let Some(path) = install::installed(layout) {
-        return Ok((path, "installed"));
+        return Ok((path, Source::Installed));
     }
     if let Some(path) = host.env("PATH").and_then(|p| which::which_in(BINARY, Some(p), "/").ok()) {
-        return Ok((path, "PATH"));
+        return Ok((path, Source::Path));
     }
     Err(Error::usage(format!(
         "llama-server not found (looked at --engine, CLAWLOCAL_LLAMA_SERVER, {} and PATH)",
@@ -184,7 +215,7 @@ pub fn find(host: &dyn Host, flag: Option<&Path>, layout: &Layout) -> Result<(Pa
 }
 
 /// Run `--version` and `--help` (both quick, no model loaded).
-pub fn probe(host: &dyn Host, path: &Path, source: &'static str) -> Result<Engine> {
+pub fn probe(host: &dyn Host, path: &Path, source: Source) -> Result<Engine> {
     let program = path.to_string_lossy();
     let run = |arg: &str| {
         host.run(&program, &[arg], Duration::from_secs(20)).ok_or_else(|| {
@@ -241,7 +272,7 @@ mod tests {
     fn check_names_the_missing_flag_and_the_old_build() {
         let engine = |build, help: &str| Engine {
             path: "/x/llama-server".into(),
-            source: "PATH",
+            source: Source::Path,
             version: Version { version: format!("b{build}"), build, commit: "c".into() },
             features: Features::from_help(help),
             help: help.into(),

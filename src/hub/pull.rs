@@ -45,10 +45,60 @@ pub struct PulledFile {
     pub resumed_from: u64,
 }
 
+/// What was asked for: a catalog model at a quantization, or a file (set) on the Hub. Written as
+/// `<catalog id>:<QUANT>` or the `hf:` spec itself, in the receipt and the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(into = "String", try_from = "String")]
+#[schemars(with = "String")]
+pub enum ModelSpec {
+    Catalog { id: String, quant: String },
+    Hub(String),
+}
+
+impl std::fmt::Display for ModelSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Catalog { id, quant } => write!(f, "{id}:{quant}"),
+            Self::Hub(spec) => f.write_str(spec),
+        }
+    }
+}
+
+impl From<ModelSpec> for String {
+    fn from(s: ModelSpec) -> String {
+        s.to_string()
+    }
+}
+
+impl TryFrom<String> for ModelSpec {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        if s.starts_with("hf:") {
+            return Ok(Self::Hub(s));
+        }
+        match s.rsplit_once(':') {
+            Some((id, quant)) if !id.is_empty() && !quant.is_empty() => {
+                Ok(Self::Catalog { id: id.into(), quant: quant.into() })
+            }
+            _ => Err(format!("`{s}` is neither `<catalog id>:<QUANT>` nor an `hf:` spec")),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// What to fetch for it.
+    pub fn wanted(&self) -> Result<Wanted> {
+        match self {
+            Self::Catalog { id, quant } => wanted(id, Some(quant)),
+            Self::Hub(spec) => wanted(spec, None),
+        }
+    }
+}
+
 /// What to fetch: the Hub reference, the spec recorded in the lock, and sizes/sha256 the catalog pins.
 #[derive(Debug, Clone)]
 pub struct Wanted {
-    pub spec: String,
+    pub spec: ModelSpec,
     pub hub: HubRef,
     pub pinned: Vec<FileFact>,
 }
@@ -59,7 +109,11 @@ pub fn wanted(model: &str, quant: Option<&str>) -> Result<Wanted> {
         if quant.is_some() {
             return Err(Error::usage("--quant applies to catalog models; an hf: spec names its file"));
         }
-        return Ok(Wanted { spec: model.to_string(), hub: hub::parse_hf_spec(model)?, pinned: Vec::new() });
+        return Ok(Wanted {
+            spec: ModelSpec::Hub(model.to_string()),
+            hub: hub::parse_hf_spec(model)?,
+            pinned: Vec::new(),
+        });
     }
     let catalog = Catalog::bundled();
     let m = catalog.get(model).ok_or_else(|| {
@@ -77,7 +131,7 @@ pub fn wanted(model: &str, quant: Option<&str>) -> Result<Wanted> {
             .with_hint(format!("available: {}", m.quants.keys().cloned().collect::<Vec<_>>().join(", ")))
     })?;
     Ok(Wanted {
-        spec: format!("{model}:{quant}"),
+        spec: ModelSpec::Catalog { id: model.to_string(), quant: quant.to_string() },
         hub: HubRef {
             repo: files.repo.clone(),
             revision: files.revision.clone().unwrap_or_else(|| "main".into()),
@@ -183,7 +237,7 @@ pub fn pull(
 /// What the lock pins for a resolved model.
 pub fn locked_entry(want: &Wanted, resolution: &Resolution) -> LockedModel {
     LockedModel {
-        spec: want.spec.clone(),
+        spec: want.spec.to_string(),
         repo: want.hub.repo.clone(),
         revision: want.hub.revision.clone(),
         commit: resolution.commit.clone(),
@@ -287,4 +341,22 @@ fn check_pins(want: &Wanted, r: &Resolution) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelSpec;
+
+    #[test]
+    fn a_model_spec_reads_back_as_it_was_written() {
+        for text in ["qwen2.5-7b-instruct:Q4_K_M", "hf:org/repo/file-Q8_0.gguf@v1.0", "hf:org/repo/a:b.gguf"] {
+            let spec = ModelSpec::try_from(text.to_string()).unwrap();
+            assert_eq!(spec.to_string(), text);
+            let json = serde_json::to_string(&spec).unwrap();
+            assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), spec);
+        }
+        assert!(matches!(ModelSpec::try_from("hf:o/r/m.gguf".to_string()), Ok(ModelSpec::Hub(_))));
+        assert!(ModelSpec::try_from("no-quant".to_string()).is_err());
+        assert!(ModelSpec::try_from(":Q4_K_M".to_string()).is_err());
+    }
 }

@@ -122,7 +122,8 @@ fn description(step: &Step, w: &dyn Seen) -> String {
             )
         }
         Step::WaitHealthy { port, alias, .. } => {
-            format!("wait until http://127.0.0.1:{port}/health answers and /v1/models serves `{alias}`")
+            let url = crate::plan::Endpoint::new(*port).health_url();
+            format!("wait until {url} answers and /v1/models serves `{alias}`")
         }
         Step::Openclaw(p) => format!(
             "add provider `clawlocal` (api openai-completions) with model `{}` as {}, keeping comments and other providers{}",

@@ -513,7 +513,7 @@ fn receipt_for(
         },
         engine: receipt::Engine {
             path: layout.in_image(&engine.path),
-            source: engine.source.to_string(),
+            source: engine.source,
             version: engine.version.clone(),
         },
         server: server.clone(),

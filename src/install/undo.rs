@@ -109,7 +109,7 @@ pub fn plan(i: &Installed, purge: bool) -> Plan {
     } else {
         keep("api-key", &key, "it existed before init")
     });
-    if r.engine.source == "installed" {
+    if r.engine.source == crate::engine::Source::Installed {
         steps.push(Step::RemoveTree { kind: "engine", path: layout.engine_dir.clone() });
     }
     purge_steps(i, purge, &mut steps, &mut blockers);

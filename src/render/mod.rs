@@ -149,7 +149,7 @@ fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
             ctx.insert("port_binding", &format!("127.0.0.1:{0}:{0}", spec.port));
             ctx.insert("model_dir", &repo_dir);
             ctx.insert("model_mount", MODEL_MOUNT);
-            ctx.insert("health_url", &format!("http://127.0.0.1:{}/health", spec.port));
+            ctx.insert("health_url", &crate::plan::Endpoint::new(spec.port).health_url());
             ctx.insert("cpus", &spec.profile.cores);
         }
     }

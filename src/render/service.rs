@@ -214,7 +214,7 @@ pub fn wait_ours(port: u16, ours: &Ours, timeout: Duration) -> std::result::Resu
 
 /// `Ok` when the engine on `port` takes the key and serves the alias; else what it answered instead.
 pub fn is_ours(port: u16, ours: &Ours) -> std::result::Result<(), String> {
-    let url = format!("http://127.0.0.1:{port}/v1/models");
+    let url = crate::plan::Endpoint::new(port).models_url();
     let reply = crate::doctor::server::call(&url, ours.key.as_deref(), None, Duration::from_secs(5))?;
     if reply.status != 200 {
         return Err(format!(
@@ -242,7 +242,7 @@ fn wait_healthy_unless(
         .timeout_global(Some(Duration::from_secs(2)))
         .build()
         .into();
-    let url = format!("http://127.0.0.1:{port}/health");
+    let url = crate::plan::Endpoint::new(port).health_url();
     let started = Instant::now();
     let mut last = String::from("no answer");
     while started.elapsed() < timeout {
