@@ -36,11 +36,8 @@ fn difference(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> V
 const USER_CONFIG: &str = "// my OpenClaw config: comments stay\n{\n  gateway: { mode: 'local' },\n  agents: { defaults: { model: { primary: 'anthropic/claude-sonnet-4-5' } } }, // hosted\n}\n";
 
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_init_twice_then_uninstall_keeps_only_the_model_and_purge_removes_it() {
-    let Some(s) = Setup::new("e2e_init_twice_then_uninstall_keeps_only_the_model_and_purge_removes_it") else {
-        return;
-    };
+    let s = Setup::probe_only("e2e_init_twice_then_uninstall_keeps_only_the_model_and_purge_removes_it");
     std::fs::write(s.config(), USER_CONFIG).unwrap();
     let before = tree(s.ctx.dir.path());
 
@@ -95,9 +92,8 @@ fn e2e_init_twice_then_uninstall_keeps_only_the_model_and_purge_removes_it() {
 
 /// `--purge` removes only a blob clawlocal downloaded: one another tool put in the Hugging Face cache stays.
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_purge_keeps_a_blob_clawlocal_did_not_download() {
-    let Some(s) = Setup::new("e2e_purge_keeps_a_blob_clawlocal_did_not_download") else { return };
+    let s = Setup::probe_only("e2e_purge_keeps_a_blob_clawlocal_did_not_download");
     // Another tool fetched the model first (same cache layout, no clawlocal provenance).
     let bytes = crate::support::gguf::TinyModel::default().bytes();
     let sha = crate::support::hubmock::sha256_hex(&bytes);
@@ -155,10 +151,9 @@ fn assert_nothing_half_written(s: &Setup, round: usize) {
 /// kill left; after a round that finished, `uninstall --purge` starts over from nothing. After every kill nothing is
 /// half-written; afterwards init completes, the model verifies, and uninstall --purge restores the user's config.
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_init_killed_at_random_points_never_leaves_a_broken_config_or_an_unverified_blob() {
     let test = "e2e_init_killed_at_random_points_never_leaves_a_broken_config_or_an_unverified_blob";
-    let Some(s) = Setup::new(test) else { return };
+    let s = Setup::probe_only(test);
     std::fs::write(s.config(), USER_CONFIG).unwrap();
     let before = tree(s.ctx.dir.path());
     let size = crate::support::gguf::TinyModel::default().bytes().len() as u64;
@@ -307,9 +302,8 @@ fn init_on_a_terminal(s: &Setup, answer: &str) -> Option<crate::support::Run> {
 /// appears. On a terminal init shows the plan and asks once; "no" changes nothing. After init, a dry run of the same
 /// options shows openclaw.json unchanged.
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal() {
-    let Some(s) = Setup::new("e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal") else { return };
+    let s = Setup::probe_only("e2e_init_dry_run_diffs_every_file_and_asks_once_on_a_terminal");
     std::fs::write(s.config(), USER_CONFIG).unwrap();
     let before = tree(s.ctx.dir.path());
     let port = s.port.to_string();
@@ -423,10 +417,9 @@ fn e2e_a_model_swap_proves_the_new_model_first_and_keeps_the_old_setup_on_failur
 /// the hint; nothing is downloaded or written (at 36f61b4 init downloaded, wrote and reported the other program's
 /// `/health` as its own start).
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_a_port_held_by_another_program_is_refused_before_anything_is_written() {
     let test = "e2e_a_port_held_by_another_program_is_refused_before_anything_is_written";
-    let Some(s) = Setup::new(test) else { return };
+    let s = Setup::probe_only(test);
     let before = tree(s.ctx.dir.path());
     let squatter = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
     let run = s.run_init("none", crate::support::sandbox::SPEC, &[]);
@@ -449,7 +442,6 @@ fn e2e_a_port_held_by_another_program_is_refused_before_anything_is_written() {
 /// A host without the chosen service manager (here: no systemd as PID 1, no user manager) is found before a byte
 /// is downloaded or written; the error says what the host has and suggests `--service none` + `clawlocal serve`.
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_a_host_without_the_service_manager_is_refused_before_the_download() {
     let test = "e2e_a_host_without_the_service_manager_is_refused_before_the_download";
     let has_user_manager = std::process::Command::new("systemctl")
@@ -460,7 +452,7 @@ fn e2e_a_host_without_the_service_manager_is_refused_before_the_download() {
         crate::support::parts::skip(test, "this host runs a systemd user manager");
         return;
     }
-    let Some(s) = Setup::new(test) else { return };
+    let s = Setup::probe_only(test);
     let before = tree(s.ctx.dir.path());
     let run = s.run_init("systemd", crate::support::sandbox::SPEC, &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -477,10 +469,9 @@ fn e2e_a_host_without_the_service_manager_is_refused_before_the_download() {
 /// connection). doctor's first server check names the holder (pid and command) instead of blaming the key, as it
 /// did at 36f61b4 (`server.model: 401 … restart the engine so it reads the key file again`).
 #[test]
-#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_doctor_names_the_program_that_holds_the_engines_port() {
     let test = "e2e_doctor_names_the_program_that_holds_the_engines_port";
-    let Some(s) = Setup::new(test) else { return };
+    let s = Setup::probe_only(test);
     s.init("none", &[]);
     let squatter = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
     let (code, doc) = s.doctor(&["--only", "server.listen"]);

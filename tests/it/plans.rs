@@ -12,20 +12,7 @@ use crate::support::{Ctx, Run, finish};
 const SPEC: &str = "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf";
 const USER_CONFIG: &str =
     "// my config\n{\n  agents: { defaults: { model: { primary: 'anthropic/claude-sonnet-4-5' } } },\n}\n";
-const FLAGS: &str = "--model --alias --host --port --api-key --api-key-file --ctx-size --metrics --no-webui --fit --fit-ctx \
-                     --fit-target --load-mode --cache-ram --threads --n-gpu-layers --jinja --parallel --kv-unified \
-                     --batch-size --ubatch-size --cache-type-k --cache-type-v --flash-attn --mlock";
-
-/// A FAKE llama-server: the version line and a `--help` listing `flags`.
-fn fake_engine(path: &Path, flags: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in --version) echo 'version: 8000 (2b56210)' >&2;; --help) echo '{flags}';; esac\n"
-    );
-    std::fs::write(path, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
+use crate::support::sandbox::{FLAGS, fake_engine};
 
 struct Sandbox {
     ctx: Ctx,

@@ -14,6 +14,23 @@ use super::{Ctx, Run, finish};
 pub const REPO: &str = "clawlocal-test/tiny-GGUF";
 pub const SPEC: &str = "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf";
 
+/// Every flag clawlocal passes llama-server, as a FAKE engine's `--help` lists them.
+pub const FLAGS: &str = "--model --alias --host --port --api-key --api-key-file --ctx-size --metrics --no-webui --fit \
+                         --fit-ctx --fit-target --load-mode --cache-ram --threads --n-gpu-layers --jinja --parallel \
+                         --kv-unified --batch-size --ubatch-size --cache-type-k --cache-type-v --flash-attn --mlock";
+
+/// A FAKE llama-server: a shell script printing the version line and a `--help` listing `flags`. It cannot load a
+/// model; tests that use it only have clawlocal find and probe an engine.
+pub fn fake_engine(path: &std::path::Path, flags: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in --version) echo 'version: 8000 (2b56210)' >&2;; --help) echo '{flags}';; esac\n"
+    );
+    std::fs::write(path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A sandbox HOME with the Hub mock, an OpenClaw state dir and a free port.
 pub struct Setup {
     pub ctx: Ctx,
@@ -32,6 +49,19 @@ impl Setup {
         hub.add_repo(REPO, &[("tiny-F16.gguf", TinyModel::default().bytes())]);
         std::fs::create_dir_all(ctx.dir.path().join("openclaw")).unwrap();
         Some(Setup { ctx, hub, port: parts::free_port(), engine, openclaw })
+    }
+
+    /// A sandbox for a test that never starts the engine, only has init, doctor and uninstall probe it: the
+    /// engine is a FAKE llama-server ([`fake_engine`]), so the test needs no real part.
+    pub fn probe_only(test: &str) -> Setup {
+        let openclaw = parts::openclaw(test);
+        let ctx = Ctx::new();
+        let hub = HubMock::start();
+        hub.add_repo(REPO, &[("tiny-F16.gguf", TinyModel::default().bytes())]);
+        std::fs::create_dir_all(ctx.dir.path().join("openclaw")).unwrap();
+        let engine = ctx.dir.path().join("bin/llama-server");
+        fake_engine(&engine, FLAGS);
+        Setup { ctx, hub, port: parts::free_port(), engine, openclaw }
     }
 
     pub fn config(&self) -> PathBuf {
