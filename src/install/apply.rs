@@ -131,54 +131,23 @@ fn run(
     applied: &mut Applied,
     undo: &mut Vec<Undo>,
 ) -> Result<()> {
-    match step {
+    let (status, path) = match step {
         Step::Journal { path, contents, guard } => {
             write_guarded(path, contents, 0o644, guard, undo)?;
+            return Ok(());
         }
         Step::Fetch { want, resolution, path, .. } => {
             let hub = env.hub.clone().ok_or_else(|| Error::failure("internal error: a fetch without a Hub"))?;
             let files = crate::hub::pull::fetch(want, resolution, &env.layout, &Client::new(hub), printer)?;
-            let fetched = files.iter().map(|f| f.downloaded_bytes).sum::<u64>();
             applied.model_path = path.clone();
-            applied.actions.push(done(
-                "download",
-                Some(path),
-                if fetched > 0 { Change::Created } else { Change::Unchanged },
-            ));
+            let fetched = files.iter().map(|f| f.downloaded_bytes).sum::<u64>();
+            (if fetched > 0 { Change::Created } else { Change::Unchanged }, Some(path.clone()))
         }
-        Step::Engine { path, .. } => {
-            if !path.is_file() {
-                return Err(Error::usage(format!("{} is gone since clawlocal probed it", path.display())));
-            }
-            applied.actions.push(done("engine", Some(path), Change::Unchanged));
+        Step::Engine { path, .. } if !path.is_file() => {
+            return Err(Error::usage(format!("{} is gone since clawlocal probed it", path.display())));
         }
-        Step::Write { kind, path, contents, mode, guard, target } => {
-            let status = match (kind, target) {
-                (FileKind::Unit, Some(target)) => {
-                    let rendered = Rendered {
-                        target: *target,
-                        path: path.clone(),
-                        text: String::from_utf8_lossy(contents).into_owned(),
-                    };
-                    check_guard(path, guard)?;
-                    let before = std::fs::read(path).ok();
-                    let (status, backup) = service::write(&rendered, &env.layout)?;
-                    if let Some(b) = backup {
-                        printer.detail(&format!("the previous {} is kept at {}", path.display(), b.display()));
-                    }
-                    if status != Change::Unchanged {
-                        undo.push(Undo::Restore { path: path.clone(), before });
-                    }
-                    applied.units.push(rendered);
-                    status
-                }
-                // The lock keeps pinning a fetched model, which stays in the cache after a failure, so that
-                // `uninstall --purge` still finds it: its write is not taken back.
-                (FileKind::Lock, _) => write_guarded(path, contents, *mode, guard, &mut Vec::new())?,
-                _ => write_guarded(path, contents, *mode, guard, undo)?,
-            };
-            applied.actions.push(done(kind.as_str(), Some(path), status));
-        }
+        Step::Engine { path, .. } => (Change::Unchanged, Some(path.clone())),
+        Step::Write { .. } => (write(step, env, printer, applied, undo)?, path_of(step)),
         Step::Trial { program, args, from, to } => {
             let took = service::trial(host, program, args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
                 Error::failure(format!(
@@ -190,25 +159,17 @@ fn run(
                 "the new model {to} loaded in a trial run ({:.1}s); switching from {from}",
                 took.as_secs_f64()
             ));
-            applied.actions.push(done("trial", None, Change::Unchanged));
+            (Change::Unchanged, None)
         }
         Step::Start { target, commands, restart } => {
             undo.push(Undo::Started(*target));
             service::activate(host, commands)?;
-            applied.actions.push(done("start", None, if *restart { Change::Updated } else { Change::Unchanged }));
+            (if *restart { Change::Updated } else { Change::Unchanged }, None)
         }
         Step::WaitHealthy { port, alias, key } => {
-            let ours = Ours { key: Some(key.clone()), alias: alias.clone() };
-            service::wait_ours(*port, &ours, env.health_timeout).map_err(|why| {
-                let why = match crate::ports::holder(host, *port).filter(|h| h.pid.is_some() && !engine_holds(env, h)) {
-                    Some(h) => format!("{why}; port {port} is held by {h}"),
-                    None => why,
-                };
-                Error::failure(format!("the engine did not come up: {why}"))
-                    .with_hint("`clawlocal doctor` checks each step; the log below usually names the cause")
-            })?;
+            wait_healthy(*port, alias, key, env, host)?;
             applied.started = true;
-            applied.actions.push(done("health", None, Change::Unchanged));
+            (Change::Unchanged, None)
         }
         Step::Openclaw(prepared) => {
             let outcome = crate::openclaw::file::commit(prepared)?;
@@ -220,16 +181,65 @@ fn run(
                 undo.push(Undo::Restore { path: outcome.file.clone(), before });
             }
             applied.openclaw_file = outcome.file.clone();
-            applied.actions.push(done("openclaw-config", Some(&outcome.file), outcome.status));
+            (outcome.status, Some(outcome.file))
         }
-        Step::Chmod { kind, path, mode } => {
+        Step::Chmod { path, mode, .. } => {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
                 .map_err(|e| Error::io(format!("cannot chmod {}", path.display()), &e))?;
-            applied.actions.push(done(kind, Some(path), Change::Updated));
+            (Change::Updated, Some(path.clone()))
         }
         _ => return Err(Error::failure(format!("internal error: `{}` is run by install::undo", step.kind()))),
+    };
+    applied.actions.push(Done { kind: step.kind(), path, status, note: None });
+    Ok(())
+}
+
+fn path_of(step: &Step) -> Option<PathBuf> {
+    match step {
+        Step::Write { path, .. } => Some(path.clone()),
+        _ => None,
     }
+}
+
+/// A file write: a unit through the manager-aware writer (refuses a file not clawlocal's, backs a managed one up),
+/// every other file guarded and atomic.
+fn write(step: &Step, env: &Env, printer: &Printer, applied: &mut Applied, undo: &mut Vec<Undo>) -> Result<Change> {
+    let Step::Write { kind, path, contents, mode, guard, target } = step else { unreachable!("a write step") };
+    match (kind, target) {
+        (FileKind::Unit, Some(target)) => {
+            let text = String::from_utf8_lossy(contents).into_owned();
+            let rendered = Rendered { target: *target, path: path.clone(), text };
+            check_guard(path, guard)?;
+            let before = std::fs::read(path).ok();
+            let (status, backup) = service::write(&rendered, &env.layout)?;
+            if let Some(b) = backup {
+                printer.detail(&format!("the previous {} is kept at {}", path.display(), b.display()));
+            }
+            if status != Change::Unchanged {
+                undo.push(Undo::Restore { path: path.clone(), before });
+            }
+            applied.units.push(rendered);
+            Ok(status)
+        }
+        // The lock keeps pinning a fetched model, which stays in the cache after a failure, so that
+        // `uninstall --purge` still finds it: its write is not taken back.
+        (FileKind::Lock, _) => write_guarded(path, contents, *mode, guard, &mut Vec::new()),
+        _ => write_guarded(path, contents, *mode, guard, undo),
+    }
+}
+
+/// Until the engine on `port` answers as clawlocal's; the error names another program holding the port.
+fn wait_healthy(port: u16, alias: &str, key: &str, env: &Env, host: &dyn Host) -> Result<()> {
+    let ours = Ours { key: Some(key.to_string()), alias: alias.to_string() };
+    service::wait_ours(port, &ours, env.health_timeout).map_err(|why| {
+        let why = match crate::ports::holder(host, port).filter(|h| h.pid.is_some() && !engine_holds(env, h)) {
+            Some(h) => format!("{why}; port {port} is held by {h}"),
+            None => why,
+        };
+        Error::failure(format!("the engine did not come up: {why}"))
+            .with_hint("`clawlocal doctor` checks each step; the log below usually names the cause")
+    })?;
     Ok(())
 }
 

@@ -249,8 +249,7 @@ impl Builder {
 /// Init's plan for `d` over `w`. Pure.
 pub fn plan(d: &Desired, w: &World) -> Plan {
     let mut b = Builder { steps: Vec::new(), blockers: Vec::new() };
-    let layout = &w.layout;
-    let target = render::target_for(d.options.service, layout.scope);
+    let target = render::target_for(d.options.service, w.layout.scope);
     preconditions(&mut b, d, w, target);
     let previous = b.need(w.previous.clone()).flatten();
     let resolution = b.need(w.resolution.clone());
@@ -258,7 +257,7 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
     let engine = b.need(w.engine.clone());
     let key = b.need(w.key.clone());
     let openclaw = b.need(w.openclaw.clone());
-    let (Some(resolution), Some(mut lock), Some(engine), Some(key), Some(openclaw)) =
+    let (Some(resolution), Some(lock), Some(engine), Some(key), Some(openclaw)) =
         (resolution, lock, engine, key, openclaw)
     else {
         return Plan {
@@ -270,26 +269,59 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
             purpose: Purpose::Init,
         };
     };
-    if let Some(need) = w.free_disk.filter(|free| !w.cached && *free < d.selection.download_bytes) {
+    let inputs = Inputs { resolution, lock, engine, key, openclaw, previous };
+    let parts = parts(&mut b, d, w, inputs);
+    push_steps(&mut b, d, w, target, &parts);
+    let Parts { swap, finished, .. } = parts;
+    Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target, purpose: Purpose::Init }
+}
+
+/// The survey's facts the plan cannot do without, all present.
+struct Inputs {
+    resolution: Resolution,
+    lock: crate::lockfile::LockFile,
+    engine: crate::engine::Engine,
+    key: Option<String>,
+    openclaw: Prepared,
+    previous: Option<Receipt>,
+}
+
+/// Everything the steps carry: arguments, rendered units, every file's final bytes, both receipts.
+struct Parts {
+    inputs: Inputs,
+    server: ServerArgs,
+    model: PathBuf,
+    units: Vec<Rendered>,
+    key_bytes: Vec<u8>,
+    lock_bytes: Vec<u8>,
+    pending: Receipt,
+    finished: Receipt,
+    swap: Option<Receipt>,
+}
+
+/// The arguments (checked against the engine's own `--help`), the units (refusing to replace a file that is not
+/// clawlocal's), the key, the lock and the receipts.
+fn parts(b: &mut Builder, d: &Desired, w: &World, mut inputs: Inputs) -> Parts {
+    let layout = &w.layout;
+    if let Some(free) = w.free_disk.filter(|free| !w.cached && *free < d.selection.download_bytes) {
         b.block(
             Error::failure(format!(
                 "not enough disk space for the model in {}: {} needed, {} free",
                 layout.hub_cache.display(),
                 crate::size::human(d.selection.download_bytes),
-                crate::size::human(need)
+                crate::size::human(free)
             ))
             .with_hint("free some space, or point HF_HUB_CACHE at a bigger disk"),
         );
     }
-
-    // The exact arguments, checked against the engine's own --help before anything is fetched.
+    let engine = &inputs.engine;
     let server = crate::engine::args::server_args(&d.profile, &d.selection, engine.features);
     let repo_dir = layout.repo_cache(&d.want.hub.repo);
-    let model = repo_dir.join("snapshots").join(&resolution.commit).join(&resolution.files[0].name);
+    let r = &inputs.resolution;
+    let model = repo_dir.join("snapshots").join(&r.commit).join(&r.files[0].name);
     let key_file = layout.api_key_file();
-    let serve_args = argv(&mut b, &server, layout, &model, d.options.port);
+    let serve_args = argv(b, &server, layout, &model, d.options.port);
     b.need(engine.check(&serve_args));
-
     let spec = UnitSpec {
         engine: &engine.path,
         server: &server,
@@ -301,12 +333,29 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
         layout,
     };
     let units = b.need(render::for_service(d.options.service, &spec)).unwrap_or_default();
-    for unit in &units {
+    refuse_foreign_units(b, w, &units);
+    let key_bytes = match w.bytes(&key_file) {
+        Some(existing) => existing.to_vec(),
+        None => inputs.key.clone().map_or_else(|| w.fresh_key.clone(), |k| format!("{k}\n")).into_bytes(),
+    };
+    inputs.lock.upsert(crate::hub::pull::locked_entry(&d.want, r));
+    let lock_bytes = inputs.lock.text().into_bytes();
+    let pending = receipt_for(d, w, &inputs, &server, &serve_args, &model, &units);
+    let finished = finished(&pending, w, &lock_bytes, &key_bytes, &units, &inputs.openclaw);
+    // A swap: the finished install ran another model or other arguments.
+    let swap = inputs
+        .previous
+        .clone()
+        .filter(|p| p.complete && (p.model.sha256 != finished.model.sha256 || p.serve != finished.serve));
+    Parts { inputs, server, model, units, key_bytes, lock_bytes, pending, finished, swap }
+}
+
+/// A unit file at the path that clawlocal did not write is the user's: never replaced.
+fn refuse_foreign_units(b: &mut Builder, w: &World, units: &[Rendered]) {
+    for unit in units {
         let now = w.bytes(&unit.path).map(String::from_utf8_lossy);
-        if now
-            .as_deref()
-            .is_some_and(|t| t != unit.text && !t.lines().take(4).any(|l| l.contains(render::MANAGED_MARK)))
-        {
+        let foreign = |t: &str| t != unit.text && !t.lines().take(4).any(|l| l.contains(render::MANAGED_MARK));
+        if now.as_deref().is_some_and(foreign) {
             b.block(
                 Error::usage(format!(
                     "{} exists and was not written by clawlocal; refusing to replace it",
@@ -316,93 +365,79 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
             );
         }
     }
+}
 
-    let key_text = key.clone().map_or_else(|| w.fresh_key.clone(), |k| format!("{k}\n"));
-    let key_bytes = match w.bytes(&key_file) {
-        Some(existing) => existing.to_vec(),
-        None => key_text.into_bytes(),
-    };
-    lock.upsert(crate::hub::pull::locked_entry(&d.want, &resolution));
-    let lock_bytes = lock.text().into_bytes();
-
-    let receipt =
-        receipt_for(d, w, &engine, &server, &serve_args, &resolution, &model, &units, &openclaw, previous.as_ref());
-    let receipt_bytes =
-        |r: &Receipt| (serde_json::to_string_pretty(r).expect("the receipt serialises") + "\n").into_bytes();
-    let mut files = receipt.files.clone();
+/// The finished receipt: the pending one with every file init writes and its final sha256.
+fn finished(pending: &Receipt, w: &World, lock: &[u8], key: &[u8], units: &[Rendered], openclaw: &Prepared) -> Receipt {
+    let layout = &w.layout;
+    let mut files = pending.files.clone();
     let mut record = |kind: &str, path: &std::path::Path, bytes: &[u8]| {
         files.push(receipt::FileRecord { kind: kind.into(), path: layout.in_image(path), sha256: sha256_hex(bytes) });
     };
-    record("lock", &layout.lock_file(), &lock_bytes);
-    record("api-key", &key_file, &key_bytes);
-    for u in &units {
+    record("lock", &layout.lock_file(), lock);
+    record("api-key", &layout.api_key_file(), key);
+    for u in units {
         record("unit", &u.path, u.text.as_bytes());
     }
     record("openclaw-config", &openclaw.file, openclaw.after.as_bytes());
-    let finished = Receipt { complete: true, files, ..receipt.clone() };
+    Receipt { complete: true, files, ..pending.clone() }
+}
 
-    // A swap: the finished install ran another model or other arguments.
-    let swap =
-        previous.filter(|p| p.complete && (p.model.sha256 != finished.model.sha256 || p.serve != finished.serve));
-    let same = previous_same(w, &finished);
+fn receipt_bytes(r: &Receipt) -> Vec<u8> {
+    (serde_json::to_string_pretty(r).expect("the receipt serialises") + "\n").into_bytes()
+}
+
+/// The steps, in the order they run.
+fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p: &Parts) {
+    let layout = &w.layout;
+    let write = |kind, path: PathBuf, contents: Vec<u8>, mode| Step::Write {
+        kind,
+        guard: Guard::of(w.bytes(&path)),
+        path,
+        contents,
+        mode,
+        target: None,
+    };
     let receipt_path = layout.receipt_file();
-    let mut journal_guard = Guard::of(w.bytes(&receipt_path));
-    if !same {
-        let pending = receipt_bytes(&receipt);
-        b.steps.push(Step::Journal { path: receipt_path.clone(), contents: pending.clone(), guard: journal_guard });
-        journal_guard = Guard::of(Some(&pending));
-    }
-    b.steps.push(Step::Fetch {
-        want: d.want.clone(),
-        resolution: resolution.clone(),
-        path: model.clone(),
-        cached: w.cached,
-        bytes: d.selection.download_bytes,
-    });
-    b.steps.push(Step::Write {
-        kind: FileKind::Lock,
-        path: layout.lock_file(),
-        guard: Guard::of(w.bytes(&layout.lock_file())),
-        contents: lock_bytes,
-        mode: 0o644,
-        target: None,
-    });
-    b.steps.push(Step::Engine { path: engine.path.clone(), version: engine.version.to_string() });
-    b.steps.push(Step::Write {
-        kind: FileKind::ApiKey,
-        path: key_file.clone(),
-        guard: Guard::of(w.bytes(&key_file)),
-        contents: key_bytes,
-        mode: 0o600,
-        target: None,
-    });
-    if let Some(old) = swap.as_ref().filter(|_| !d.start) {
-        b.steps.push(Step::Trial {
-            program: engine.path.clone(),
-            args: finished.serve.args.clone(),
-            from: old.model.id.clone(),
-            to: finished.model.id.clone(),
+    let mut receipt_guard = Guard::of(w.bytes(&receipt_path));
+    if !previous_same(w, &p.finished) {
+        let pending = receipt_bytes(&p.pending);
+        receipt_guard = Guard::of(Some(&pending));
+        b.steps.push(Step::Journal {
+            path: receipt_path.clone(),
+            contents: pending,
+            guard: Guard::of(w.bytes(&receipt_path)),
         });
     }
-    let unit_changed = units.iter().any(|u| w.bytes(&u.path) != Some(u.text.as_bytes()));
-    for unit in &units {
+    let (r, engine) = (&p.inputs.resolution, &p.inputs.engine);
+    let bytes = d.selection.download_bytes;
+    b.steps.push(Step::Fetch {
+        want: d.want.clone(),
+        resolution: r.clone(),
+        path: p.model.clone(),
+        cached: w.cached,
+        bytes,
+    });
+    b.steps.push(write(FileKind::Lock, layout.lock_file(), p.lock_bytes.clone(), 0o644));
+    b.steps.push(Step::Engine { path: engine.path.clone(), version: engine.version.to_string() });
+    b.steps.push(write(FileKind::ApiKey, layout.api_key_file(), p.key_bytes.clone(), 0o600));
+    if let Some(old) = p.swap.as_ref().filter(|_| !d.start) {
+        let (from, to) = (old.model.id.clone(), p.finished.model.id.clone());
+        b.steps.push(Step::Trial { program: engine.path.clone(), args: p.finished.serve.args.clone(), from, to });
+    }
+    let unit_changed = p.units.iter().any(|u| w.bytes(&u.path) != Some(u.text.as_bytes()));
+    for unit in &p.units {
         b.steps.push(unit_write(unit, w));
     }
     if let Some(target) = target.filter(|_| d.start) {
         let commands = render::service::activation(target, layout, unit_changed, w.uid);
         b.steps.push(Step::Start { target, commands, restart: unit_changed });
-        b.steps.push(Step::WaitHealthy { port: d.options.port, alias: server.alias.clone(), key: w.key_text() });
+        b.steps.push(Step::WaitHealthy { port: d.options.port, alias: p.server.alias.clone(), key: w.key_text() });
     }
-    b.steps.push(Step::Openclaw(Box::new(openclaw)));
-    b.steps.push(Step::Write {
-        kind: FileKind::Receipt,
-        path: receipt_path,
-        contents: receipt_bytes(&finished),
-        mode: 0o644,
-        guard: journal_guard,
-        target: None,
-    });
-    Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target, purpose: Purpose::Init }
+    b.steps.push(Step::Openclaw(Box::new(p.inputs.openclaw.clone())));
+    let receipt = receipt_bytes(&p.finished);
+    let (kind, mode) = (FileKind::Receipt, 0o644);
+    b.steps.push(Step::Write { kind, path: receipt_path, contents: receipt, mode, guard: receipt_guard, target: None });
 }
 
 /// What must hold on this host for the plan to run, each a blocker when it does not.
@@ -473,19 +508,18 @@ fn previous_same(w: &World, finished: &Receipt) -> bool {
     w.previous.as_ref().ok().and_then(Option::as_ref).is_some_and(|p| p.complete && p.same_install(finished))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The receipt as the journal writes it (unfinished, only the model's file recorded).
 fn receipt_for(
     d: &Desired,
     w: &World,
-    engine: &crate::engine::Engine,
+    inputs: &Inputs,
     server: &ServerArgs,
     serve_args: &[String],
-    resolution: &Resolution,
     model: &std::path::Path,
     units: &[Rendered],
-    openclaw: &Prepared,
-    previous: Option<&Receipt>,
 ) -> Receipt {
+    let (engine, resolution, openclaw, previous) =
+        (&inputs.engine, &inputs.resolution, &inputs.openclaw, inputs.previous.as_ref());
     let layout = &w.layout;
     let s = &d.selection;
     let key_file = layout.api_key_file();
