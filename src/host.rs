@@ -35,6 +35,11 @@ pub trait Host {
     fn exec(&self, program: &Path, args: &[String]) -> io::Error;
     /// Start `program` in the background, its output to `log` (a trial run of the engine); the caller kills it.
     fn spawn(&self, program: &Path, args: &[String], log: &Path) -> io::Result<std::process::Child>;
+    /// Whether a listener could bind 127.0.0.1:`port` now (nothing holds it); the socket is closed at once.
+    /// Fakes say no, so their `/proc` files decide.
+    fn can_bind_loopback(&self, _port: u16) -> bool {
+        false
+    }
 
     /// An environment variable, with empty values treated as unset (as OpenClaw and HF tools do).
     fn run(&self, program: &str, args: &[&str], timeout: Duration) -> Option<CommandOutput> {
@@ -129,6 +134,9 @@ impl Host for RealHost {
     fn exec(&self, program: &Path, args: &[String]) -> io::Error {
         use std::os::unix::process::CommandExt;
         Command::new(program).args(args).exec()
+    }
+    fn can_bind_loopback(&self, port: u16) -> bool {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
     }
     fn spawn(&self, program: &Path, args: &[String], log: &Path) -> io::Result<std::process::Child> {
         let out = std::fs::File::create(log)?;
