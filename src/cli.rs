@@ -228,7 +228,20 @@ pub enum EngineCommand {
         /// Base URL serving <release>/<asset> [default: the GitHub releases of ggml-org/llama.cpp]
         #[arg(long, value_name = "URL")]
         mirror: Option<String>,
+        /// The build to install [default: CUDA when an NVIDIA driver supports it, Vulkan when a Vulkan GPU is
+        /// present, Metal on Apple silicon, else CPU]
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendArg {
+    Cpu,
+    Cuda,
+    Vulkan,
+    Metal,
+    Rocm,
 }
 
 #[derive(Debug, Args)]

@@ -112,3 +112,15 @@ impl From<&cli::ModelChoice> for select::Request {
         Self { model: c.model.clone(), quant: c.quant.clone(), context: c.context }
     }
 }
+
+impl From<cli::BackendArg> for engine::backend::Backend {
+    fn from(b: cli::BackendArg) -> Self {
+        match b {
+            cli::BackendArg::Cpu => Self::Cpu,
+            cli::BackendArg::Cuda => Self::Cuda,
+            cli::BackendArg::Vulkan => Self::Vulkan,
+            cli::BackendArg::Metal => Self::Metal,
+            cli::BackendArg::Rocm => Self::Rocm,
+        }
+    }
+}

@@ -28,16 +28,17 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             }
             Ok(Exit::Success)
         }
-        EngineCommand::Install { release, sha256, mirror } => {
+        EngineCommand::Install { release, sha256, mirror, backend } => {
             if global.offline {
                 return Err(Error::usage("engine install downloads a release archive; --offline forbids that")
                     .with_hint("copy a llama-server onto this machine and pass --engine PATH"));
             }
             let mirror =
                 mirror.as_deref().or(host.env_nonempty("CLAWLOCAL_ENGINE_MIRROR").as_deref()).map(String::from);
+            let facts = engine::host_facts(host, backend.map(Into::into));
             let req = match (release, sha256) {
-                (Some(r), Some(s)) => install::Request::custom(r, s, host.os(), host.arch(), mirror.as_deref())?,
-                _ => install::Request::pinned(host.os(), host.arch(), mirror.as_deref())?,
+                (Some(r), Some(s)) => install::Request::custom(r, s, &facts, mirror.as_deref())?,
+                _ => install::Request::pinned(&facts, mirror.as_deref())?,
             };
             printer.note(&format!("downloading {}", req.url()));
             let build: u64 = req.release.trim_start_matches('b').parse().unwrap_or(0);

@@ -17,58 +17,13 @@ use crate::error::{Error, Result};
 use crate::hub::download::hex;
 use crate::layout::Layout;
 
-/// The release clawlocal pins. The sha256 values are the ones the upstream release published for its assets
-/// (also pinned by OpenClaw's own llama.cpp extension); a new pin replaces the whole table.
-pub const PINNED: Release = Release {
-    release: "b10534",
-    commit: "2b5621094ef383cdcd8428ef6d22efe5df976532",
-    assets: &[
-        Asset {
-            os: "linux",
-            arch: "x86_64",
-            name: "llama-b10534-bin-ubuntu-x64.tar.gz",
-            sha256: "cc6a12b026edcf1b211be2bb7366c5dadcad778fd8f13019d0694038053d5e4a",
-        },
-        Asset {
-            os: "linux",
-            arch: "aarch64",
-            name: "llama-b10534-bin-ubuntu-arm64.tar.gz",
-            sha256: "66535de5cb9293c075a1951c51a3b2ae6f1899623e21177845f6d2a73b78c94e",
-        },
-        Asset {
-            os: "macos",
-            arch: "aarch64",
-            name: "llama-b10534-bin-macos-arm64.tar.gz",
-            sha256: "51f193eef26b053554e288fb924b24d41d3d7b2bafa338c19e2817fa793d5e86",
-        },
-        Asset {
-            os: "macos",
-            arch: "x86_64",
-            name: "llama-b10534-bin-macos-x64.tar.gz",
-            sha256: "69b13035f4301354922a8cfacd1bcf2bb2de4ff0c2e19fedb44963378ff53dc5",
-        },
-    ],
-};
+pub use super::backend::PINNED;
+use super::backend::{Asset, HostFacts};
 
 pub const DEFAULT_MIRROR: &str = "https://github.com/ggml-org/llama.cpp/releases/download";
-/// Bounds on what an archive may hold: the real ones have a few dozen entries and ~100 MB.
+/// Bounds on what an archive may hold: the real ones have a few dozen entries and ~100 MB (CUDA's ~400 MB).
 const MAX_ENTRIES: usize = 2_000;
 const MAX_BYTES: u64 = 4 << 30;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Release {
-    pub release: &'static str,
-    pub commit: &'static str,
-    pub assets: &'static [Asset],
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Asset {
-    pub os: &'static str,
-    pub arch: &'static str,
-    pub name: &'static str,
-    pub sha256: &'static str,
-}
 
 /// What to install: the pinned release, or a release and sha256 the user pins instead (`--release`, `--sha256`).
 #[derive(Debug, Clone)]
@@ -81,36 +36,47 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn pinned(os: &str, arch: &str, mirror: Option<&str>) -> Result<Self> {
-        let asset = PINNED.assets.iter().find(|a| a.os == os && a.arch == arch).ok_or_else(|| {
-            Error::usage(format!("no pinned llama.cpp {} release archive for {os}/{arch}", PINNED.release)).with_hint(
-                "install llama-server yourself (brew install llama.cpp, or build it) and pass --engine PATH; \
-                 on Linux with CUDA build llama.cpp with -DGGML_CUDA=ON",
-            )
+    /// The pinned release's archive for this host (see `backend::choose`), when a published source pins its sha256.
+    pub fn pinned(facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
+        let asset = super::backend::choose(&PINNED, facts)?;
+        Self::for_asset(&asset, mirror)
+    }
+
+    fn for_asset(asset: &Asset, mirror: Option<&str>) -> Result<Self> {
+        let sha256 = asset.sha256.ok_or_else(|| {
+            Error::usage(format!(
+                "no published source pins the sha256 of {} (llama.cpp {})",
+                asset.name, PINNED.release
+            ))
+            .with_hint(format!(
+                "pass the digest the release page shows: `clawlocal engine install --release {} --sha256 <hex>`, \
+                     or `--backend cpu`",
+                PINNED.release
+            ))
         })?;
         Ok(Self {
             release: PINNED.release.into(),
             asset: asset.name.into(),
-            sha256: asset.sha256.into(),
+            sha256: sha256.into(),
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
         })
     }
 
-    /// Another release with its sha256, for the same platform's asset name.
-    pub fn custom(release: &str, sha256: &str, os: &str, arch: &str, mirror: Option<&str>) -> Result<Self> {
-        let pinned = Self::pinned(os, arch, mirror)?;
+    /// Another release with its sha256, for this host's asset name in it.
+    pub fn custom(release: &str, sha256: &str, facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
         let build = release.strip_prefix('b').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         if build.is_none() {
-            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b10534")));
+            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b10809")));
         }
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::usage(format!("--sha256 {sha256:?} is not 64 hex digits")));
         }
+        let asset = super::backend::choose(&PINNED, facts)?;
         Ok(Self {
-            asset: pinned.asset.replace(PINNED.release, release),
+            asset: asset.name.replace(PINNED.release, release),
             release: release.into(),
             sha256: sha256.to_ascii_lowercase(),
-            mirror: pinned.mirror,
+            mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
         })
     }
 
@@ -405,13 +371,24 @@ mod tests {
 
     #[test]
     fn a_custom_release_keeps_the_platform_asset_shape() {
-        let r = Request::custom("b11000", &"A".repeat(64), "linux", "x86_64", Some("http://m/")).unwrap();
+        let facts = |os: &str, arch: &str| HostFacts {
+            os: os.into(),
+            arch: arch.into(),
+            glibc: Some(super::super::backend::Version2(2, 39)),
+            ..HostFacts::default()
+        };
+        let linux = facts("linux", "x86_64");
+        let r = Request::custom("b11000", &"A".repeat(64), &linux, Some("http://m/")).unwrap();
         assert_eq!(r.url(), "http://m/b11000/llama-b11000-bin-ubuntu-x64.tar.gz");
         assert_eq!((r.folder().as_str(), r.sha256.as_str()), ("llama-b11000", "a".repeat(64).as_str()));
-        assert!(Request::custom("11000", &"a".repeat(64), "linux", "x86_64", None).is_err());
-        assert!(Request::custom("b1", "abc", "linux", "x86_64", None).is_err());
-        assert!(Request::pinned("freebsd", "x86_64", None).unwrap_err().message.contains("freebsd/x86_64"));
-        let p = Request::pinned("macos", "aarch64", None).unwrap();
-        assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b10534/llama-b10534-bin-macos-arm64.tar.gz"));
+        assert!(Request::custom("11000", &"a".repeat(64), &linux, None).is_err());
+        assert!(Request::custom("b1", "abc", &linux, None).is_err());
+        assert!(Request::pinned(&facts("freebsd", "x86_64"), None).unwrap_err().message.contains("freebsd/x86_64"));
+        let p = Request::pinned(&facts("macos", "aarch64"), None).unwrap();
+        assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b10809/llama-b10809-bin-macos-arm64.tar.gz"));
+        // An archive no published source pins is refused without a digest, naming it.
+        let cuda = HostFacts { nvidia_driver: Some(super::super::backend::Version2(575, 51)), ..linux };
+        let e = Request::pinned(&cuda, None).unwrap_err();
+        assert!(e.message.contains("cuda-12.8-x64") && e.hint.unwrap().contains("--sha256"), "{}", e.message);
     }
 }

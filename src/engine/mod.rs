@@ -3,6 +3,7 @@
 //! release (`install`). The arguments themselves are decided in `args` (pure).
 
 pub mod args;
+pub mod backend;
 pub mod install;
 
 use std::path::{Path, PathBuf};
@@ -177,6 +178,24 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// What this host says about its C library, NVIDIA driver and Vulkan, for the choice of the archive: `getconf
+/// GNU_LIBC_VERSION`, `nvidia-smi --query-gpu=driver_version`, `vulkaninfo --summary` (a GPU listed).
+pub fn host_facts(host: &dyn Host, requested: Option<backend::Backend>) -> backend::HostFacts {
+    let out = |program: &str, args: &[&str]| {
+        host.run(program, args, Duration::from_secs(10)).filter(|o| o.status == 0).map(|o| o.stdout)
+    };
+    let linux = host.os() == "linux";
+    let glibc = linux
+        .then(|| out("getconf", &["GNU_LIBC_VERSION"]).or_else(|| out("ldd", &["--version"])))
+        .flatten()
+        .and_then(|t| backend::Version2::parse(t.lines().next().unwrap_or("")));
+    let nvidia_driver = out("nvidia-smi", &["--query-gpu=driver_version", "--format=csv,noheader"])
+        .and_then(|t| t.lines().filter_map(backend::Version2::parse).min());
+    let vulkan =
+        linux && out("vulkaninfo", &["--summary"]).is_some_and(|t| t.contains("deviceName") && !t.contains("llvmpipe"));
+    backend::HostFacts { os: host.os().into(), arch: host.arch().into(), glibc, nvidia_driver, vulkan, requested }
 }
 
 /// Find llama-server: `--engine`, then `CLAWLOCAL_LLAMA_SERVER`, then clawlocal's own install dir, then `PATH`.

@@ -20,8 +20,8 @@ use crate::profile::{AcceleratorKind, Profile, ServiceKind};
 /// The first line of every file clawlocal renders; a file at the path without it is the user's, never replaced.
 pub const MANAGED_MARK: &str = "Managed by clawlocal";
 /// The official llama.cpp server images, at the pinned release.
-pub const IMAGE_CPU: &str = "ghcr.io/ggml-org/llama.cpp:server-b10534";
-pub const IMAGE_CUDA: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b10534";
+pub const IMAGE_CPU: &str = "ghcr.io/ggml-org/llama.cpp:server-b10809";
+pub const IMAGE_CUDA: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b10809";
 /// Where the compose service sees the model's Hub cache folder.
 const MODEL_MOUNT: &str = "/models";
 

@@ -97,7 +97,7 @@ fn engine_install_verifies_unpacks_with_symlinks_and_is_found() {
     let mirror = Mirror::start(HashMap::from([
         (format!("/b99999/llama-b99999-{ASSET}"), archive.clone()),
         (format!("/b99998/llama-b99998-{ASSET}"), wrong_build.clone()),
-        (format!("/b10534/llama-b10534-{ASSET}"), archive.clone()),
+        (format!("/b10809/llama-b10809-{ASSET}"), archive.clone()),
     ]));
     let ctx = Ctx::new();
     let sha = sha256(&archive);
@@ -160,8 +160,8 @@ fn engine_install_verifies_unpacks_with_symlinks_and_is_found() {
     // The pinned release checks against the pinned table: a mirror serving other bytes is refused.
     let run = engine(&ctx, &["--scope", "user", "engine", "install", "--mirror", &mirror.url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("cc6a12b026edcf1b211be2bb7366c5dadcad778fd8f13019d0694038053d5e4a"), "{}", run.stderr);
-    assert!(!engine_dir.join("llama-b10534").exists());
+    assert!(run.stderr.contains("5e34434ddc6d03cd1584f403201aff0d4bd1a5793a72ff7e286532dfd1e4b941"), "{}", run.stderr);
+    assert!(!engine_dir.join("llama-b10809").exists());
 }
 
 #[test]
