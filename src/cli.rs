@@ -191,6 +191,12 @@ pub struct InitArgs {
     /// Install but do not start the service
     #[arg(long)]
     pub no_start: bool,
+    /// With no llama-server anywhere, refuse instead of installing the pinned release (you manage the engine)
+    #[arg(long)]
+    pub no_engine_install: bool,
+    /// The llama.cpp build init installs when there is none [default: from the host: CUDA, Vulkan, Metal, CPU]
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// Show the plan with every file diff; change nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -16,12 +16,29 @@ pub const LOCK_VERSION: u32 = 1;
 pub struct LockFile {
     pub version: u32,
     pub models: Vec<LockedModel>,
+    /// The llama.cpp archives init installed (or a person pinned): a second install, and CI, fetch exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<LockedEngine>,
 }
 
 impl Default for LockFile {
     fn default() -> Self {
-        Self { version: LOCK_VERSION, models: Vec::new() }
+        Self { version: LOCK_VERSION, models: Vec::new(), engines: Vec::new() }
     }
+}
+
+/// One engine archive: the release, the asset's name, its sha256 and, where known, its size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockedEngine {
+    /// `b<N>`.
+    pub release: String,
+    /// The archive's name in the release (`llama-b10809-bin-ubuntu-x64.tar.gz`).
+    pub asset: String,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -85,6 +102,12 @@ impl LockFile {
                 .with_hint("delete the entry to resolve it afresh"));
             }
         }
+        if let Some(e) =
+            lock.engines.iter().find(|e| e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::usage(format!("{}: engine `{}` has a malformed sha256", path.display(), e.asset))
+                .with_hint("delete the entry, or copy the digest from the release page"));
+        }
         Ok(lock)
     }
 
@@ -95,6 +118,27 @@ impl LockFile {
     /// The file's bytes, as `save` writes them.
     pub fn text(&self) -> String {
         serde_json::to_string_pretty(self).expect("the lock serialises") + "\n"
+    }
+
+    /// The pinned engine archive of this shape (`llama-b<N>-bin-ubuntu-x64.tar.gz` for any release `b<N>`).
+    pub fn engine_like(&self, asset_of_pinned_release: &str, pinned_release: &str) -> Option<&LockedEngine> {
+        self.engines.iter().find(|e| e.asset.replace(&e.release, pinned_release) == asset_of_pinned_release)
+    }
+
+    /// Insert or replace the entry for the same asset shape; true when the lock changed.
+    pub fn upsert_engine(&mut self, entry: LockedEngine, pinned_release: &str) -> bool {
+        let shape = entry.asset.replace(&entry.release, pinned_release);
+        match self.engines.iter_mut().find(|e| e.asset.replace(&e.release, pinned_release) == shape) {
+            Some(old) if *old == entry => false,
+            Some(old) => {
+                *old = entry;
+                true
+            }
+            None => {
+                self.engines.push(entry);
+                true
+            }
+        }
     }
 
     pub fn find(&self, repo: &str, revision: &str, first_file: &str) -> Option<&LockedModel> {
@@ -160,10 +204,31 @@ mod tests {
             serde_json::to_string(&LockFile {
                 version: 1,
                 models: vec![LockedModel { commit: "xyz".into(), ..entry('1') }],
+                engines: Vec::new(),
             })
             .unwrap(),
         )
         .unwrap();
         assert!(LockFile::load(&path).unwrap_err().message.contains("malformed commit"));
+    }
+
+    #[test]
+    fn an_engine_pin_is_found_for_its_asset_shape_in_any_release() {
+        let mut lock = LockFile::default();
+        let pin = |release: &str, sha: char| LockedEngine {
+            release: release.into(),
+            asset: format!("llama-{release}-bin-ubuntu-x64.tar.gz"),
+            sha256: sha.to_string().repeat(64),
+            size: Some(7),
+        };
+        assert!(lock.upsert_engine(pin("b99999", 'a'), "b10809"));
+        assert!(!lock.upsert_engine(pin("b99999", 'a'), "b10809"), "the same pin: no change");
+        assert!(lock.upsert_engine(pin("b99998", 'b'), "b10809"), "another release of the same asset replaces it");
+        assert_eq!(lock.engines.len(), 1);
+        let found = lock.engine_like("llama-b10809-bin-ubuntu-x64.tar.gz", "b10809").unwrap();
+        assert_eq!(found.release, "b99998");
+        assert!(lock.engine_like("llama-b10809-bin-ubuntu-arm64.tar.gz", "b10809").is_none());
+        // A lock without engines keeps its bytes (no `engines` key), so older locks stay unchanged.
+        assert!(!LockFile::default().text().contains("engines"));
     }
 }

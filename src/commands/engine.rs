@@ -41,19 +41,7 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
                 _ => install::Request::pinned(&facts, mirror.as_deref())?,
             };
             printer.note(&format!("downloading {}", req.url()));
-            let build: u64 = req.release.trim_start_matches('b').parse().unwrap_or(0);
-            let check = |binary: &std::path::Path| -> Result<()> {
-                let e = engine::probe(host, binary, engine::Source::Installed)?;
-                if e.version.build != 0 && e.version.build != build {
-                    return Err(Error::failure(format!(
-                        "{} reports build {}, not the release {} that was downloaded",
-                        binary.display(),
-                        e.version.build,
-                        req.release
-                    )));
-                }
-                e.check(&[])
-            };
+            let check = |binary: &std::path::Path| install::check_unpacked(host, binary, &req.release, &[]);
             let done = install::install(&req, &layout.engine_dir, &check)?;
             if printer.json {
                 printer.document(&serde_json::to_value(&done).expect("serialises"));

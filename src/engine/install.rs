@@ -33,6 +33,8 @@ pub struct Request {
     pub sha256: String,
     /// Base URL; the asset is fetched from `<mirror>/<release>/<asset>`.
     pub mirror: String,
+    /// The archive's size, when the lock pins it: another size is refused.
+    pub size: Option<u64>,
 }
 
 impl Request {
@@ -59,7 +61,33 @@ impl Request {
             asset: asset.name.into(),
             sha256: sha256.into(),
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+            size: None,
         })
+    }
+
+    /// What the lock pins for this host's asset (any release), else the pinned release's table.
+    pub fn locked_or_pinned(lock: &crate::lockfile::LockFile, facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
+        let asset = super::backend::choose(&PINNED, facts)?;
+        match lock.engine_like(asset.name, PINNED.release) {
+            Some(e) => Ok(Self {
+                release: e.release.clone(),
+                asset: e.asset.clone(),
+                sha256: e.sha256.clone(),
+                mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+                size: e.size,
+            }),
+            None => Self::for_asset(&asset, mirror),
+        }
+    }
+
+    /// The lock's entry for this archive.
+    pub fn locked(&self) -> crate::lockfile::LockedEngine {
+        crate::lockfile::LockedEngine {
+            release: self.release.clone(),
+            asset: self.asset.clone(),
+            sha256: self.sha256.clone(),
+            size: self.size,
+        }
     }
 
     /// Another release with its sha256, for this host's asset name in it.
@@ -77,6 +105,7 @@ impl Request {
             release: release.into(),
             sha256: sha256.to_ascii_lowercase(),
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+            size: None,
         })
     }
 
@@ -120,6 +149,21 @@ pub fn installed(layout: &Layout) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop().map(|(_, p)| p)
+}
+
+/// The check an unpacked binary passes before it takes its name: it runs, reports the release's build (a build 0
+/// is one made without git history) and takes every flag in `argv`.
+pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, release: &str, argv: &[String]) -> Result<()> {
+    let build: u64 = release.trim_start_matches('b').parse().unwrap_or(0);
+    let e = super::probe(host, binary, super::Source::Installed)?;
+    if e.version.build != 0 && e.version.build != build {
+        return Err(Error::failure(format!(
+            "{} reports build {}, not the release {release} that was downloaded; nothing was installed",
+            binary.display(),
+            e.version.build,
+        )));
+    }
+    e.check(argv)
 }
 
 /// Download, verify, unpack and swap in. `check` is asked about the unpacked binary before it takes its place.
@@ -204,6 +248,10 @@ fn download(req: &Request, mut out: &std::fs::File) -> Result<()> {
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| Error::io("cannot write the archive".to_string(), &e))?;
+    }
+    if let Some(size) = req.size.filter(|s| *s != total) {
+        return Err(Error::failure(format!("{url}: {total} bytes, but the lock pins {size}; nothing was installed"))
+            .with_hint("the mirror served another file; check --mirror or the lock's engine entry"));
     }
     let got = hex(&hasher.finalize());
     if got != req.sha256 {

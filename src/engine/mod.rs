@@ -141,9 +141,25 @@ pub struct Engine {
     pub features: Features,
     #[serde(skip)]
     help: String,
+    /// Not on disk yet: the engine init's plan installs. Its flags are checked by the install, once it is there.
+    #[serde(skip)]
+    planned: bool,
 }
 
 impl Engine {
+    /// The pinned release's llama-server at `path`, before it is installed: its flags are the release's.
+    pub fn planned(path: &Path, release_build: u64) -> Engine {
+        let version = Version { version: format!("b{release_build}"), build: release_build, commit: String::new() };
+        Engine {
+            path: path.to_path_buf(),
+            source: Source::Installed,
+            version,
+            features: Features::PINNED,
+            help: String::new(),
+            planned: true,
+        }
+    }
+
     /// A probed engine for plan tests: this version line and `--help` text, nothing run.
     #[cfg(test)]
     pub fn fake(path: &Path, version_line: &str, help: &str) -> Engine {
@@ -154,6 +170,7 @@ impl Engine {
             version,
             features: Features::from_help(help),
             help: help.into(),
+            planned: false,
         }
     }
 
@@ -168,7 +185,8 @@ impl Engine {
             ))
             .with_hint(hint));
         }
-        if let Some(flag) = argv.iter().filter(|a| a.starts_with("--")).find(|f| !has_flag(&self.help, f)) {
+        let unknown = argv.iter().filter(|a| a.starts_with("--")).find(|f| !has_flag(&self.help, f));
+        if let Some(flag) = unknown.filter(|_| !self.planned) {
             return Err(Error::usage(format!(
                 "{} (llama.cpp {}) does not take {flag}, which clawlocal's arguments use",
                 self.path.display(),
@@ -255,7 +273,7 @@ pub fn probe(host: &dyn Host, path: &Path, source: Source) -> Result<Engine> {
     })?;
     let help = run("--help")?;
     let help = format!("{}\n{}", help.stdout, help.stderr);
-    Ok(Engine { path: path.to_path_buf(), source, version, features: Features::from_help(&help), help })
+    Ok(Engine { path: path.to_path_buf(), source, version, features: Features::from_help(&help), help, planned: false })
 }
 
 #[cfg(test)]
@@ -295,6 +313,7 @@ mod tests {
             version: Version { version: format!("b{build}"), build, commit: "c".into() },
             features: Features::from_help(help),
             help: help.into(),
+            planned: false,
         };
         let argv: Vec<String> = ["--model", "m.gguf", "--metrics"].map(String::from).into();
         assert!(engine(9000, "--model FNAME\n--metrics  enable").check(&argv).is_ok());

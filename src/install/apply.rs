@@ -143,6 +143,11 @@ fn run(
             let fetched = files.iter().map(|f| f.downloaded_bytes).sum::<u64>();
             (if fetched > 0 { Change::Created } else { Change::Unchanged }, Some(path.clone()))
         }
+        Step::InstallEngine { request, path, argv } => {
+            let installed = install_engine(request, argv, env, host, printer)?;
+            let status = if installed.status == "unchanged" { Change::Unchanged } else { Change::Created };
+            (status, Some(path.clone()))
+        }
         Step::Engine { path, .. } if !path.is_file() => {
             return Err(Error::usage(format!("{} is gone since clawlocal probed it", path.display())));
         }
@@ -227,6 +232,20 @@ fn write(step: &Step, env: &Env, printer: &Printer, applied: &mut Applied, undo:
         (FileKind::Lock, _) => write_guarded(path, contents, *mode, guard, &mut Vec::new()),
         _ => write_guarded(path, contents, *mode, guard, undo),
     }
+}
+
+/// The release archive into the engine dir; the unpacked binary must report the release's build (a build 0 is one
+/// made without git history) and take every flag the unit passes before it takes its name.
+fn install_engine(
+    req: &crate::engine::install::Request,
+    argv: &[String],
+    env: &Env,
+    host: &dyn Host,
+    printer: &Printer,
+) -> Result<crate::engine::install::Installed> {
+    printer.note(&format!("installing llama.cpp {} from {}", req.release, req.url()));
+    let check = |binary: &std::path::Path| crate::engine::install::check_unpacked(host, binary, &req.release, argv);
+    crate::engine::install::install(req, &env.layout.engine_dir, &check)
 }
 
 /// Until the engine on `port` answers as clawlocal's; the error names another program holding the port.

@@ -33,6 +33,12 @@ pub struct Desired {
     pub want: Wanted,
     /// `--engine`.
     pub engine: Option<PathBuf>,
+    /// With no engine found, install the pinned release (not with `--no-engine-install`).
+    pub install_engine: bool,
+    /// `--backend`: the build to install.
+    pub backend: Option<crate::engine::backend::Backend>,
+    /// `CLAWLOCAL_ENGINE_MIRROR`: where release archives come from.
+    pub engine_mirror: Option<String>,
     /// Start the service and wait for it (not with `--no-start`, `--root` or `--service none`).
     pub start: bool,
     pub health_timeout: Duration,

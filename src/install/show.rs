@@ -47,6 +47,7 @@ fn planned(step: &Step, w: &dyn Seen) -> &'static str {
     match step {
         Step::Journal { path, contents, .. } | Step::Write { path, contents, .. } => of(path, contents),
         Step::Fetch { cached: true, .. } | Step::Engine { .. } => "unchanged",
+        Step::InstallEngine { .. } => "created",
         Step::Fetch { .. } => "created",
         Step::Openclaw(p) if !p.changed => "unchanged",
         Step::Openclaw(p) if p.before.is_none() => "created",
@@ -65,7 +66,8 @@ fn path_of(step: &Step) -> Option<&std::path::Path> {
         Step::Journal { path, .. }
         | Step::Write { path, .. }
         | Step::Fetch { path, .. }
-        | Step::Engine { path, .. } => Some(path),
+        | Step::Engine { path, .. }
+        | Step::InstallEngine { path, .. } => Some(path),
         Step::Openclaw(p) => Some(&p.file),
         Step::Unpatch(p) => Some(&p.file),
         Step::Remove { path, .. }
@@ -95,6 +97,14 @@ fn description(step: &Step, w: &dyn Seen) -> String {
             if resolution.files.len() > 1 { format!(" ({} shards)", resolution.files.len()) } else { String::new() },
             human(*bytes),
             resolution.commit
+        ),
+        Step::InstallEngine { request, .. } => format!(
+            "install llama.cpp {} ({}) from {}, sha256 {} verified while streaming; its binary must report the \
+             release and take every flag the unit passes",
+            request.release,
+            request.asset,
+            request.mirror,
+            &request.sha256[..12]
         ),
         Step::Engine { version, .. } => {
             format!("use llama-server (llama.cpp {version}); it takes every flag the unit passes")

@@ -68,6 +68,13 @@ pub enum Step {
         cached: bool,
         bytes: u64,
     },
+    /// No llama-server anywhere: install the release archive (sha256 verified while streaming, unpacked into its
+    /// own folder, its binary asked for its build and every flag the unit passes before it takes the name).
+    InstallEngine {
+        request: crate::engine::install::Request,
+        path: PathBuf,
+        argv: Vec<String>,
+    },
     /// The probed llama-server, checked to take every flag the unit passes.
     Engine {
         path: PathBuf,
@@ -173,6 +180,7 @@ impl Step {
             Self::Journal { .. } => "journal",
             Self::Fetch { .. } => "download",
             Self::Engine { .. } => "engine",
+            Self::InstallEngine { .. } => "engine-install",
             Self::Write { kind, .. } => kind.as_str(),
             Self::Trial { .. } => "trial",
             Self::Start { .. } => "start",
@@ -254,7 +262,7 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
     let previous = b.need(w.previous.clone()).flatten();
     let resolution = b.need(w.resolution.clone());
     let lock = b.need(w.lock.clone());
-    let engine = b.need(w.engine.clone());
+    let engine = engine_for(&mut b, w);
     let key = b.need(w.key.clone());
     let openclaw = b.need(w.openclaw.clone());
     let (Some(resolution), Some(lock), Some(engine), Some(key), Some(openclaw)) =
@@ -274,6 +282,19 @@ pub fn plan(d: &Desired, w: &World) -> Plan {
     push_steps(&mut b, d, w, target, &parts);
     let Parts { swap, finished, .. } = parts;
     Plan { steps: b.steps, blockers: b.blockers, swap, receipt: Some(finished), target, purpose: Purpose::Init }
+}
+
+/// The engine found, or the one the plan installs (at its folder under the engine dir, with the release's flags).
+fn engine_for(b: &mut Builder, w: &World) -> Option<crate::engine::Engine> {
+    match (&w.engine, &w.engine_install) {
+        (Err(_), Some(Ok(req))) => {
+            let path = w.layout.engine_dir.join(req.folder()).join(crate::engine::BINARY);
+            let build = req.release.trim_start_matches('b').parse().unwrap_or(0);
+            Some(crate::engine::Engine::planned(&path, build))
+        }
+        (Err(_), Some(Err(e))) => b.need(Err(e.clone())),
+        _ => b.need(w.engine.clone()),
+    }
 }
 
 /// The survey's facts the plan cannot do without, all present.
@@ -339,6 +360,9 @@ fn parts(b: &mut Builder, d: &Desired, w: &World, mut inputs: Inputs) -> Parts {
         None => inputs.key.clone().map_or_else(|| w.fresh_key.clone(), |k| format!("{k}\n")).into_bytes(),
     };
     inputs.lock.upsert(crate::hub::pull::locked_entry(&d.want, r));
+    if let Some(Ok(req)) = w.engine_install.as_ref().filter(|_| w.engine.is_err()) {
+        inputs.lock.upsert_engine(req.locked(), crate::engine::backend::PINNED.release);
+    }
     let lock_bytes = inputs.lock.text().into_bytes();
     let pending = receipt_for(d, w, &inputs, &server, &serve_args, &model, &units);
     let finished = finished(&pending, w, &lock_bytes, &key_bytes, &units, &inputs.openclaw);
@@ -410,6 +434,11 @@ fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p
         });
     }
     let (r, engine) = (&p.inputs.resolution, &p.inputs.engine);
+    // Cheap before the model: the engine (tens of MiB) is installed and proven before gigabytes are fetched.
+    if let Some(Ok(request)) = w.engine_install.as_ref().filter(|_| w.engine.is_err()) {
+        let argv = p.finished.serve.args.clone();
+        b.steps.push(Step::InstallEngine { request: request.clone(), path: engine.path.clone(), argv });
+    }
     let bytes = d.selection.download_bytes;
     b.steps.push(Step::Fetch {
         want: d.want.clone(),

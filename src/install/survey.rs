@@ -28,6 +28,8 @@ pub struct World {
     pub previous: Result<Option<Receipt>>,
     /// llama-server, found and probed.
     pub engine: Result<Engine>,
+    /// No llama-server anywhere: the archive init's plan installs (or why it cannot).
+    pub engine_install: Option<Result<crate::engine::install::Request>>,
     /// The model's commit and files (sizes, sha256): from the lock, the cache (offline) or the Hub's metadata.
     pub resolution: Result<Resolution>,
     pub lock: Result<LockFile>,
@@ -79,6 +81,7 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
     let engine =
         engine::find(host, d.engine.as_deref(), layout).and_then(|(path, source)| engine::probe(host, &path, source));
     let lock = LockFile::load(&layout.lock_file());
+    let engine_install = engine_to_install(d, &engine, &lock, host);
     let cache = RepoCache::new(&layout.hub_cache, &d.want.hub.repo);
     let resolution = lock.as_ref().map_err(Clone::clone).and_then(|lock| {
         let client = Client::new(d.hub.clone());
@@ -121,6 +124,7 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
         uid: host.uid(),
         previous,
         engine,
+        engine_install,
         resolution,
         lock,
         cached,
@@ -148,6 +152,31 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
     };
     world.openclaw = prepare_openclaw(d, &world, host);
     Ok(world)
+}
+
+/// Nothing named an engine and none was found: the archive to install (the lock's pin for this host's asset, else
+/// the pinned release's), unless the user manages the engine (`--no-engine-install`).
+fn engine_to_install(
+    d: &Desired,
+    engine: &Result<Engine>,
+    lock: &Result<LockFile>,
+    host: &dyn Host,
+) -> Option<Result<crate::engine::install::Request>> {
+    let named = d.engine.is_some() || host.env_nonempty("CLAWLOCAL_LLAMA_SERVER").is_some();
+    if engine.is_ok() || named || !d.install_engine {
+        return None;
+    }
+    if d.hub.offline {
+        return Some(Err(Error::usage("offline, and there is no llama-server here to use or install").with_hint(
+            "copy a llama-server onto this machine and pass --engine PATH, or run once without --offline",
+        )));
+    }
+    let facts = crate::engine::host_facts(host, d.backend);
+    Some(
+        lock.as_ref().map_err(Clone::clone).and_then(|lock| {
+            crate::engine::install::Request::locked_or_pinned(lock, &facts, d.engine_mirror.as_deref())
+        }),
+    )
 }
 
 /// The unit files the service target writes.

@@ -511,3 +511,109 @@ fn the_json_documents_conform_to_their_schemas() {
     conforms("error.schema.json", &user(&["init", "--port", "0"]));
     conforms("error.schema.json", &user(&["doctor", "--only", "server.nope"]));
 }
+
+/// No llama-server anywhere: init installs the archive the lock pins for this host (from a local mirror standing
+/// in for the release host) as a step before the model's download, and reaches a green doctor in one command; a
+/// second run installs nothing. A tampered archive, a wrong size or a binary of another build is refused before
+/// a byte of the model is fetched, with nothing installed.
+#[test]
+fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive() {
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return crate::support::parts::skip("init_installs_the_engine", "the archive is shaped for linux x86_64");
+    }
+    use crate::support::mirror::{Mirror, release_archive_with};
+    let asset = "llama-b99999-bin-ubuntu-x64.tar.gz";
+    let good = release_archive_with("b99999", 99999, FLAGS);
+    let other_build = release_archive_with("b99998", 12345, FLAGS);
+    let mirror = Mirror::start(std::collections::HashMap::from([
+        (format!("/b99999/{asset}"), good.clone()),
+        ("/b99998/llama-b99998-bin-ubuntu-x64.tar.gz".to_string(), other_build.clone()),
+    ]));
+    let s = Sandbox::new();
+    let lock = s.ctx.home().join(".local/state/clawlocal/clawlocal.lock");
+    let pin = |release: &str, sha: &str, size: usize| {
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        let asset = format!("llama-{release}-bin-ubuntu-x64.tar.gz");
+        let text = format!(
+            "{{\"version\": 1, \"models\": [], \"engines\": [{{\"release\": \"{release}\", \"asset\": \"{asset}\", \"sha256\": \"{sha}\", \"size\": {size}}}]}}\n"
+        );
+        std::fs::write(&lock, text).unwrap();
+    };
+    let init = |extra: &[&str]| {
+        let port = s.port.to_string();
+        let mut args = vec!["--json", "--scope", "user", "init", "--profile", "vps-8gb", "--model", SPEC];
+        args.extend(["--port", &port, "--service", "none"]);
+        args.extend(extra);
+        let out = s
+            .ctx
+            .command()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HF_ENDPOINT", s.hub.endpoint())
+            .env("HF_HUB_CACHE", s.ctx.dir.path().join("hub"))
+            .env("OPENCLAW_CONFIG_PATH", s.ctx.dir.path().join("openclaw/openclaw.json"))
+            .env("CLAWLOCAL_OPENCLAW", "/nonexistent/openclaw")
+            .env("CLAWLOCAL_ENGINE_MIRROR", &mirror.url)
+            .args(&args)
+            .output()
+            .unwrap();
+        finish(out)
+    };
+    let engine_dir = s.ctx.home().join(".local/share/clawlocal/engine");
+    let sha = sha256_hex(&good);
+
+    // Refused, nothing installed, nothing of the model fetched: another sha256, another size, another build.
+    let bad: [(&str, String, usize, &str); 3] = [
+        ("tampered", "0".repeat(64), good.len(), "does not match the pinned"),
+        ("wrong size", sha.clone(), good.len() + 1, "but the lock pins"),
+        ("another build", sha256_hex(&other_build), other_build.len(), "reports build 12345"),
+    ];
+    for (name, digest, size, needle) in bad {
+        let release = if name == "another build" { "b99998" } else { "b99999" };
+        pin(release, &digest, size);
+        let run = init(&[]);
+        assert_ne!(run.code, 0, "{name}: {}", run.stdout);
+        assert!(run.stderr.contains(needle), "{name}: {}", run.stderr);
+        let left: Vec<String> = std::fs::read_dir(&engine_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(left.iter().all(|n| !n.starts_with("llama-b")), "{name}: nothing installed: {left:?}");
+        assert_eq!(s.downloads(), 0, "{name}: the engine comes before the model, which was not fetched");
+    }
+
+    pin("b99999", &sha, good.len());
+    let dry = init(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let kinds: Vec<String> =
+        dry.json()["actions"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+    let at = |k: &str| kinds.iter().position(|x| x == k).unwrap_or(usize::MAX);
+    assert!(at("engine-install") < at("download"), "the engine is installed before the model: {kinds:?}");
+
+    let first = init(&[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let doc = first.json();
+    assert_eq!(doc["doctor"]["ok"], true, "{:#}", doc["doctor"]);
+    let install = doc["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "engine-install").unwrap().clone();
+    assert_eq!(install["status"], "created", "{install}");
+    assert!(engine_dir.join("llama-b99999/llama-server").is_file());
+    let receipt: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.ctx.home().join(".local/state/clawlocal/receipt.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["engine"]["source"], "installed");
+
+    let hits = mirror.hits.lock().unwrap().len();
+    let again = init(&[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    assert!(again["actions"].as_array().unwrap().iter().all(|a| a["kind"] != "engine-install"), "{again:#}");
+    assert_eq!(mirror.hits.lock().unwrap().len(), hits, "nothing downloaded the second time");
+
+    // `--no-engine-install` keeps the refusal for those who manage the engine themselves.
+    std::fs::remove_dir_all(&engine_dir).unwrap();
+    let refused = init(&["--no-engine-install", "--dry-run"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.json()["blockers"].to_string().contains("llama-server not found"), "{}", refused.stdout);
+}

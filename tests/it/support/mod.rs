@@ -3,6 +3,7 @@
 pub mod gguf;
 pub mod http;
 pub mod hubmock;
+pub mod mirror;
 pub mod nspawn;
 pub mod parts;
 pub mod sandbox;
