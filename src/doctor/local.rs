@@ -206,6 +206,46 @@ pub fn engine_flags(p: &mut Probe) -> Outcome {
     }
 }
 
+/// A GPU profile needs a build with that backend, or the model runs on the CPU: the devices the engine lists.
+pub fn engine_backend(p: &mut Probe) -> Outcome {
+    use crate::engine::backend::Backend;
+    use crate::profile::AcceleratorKind;
+    let r = p.r().clone();
+    let wanted = match r.hardware.accelerator.as_ref().map(|a| a.kind) {
+        Some(AcceleratorKind::Cuda) => Backend::Cuda,
+        Some(AcceleratorKind::Metal) => Backend::Metal,
+        None => return Outcome::pass(format!("profile {} runs on the CPU: any build serves it", r.profile)),
+    };
+    let engine = p.layout.on_host(&r.engine.path);
+    let Some(devices) = crate::engine::devices(p.host, &engine) else {
+        return Outcome::warn(format!("{} cannot list its devices (`--list-devices`)", engine.display()))
+            .with_fix(format!("`clawlocal engine install --backend {wanted}`, then `{}`", p.clawlocal("init")));
+    };
+    match devices.iter().find(|(b, _)| *b == wanted) {
+        Some((_, line)) => Outcome::pass(format!("{line} (profile {})", r.profile)),
+        None => {
+            let listed = if devices.is_empty() {
+                "none: a CPU-only build".to_string()
+            } else {
+                devices.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("; ")
+            };
+            Outcome::fail(
+                format!(
+                    "profile {} is for a {wanted} GPU, but {} lists no {wanted} device ({listed}): the model would run \
+                     on the CPU",
+                    r.profile,
+                    engine.display()
+                ),
+                format!(
+                    "`clawlocal engine install --backend {wanted}` (or `clawlocal engine build --backend {wanted}`), \
+                     then `{}`",
+                    p.clawlocal("init")
+                ),
+            )
+        }
+    }
+}
+
 /// The locked size and sha256 of the receipt's model file, when the lock has it.
 fn locked(p: &Probe) -> Option<(u64, String)> {
     let r = p.r();

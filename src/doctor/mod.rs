@@ -147,6 +147,7 @@ pub const CHECKS: &[Def] = &[
     def("engine.binary", "llama-server present and executable", &["host.receipt"], local::engine_binary),
     def("engine.version", "llama-server version", &["engine.binary"], local::engine_version),
     def("engine.flags", "llama-server accepts every argument", &["engine.version"], local::engine_flags),
+    def("engine.backend", "llama-server has the profile's GPU backend", &["engine.version"], local::engine_backend),
     def("model.file", "Model file present, size as locked", &["host.receipt"], local::model_file),
     def("model.gguf", "Model GGUF header", &["model.file"], local::model_gguf),
     def("model.sha256", "Model sha256 as locked (--deep)", &["model.file"], local::model_sha256),

@@ -198,6 +198,34 @@ impl Engine {
     }
 }
 
+/// The devices a build can use, from `llama-server --list-devices` (`  CUDA0: NVIDIA GeForce RTX 4090 (24080 MiB,
+/// 23500 MiB free)`); a CPU-only build lists `(none)`. `None` when the build cannot say (too old, or it failed).
+pub fn devices(host: &dyn Host, path: &Path) -> Option<Vec<(backend::Backend, String)>> {
+    let out = host.run(&path.to_string_lossy(), &["--list-devices"], Duration::from_secs(20))?;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    (out.status == 0 && text.contains("Available devices")).then(|| parse_devices(&text))
+}
+
+/// The device lines of `--list-devices`, each with the backend its name starts with.
+pub fn parse_devices(text: &str) -> Vec<(backend::Backend, String)> {
+    use backend::Backend;
+    text.lines()
+        .map(str::trim)
+        .filter_map(|line| {
+            let (name, _) = line.split_once(':')?;
+            let kind = name.trim_end_matches(|c: char| c.is_ascii_digit());
+            let b = match kind {
+                "CUDA" => Backend::Cuda,
+                "Vulkan" => Backend::Vulkan,
+                "Metal" | "MTL" => Backend::Metal,
+                "ROCm" | "HIP" => Backend::Rocm,
+                _ => return None,
+            };
+            Some((b, line.to_string()))
+        })
+        .collect()
+}
+
 /// What this host says about its C library, NVIDIA driver and Vulkan, for the choice of the archive: `getconf
 /// GNU_LIBC_VERSION`, `nvidia-smi --query-gpu=driver_version`, `vulkaninfo --summary` (a GPU listed).
 pub fn host_facts(host: &dyn Host, requested: Option<backend::Backend>) -> backend::HostFacts {
@@ -278,6 +306,20 @@ pub fn probe(host: &dyn Host, path: &Path, source: Source) -> Result<Engine> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn devices_are_read_from_list_devices() {
+        use super::backend::Backend;
+        let cuda = "ggml_cuda_init: found 1 CUDA devices:\nAvailable devices:\n  CUDA0: NVIDIA GeForce RTX 4090 (24080 MiB, 23500 MiB free)\n";
+        let found = parse_devices(cuda);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, Backend::Cuda);
+        assert!(found[0].1.starts_with("CUDA0: NVIDIA GeForce RTX 4090"));
+        assert!(parse_devices("Available devices:\n  (none)\n").is_empty(), "a CPU-only build");
+        let mixed =
+            parse_devices("Available devices:\n  Vulkan0: AMD Radeon RX 7900 (RADV NAVI31)\n  MTL0: Apple M3 Max\n");
+        assert_eq!(mixed.iter().map(|(b, _)| *b).collect::<Vec<_>>(), [Backend::Vulkan, Backend::Metal]);
+    }
+
     use super::*;
 
     #[test]

@@ -617,3 +617,75 @@ fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive()
     assert_ne!(refused.code, 0);
     assert!(refused.json()["blockers"].to_string().contains("llama-server not found"), "{}", refused.stdout);
 }
+
+/// A GPU profile served by a CPU-only build: `engine.backend` fails with the fix (install the CUDA build); a build
+/// that lists the CUDA device passes, naming it. The host's GPU is a FAKE `nvidia-smi`, the engines FAKE
+/// llama-servers whose `--list-devices` answers as the real ones do.
+#[test]
+fn doctor_fails_engine_backend_for_a_gpu_profile_on_a_cpu_only_build() {
+    let s = Sandbox::new();
+    let bin = s.ctx.dir.path().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = |path: &Path, body: &str| {
+        std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // nvidia-smi's two queries: the cards (name, total, free MiB) and the driver.
+    script(
+        &bin.join("nvidia-smi"),
+        "case \"$1\" in --query-gpu=driver_version) echo 575.51.02;; *) echo 'NVIDIA GeForce RTX 4090, 24564, 24000';; esac",
+    );
+    let engine = |devices: &str| {
+        let body = format!(
+            "case \"$1\" in --version) echo 'version: 8000 (2b56210)' >&2;; --help) echo '{FLAGS}';; \
+             --list-devices) printf 'Available devices:\\n{devices}\\n';; esac"
+        );
+        script(&s.engine, &body);
+    };
+    engine("  (none)");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let run = |args: &[&str]| {
+        let out = s
+            .ctx
+            .command()
+            .env("PATH", &path)
+            .env("HF_ENDPOINT", s.hub.endpoint())
+            .env("HF_HUB_CACHE", s.ctx.dir.path().join("hub"))
+            .env("OPENCLAW_CONFIG_PATH", s.ctx.dir.path().join("openclaw/openclaw.json"))
+            .env("CLAWLOCAL_OPENCLAW", "/nonexistent/openclaw")
+            .args([&["--json", "--scope", "user"], args].concat())
+            .output()
+            .unwrap();
+        finish(out)
+    };
+    let port = s.port.to_string();
+    let engine_path = s.engine.to_string_lossy().into_owned();
+    let init = run(&[
+        "init",
+        "--profile",
+        "gpu-24gb",
+        "--model",
+        SPEC,
+        "--port",
+        &port,
+        "--engine",
+        &engine_path,
+        "--service",
+        "none",
+    ]);
+    assert_eq!(init.code, 1, "init finishes, and its doctor fails: {}", init.stderr);
+    let check = |doc: &serde_json::Value| {
+        doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "engine.backend").cloned().unwrap()
+    };
+    let failed = check(&init.json()["doctor"]);
+    assert_eq!(failed["status"], "fail", "{failed}");
+    assert!(failed["detail"].as_str().unwrap().contains("lists no cuda device (none: a CPU-only build)"), "{failed}");
+    assert!(failed["fix"].as_str().unwrap().contains("engine install --backend cuda"), "{failed}");
+
+    engine("  CUDA0: NVIDIA GeForce RTX 4090 (24080 MiB, 23500 MiB free)");
+    let doctor = run(&["doctor", "--only", "engine.backend"]);
+    assert_eq!(doctor.code, 0, "{}", doctor.stdout);
+    let passed = check(&doctor.json());
+    assert!(passed["detail"].as_str().unwrap().starts_with("CUDA0: NVIDIA GeForce RTX 4090"), "{passed}");
+}
