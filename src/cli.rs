@@ -238,6 +238,9 @@ pub enum EngineCommand {
         /// present, Metal on Apple silicon, else CPU]
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        /// Install only an archive clawlocal.lock pins (CI); pin it first with a run without --locked
+        #[arg(long)]
+        locked: bool,
     },
 }
 

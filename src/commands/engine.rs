@@ -28,7 +28,7 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             }
             Ok(Exit::Success)
         }
-        EngineCommand::Install { release, sha256, mirror, backend } => {
+        EngineCommand::Install { release, sha256, mirror, backend, locked } => {
             if global.offline {
                 return Err(Error::usage("engine install downloads a release archive; --offline forbids that")
                     .with_hint("copy a llama-server onto this machine and pass --engine PATH"));
@@ -36,13 +36,29 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             let mirror =
                 mirror.as_deref().or(host.env_nonempty("CLAWLOCAL_ENGINE_MIRROR").as_deref()).map(String::from);
             let facts = engine::host_facts(host, backend.map(Into::into));
+            let lock_path = layout.lock_file();
+            let mut lock = crate::lockfile::LockFile::load(&lock_path)?;
+            let api = host.env_nonempty("CLAWLOCAL_ENGINE_API");
+            let api = api.as_deref().unwrap_or(install::DEFAULT_RELEASES_API).to_string();
+            let published = |release: &str, asset: &str| install::published_digest(&api, release, asset);
             let req = match (release, sha256) {
                 (Some(r), Some(s)) => install::Request::custom(r, s, &facts, mirror.as_deref())?,
-                _ => install::Request::pinned(&facts, mirror.as_deref())?,
+                _ => install::Request::locked_or_pinned(&lock, &facts, mirror.as_deref(), &published)?,
             };
+            if *locked && !lock.engines.contains(&req.locked()) {
+                return Err(Error::usage(format!(
+                    "--locked: {} pins no engine archive {}",
+                    lock_path.display(),
+                    req.asset
+                ))
+                .with_hint("run `clawlocal engine install` once without --locked to pin it"));
+            }
             printer.note(&format!("downloading {}", req.url()));
             let check = |binary: &std::path::Path| install::check_unpacked(host, binary, &req.release, &[]);
             let done = install::install(&req, &layout.engine_dir, &check)?;
+            if !*locked && lock.upsert_engine(req.locked(), install::PINNED.release) {
+                lock.save(&lock_path)?;
+            }
             if printer.json {
                 printer.document(&serde_json::to_value(&done).expect("serialises"));
             } else {

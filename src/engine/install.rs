@@ -66,18 +66,36 @@ impl Request {
     }
 
     /// What the lock pins for this host's asset (any release), else the pinned release's table.
-    pub fn locked_or_pinned(lock: &crate::lockfile::LockFile, facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
+    /// An archive no source pins (`sha256: None`) takes the digest and size the release host publishes for the
+    /// asset (`published`), verified while streaming and then recorded in the lock.
+    pub fn locked_or_pinned(
+        lock: &crate::lockfile::LockFile,
+        facts: &HostFacts,
+        mirror: Option<&str>,
+        published: &Published,
+    ) -> Result<Self> {
         let asset = super::backend::choose(&PINNED, facts)?;
-        match lock.engine_like(asset.name, PINNED.release) {
-            Some(e) => Ok(Self {
+        let mirror = mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').to_string();
+        if let Some(e) = lock.engine_like(asset.name, PINNED.release) {
+            return Ok(Self {
                 release: e.release.clone(),
                 asset: e.asset.clone(),
                 sha256: e.sha256.clone(),
-                mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+                mirror,
                 size: e.size,
-            }),
-            None => Self::for_asset(&asset, mirror),
+            });
         }
+        if asset.sha256.is_none() {
+            let (sha256, size) = published(PINNED.release, asset.name)?;
+            return Ok(Self {
+                release: PINNED.release.into(),
+                asset: asset.name.into(),
+                sha256,
+                mirror,
+                size: Some(size),
+            });
+        }
+        Self::for_asset(&asset, Some(&mirror))
     }
 
     /// The lock's entry for this archive.
@@ -149,6 +167,48 @@ pub fn installed(layout: &Layout) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop().map(|(_, p)| p)
+}
+
+/// `(release, asset) -> (sha256, size)` as the release host publishes them.
+pub type Published<'a> = dyn Fn(&str, &str) -> Result<(String, u64)> + 'a;
+
+pub const DEFAULT_RELEASES_API: &str = "https://api.github.com/repos/ggml-org/llama.cpp/releases/tags";
+
+/// The sha256 and size the release host publishes for `asset` of `release` (GitHub's release API lists each
+/// asset's `digest: "sha256:…"` and `size`); `api` is `CLAWLOCAL_ENGINE_API` or GitHub's. Metadata only.
+pub fn published_digest(api: &str, release: &str, asset: &str) -> Result<(String, u64)> {
+    let url = format!("{}/{release}", api.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(concat!("clawlocal/", env!("CARGO_PKG_VERSION")))
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let hint = "pass the digest yourself: `clawlocal engine install --release <tag> --sha256 <hex>`";
+    let mut response = agent
+        .get(&url)
+        .header("Accept", "application/vnd.github+json")
+        .call()
+        .map_err(|e| Error::failure(format!("cannot ask {url} for the digest of {asset}: {e}")).with_hint(hint))?;
+    if response.status() != 200 {
+        return Err(Error::failure(format!("{url}: HTTP {}", response.status().as_u16())).with_hint(hint));
+    }
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| Error::failure(format!("{url}: cannot read the answer: {e}")).with_hint(hint))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::failure(format!("{url}: not a release document: {e}")).with_hint(hint))?;
+    let found = doc["assets"].as_array().into_iter().flatten().find(|a| a["name"] == asset);
+    let Some(found) = found else {
+        return Err(Error::failure(format!("{url} lists no asset {asset}")).with_hint(hint));
+    };
+    let sha = found["digest"].as_str().and_then(|d| d.strip_prefix("sha256:"));
+    let sha = sha.filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()));
+    match (sha, found["size"].as_u64()) {
+        (Some(sha), Some(size)) => Ok((sha.to_ascii_lowercase(), size)),
+        _ => Err(Error::failure(format!("{url}: {asset} has no sha256 digest and size")).with_hint(hint)),
+    }
 }
 
 /// The check an unpacked binary passes before it takes its name: it runs, reports the release's build (a build 0

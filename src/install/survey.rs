@@ -172,10 +172,14 @@ fn engine_to_install(
         )));
     }
     let facts = crate::engine::host_facts(host, d.backend);
+    let api = host.env_nonempty("CLAWLOCAL_ENGINE_API");
+    let api = api.as_deref().unwrap_or(crate::engine::install::DEFAULT_RELEASES_API).to_string();
+    let published = |release: &str, asset: &str| crate::engine::install::published_digest(&api, release, asset);
+    let mirror = d.engine_mirror.as_deref();
     Some(
-        lock.as_ref().map_err(Clone::clone).and_then(|lock| {
-            crate::engine::install::Request::locked_or_pinned(lock, &facts, d.engine_mirror.as_deref())
-        }),
+        lock.as_ref()
+            .map_err(Clone::clone)
+            .and_then(|lock| crate::engine::install::Request::locked_or_pinned(lock, &facts, mirror, &published)),
     )
 }
 

@@ -88,7 +88,14 @@ fn engine_install_verifies_unpacks_with_symlinks_and_is_found() {
     assert!(run.stderr.contains("reports build 12345"), "{}", run.stderr);
     assert!(!engine_dir.join("llama-b99998").exists());
 
-    // The pinned release checks against the pinned table: a mirror serving other bytes is refused.
+    // A pinned install is recorded in the lock, and a plain install then uses that pin.
+    let lock = ctx.home().join(".local/state/clawlocal/clawlocal.lock");
+    assert!(std::fs::read_to_string(&lock).unwrap().contains("llama-b99999-bin-ubuntu-x64.tar.gz"));
+    let run = engine(&ctx, &["--scope", "user", "--json", "engine", "install", "--mirror", &mirror.url]);
+    assert_eq!((run.code, run.json()["release"].clone()), (0, "b99999".into()), "{}", run.stderr);
+
+    // Without a lock, the pinned release checks against the pinned table: a mirror serving other bytes is refused.
+    std::fs::remove_file(&lock).unwrap();
     let run = engine(&ctx, &["--scope", "user", "engine", "install", "--mirror", &mirror.url]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("5e34434ddc6d03cd1584f403201aff0d4bd1a5793a72ff7e286532dfd1e4b941"), "{}", run.stderr);
@@ -115,4 +122,64 @@ fn engine_show_names_what_is_missing_or_too_old() {
     let run = ctx.run(&["--scope", "user", "engine", "show", "--engine", "/no/such/llama-server"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--engine /no/such/llama-server: no such file"), "{}", run.stderr);
+}
+
+/// An archive no published source pins (Vulkan, CUDA on Linux) takes the digest and size the release host
+/// publishes for it (GitHub's release API, here a local stand-in), is verified against them while streaming, and
+/// is pinned in clawlocal.lock; `--locked` then installs only what the lock pins.
+#[test]
+fn an_unpinned_archive_takes_the_published_digest_and_is_pinned_in_the_lock() {
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return crate::support::parts::skip("an_unpinned_archive", "the fake archive is shaped for linux x86_64");
+    }
+    let asset = "llama-b10809-bin-ubuntu-vulkan-x64.tar.gz";
+    let archive = crate::support::mirror::release_archive("b10809", 10809);
+    let digest = |sha: &str| {
+        format!("{{\"tag_name\": \"b10809\", \"assets\": [{{\"name\": \"{asset}\", \"size\": {}, \"digest\": \"sha256:{sha}\"}}]}}", archive.len())
+            .into_bytes()
+    };
+    let good = Mirror::start(HashMap::from([
+        (format!("/b10809/{asset}"), archive.clone()),
+        ("/api/b10809".to_string(), digest(&sha256(&archive))),
+    ]));
+    let lying = Mirror::start(HashMap::from([
+        (format!("/b10809/{asset}"), archive.clone()),
+        ("/api/b10809".to_string(), digest(&"1".repeat(64))),
+    ]));
+    let ctx = Ctx::new();
+    let install = |mirror: &Mirror, extra: &[&str]| {
+        let mut args = vec!["--scope", "user", "--json", "engine", "install", "--backend", "vulkan"];
+        args.extend(extra);
+        finish(
+            ctx.command()
+                .env("XDG_DATA_HOME", ctx.dir.path().join("data"))
+                .env("CLAWLOCAL_ENGINE_MIRROR", &mirror.url)
+                .env("CLAWLOCAL_ENGINE_API", format!("{}/api", mirror.url))
+                .args(&args)
+                .output()
+                .unwrap(),
+        )
+    };
+    let lock = ctx.home().join(".local/state/clawlocal/clawlocal.lock");
+
+    let refused = install(&lying, &[]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("does not match the pinned"), "{}", refused.stderr);
+    assert!(!ctx.dir.path().join("data/clawlocal/engine/llama-b10809").exists(), "nothing installed");
+    assert!(!lock.exists(), "nothing pinned");
+
+    let locked_first = install(&good, &["--locked"]);
+    assert_eq!(locked_first.code, 2, "--locked refuses an archive the lock does not pin: {}", locked_first.stderr);
+
+    let run = install(&good, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["status"], "created");
+    let pinned: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    assert_eq!(pinned["engines"][0]["asset"], asset);
+    assert_eq!(pinned["engines"][0]["sha256"], sha256(&archive));
+    assert_eq!(pinned["engines"][0]["size"], archive.len());
+
+    let again = install(&lying, &["--locked"]);
+    assert_eq!(again.code, 0, "the lock's pin, not the release host's answer: {}", again.stderr);
+    assert_eq!(again.json()["status"], "unchanged");
 }
