@@ -54,7 +54,7 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
                 .with_hint("run `clawlocal engine install` once without --locked to pin it"));
             }
             printer.note(&format!("downloading {}", req.url()));
-            let check = |binary: &std::path::Path| install::check_unpacked(host, binary, &req.release, &[]);
+            let check = |binary: &std::path::Path| install::check_unpacked(host, binary, &req, &[]);
             let done = install::install(&req, &layout.engine_dir, &check)?;
             if !*locked && lock.upsert_engine(req.locked(), install::PINNED.release) {
                 lock.save(&lock_path)?;

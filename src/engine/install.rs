@@ -35,6 +35,8 @@ pub struct Request {
     pub mirror: String,
     /// The archive's size, when the lock pins it: another size is refused.
     pub size: Option<u64>,
+    /// The build's backend: a GPU build must list its device before it is named installed.
+    pub backend: super::backend::Backend,
 }
 
 impl Request {
@@ -62,6 +64,7 @@ impl Request {
             sha256: sha256.into(),
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
             size: None,
+            backend: asset.backend,
         })
     }
 
@@ -83,6 +86,7 @@ impl Request {
                 sha256: e.sha256.clone(),
                 mirror,
                 size: e.size,
+                backend: asset.backend,
             });
         }
         if asset.sha256.is_none() {
@@ -93,6 +97,7 @@ impl Request {
                 sha256,
                 mirror,
                 size: Some(size),
+                backend: asset.backend,
             });
         }
         Self::for_asset(&asset, Some(&mirror))
@@ -124,6 +129,7 @@ impl Request {
             sha256: sha256.to_ascii_lowercase(),
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
             size: None,
+            backend: asset.backend,
         })
     }
 
@@ -212,8 +218,9 @@ pub fn published_digest(api: &str, release: &str, asset: &str) -> Result<(String
 }
 
 /// The check an unpacked binary passes before it takes its name: it runs, reports the release's build (a build 0
-/// is one made without git history) and takes every flag in `argv`.
-pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, release: &str, argv: &[String]) -> Result<()> {
+/// is one made without git history), takes every flag in `argv`, and a GPU build lists its device.
+pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, req: &Request, argv: &[String]) -> Result<()> {
+    let release = &req.release;
     let build: u64 = release.trim_start_matches('b').parse().unwrap_or(0);
     let e = super::probe(host, binary, super::Source::Installed)?;
     if e.version.build != 0 && e.version.build != build {
@@ -223,7 +230,26 @@ pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, release: &str
             e.version.build,
         )));
     }
-    e.check(argv)
+    e.check(argv)?;
+    if req.backend == super::backend::Backend::Cpu {
+        return Ok(());
+    }
+    let devices = super::devices(host, binary).unwrap_or_default();
+    if devices.iter().any(|(b, _)| *b == req.backend) {
+        return Ok(());
+    }
+    let listed = devices.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("; ");
+    let listed = if listed.is_empty() { "none".to_string() } else { listed };
+    Err(Error::failure(format!(
+        "{} ({} build) lists no {} device (`--list-devices`: {listed}); nothing was installed",
+        binary.display(),
+        req.backend,
+        req.backend
+    ))
+    .with_hint(format!(
+        "the {} driver or runtime is missing or too old for this build; `--backend cpu` installs the CPU build",
+        req.backend
+    )))
 }
 
 /// Download, verify, unpack and swap in. `check` is asked about the unpacked binary before it takes its place.

@@ -244,7 +244,7 @@ fn install_engine(
     printer: &Printer,
 ) -> Result<crate::engine::install::Installed> {
     printer.note(&format!("installing llama.cpp {} from {}", req.release, req.url()));
-    let check = |binary: &std::path::Path| crate::engine::install::check_unpacked(host, binary, &req.release, argv);
+    let check = |binary: &std::path::Path| crate::engine::install::check_unpacked(host, binary, req, argv);
     crate::engine::install::install(req, &env.layout.engine_dir, &check)
 }
 

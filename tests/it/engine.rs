@@ -133,7 +133,11 @@ fn an_unpinned_archive_takes_the_published_digest_and_is_pinned_in_the_lock() {
         return crate::support::parts::skip("an_unpinned_archive", "the fake archive is shaped for linux x86_64");
     }
     let asset = "llama-b10809-bin-ubuntu-vulkan-x64.tar.gz";
-    let archive = crate::support::mirror::release_archive("b10809", 10809);
+    let flags = "--model --metrics --no-webui --fit --load-mode";
+    let vulkan = "  Vulkan0: AMD Radeon RX 7900 XTX (RADV NAVI31)";
+    let archive = crate::support::mirror::release_archive_listing("b10809", 10809, flags, vulkan);
+    // The same build that sees no Vulkan device (no driver or loader): refused before it takes the name.
+    let blind = crate::support::mirror::release_archive_listing("b10809", 10809, flags, "  (none)");
     let digest = |sha: &str| {
         format!("{{\"tag_name\": \"b10809\", \"assets\": [{{\"name\": \"{asset}\", \"size\": {}, \"digest\": \"sha256:{sha}\"}}]}}", archive.len())
             .into_bytes()
@@ -145,6 +149,18 @@ fn an_unpinned_archive_takes_the_published_digest_and_is_pinned_in_the_lock() {
     let lying = Mirror::start(HashMap::from([
         (format!("/b10809/{asset}"), archive.clone()),
         ("/api/b10809".to_string(), digest(&"1".repeat(64))),
+    ]));
+    let no_device = Mirror::start(HashMap::from([
+        (format!("/b10809/{asset}"), blind.clone()),
+        (
+            "/api/b10809".to_string(),
+            format!(
+                "{{\"assets\": [{{\"name\": \"{asset}\", \"size\": {}, \"digest\": \"sha256:{}\"}}]}}",
+                blind.len(),
+                sha256(&blind)
+            )
+            .into_bytes(),
+        ),
     ]));
     let ctx = Ctx::new();
     let install = |mirror: &Mirror, extra: &[&str]| {
@@ -167,6 +183,11 @@ fn an_unpinned_archive_takes_the_published_digest_and_is_pinned_in_the_lock() {
     assert!(refused.stderr.contains("does not match the pinned"), "{}", refused.stderr);
     assert!(!ctx.dir.path().join("data/clawlocal/engine/llama-b10809").exists(), "nothing installed");
     assert!(!lock.exists(), "nothing pinned");
+
+    let blind_run = install(&no_device, &[]);
+    assert_eq!(blind_run.code, 1, "{}", blind_run.stderr);
+    assert!(blind_run.stderr.contains("lists no vulkan device"), "{}", blind_run.stderr);
+    assert!(!ctx.dir.path().join("data/clawlocal/engine/llama-b10809").exists(), "nothing installed");
 
     let locked_first = install(&good, &["--locked"]);
     assert_eq!(locked_first.code, 2, "--locked refuses an archive the lock does not pin: {}", locked_first.stderr);

@@ -51,8 +51,13 @@ pub fn release_archive(release: &str, build: u64) -> Vec<u8> {
     release_archive_with(release, build, "--model --metrics --no-webui --fit --load-mode")
 }
 
-/// [`release_archive`] whose FAKE llama-server's `--help` lists `flags`.
+/// [`release_archive`] whose FAKE llama-server's `--help` lists `flags` (a CPU build: it lists no device).
 pub fn release_archive_with(release: &str, build: u64, flags: &str) -> Vec<u8> {
+    release_archive_listing(release, build, flags, "  (none)")
+}
+
+/// [`release_archive_with`] whose llama-server's `--list-devices` lists `devices` (`  Vulkan0: …`).
+pub fn release_archive_listing(release: &str, build: u64, flags: &str, devices: &str) -> Vec<u8> {
     let top = format!("llama-{release}");
     let mut b = tar::Builder::new(Vec::new());
     let mut add = |path: String, body: &[u8], mode: u32| {
@@ -63,7 +68,7 @@ pub fn release_archive_with(release: &str, build: u64, flags: &str) -> Vec<u8> {
     };
     let script = format!(
         "#!/bin/sh\ncase \"$1\" in --version) echo 'version: 0.5.0 (build {build}, commit 2b56210)' >&2;; \
-         --help) echo '{flags}';; esac\n"
+         --help) echo '{flags}';; --list-devices) printf 'Available devices:\\n{devices}\\n';; esac\n"
     );
     add(format!("{top}/llama-server"), script.as_bytes(), 0o755);
     add(format!("{top}/libllama.so.0.5.0"), b"ELF-ish", 0o644);
