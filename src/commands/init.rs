@@ -36,8 +36,31 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
                 .with_hint("`clawlocal init --dry-run` shows every file change first"));
         }
     }
-    let applied = install::apply(&plan, &install::Env::for_init(&desired, &world), host, printer)?;
+    let applied = match engine_first(&plan) {
+        // The engine's real build and flags decide the unit's arguments and the receipt: it is installed on its
+        // own first, and the rest is planned again over the world with it (the same plan but for those facts).
+        Some(install_only) => {
+            let installed = install::apply(&install_only, &install::Env::for_init(&desired, &world), host, printer)?;
+            let world = install::survey(&desired, &layout, host, printer)?;
+            let plan = install::plan(&desired, &world);
+            if let Some(b) = plan.blockers.first() {
+                return Err(b.error.clone());
+            }
+            let mut rest = install::apply(&plan, &install::Env::for_init(&desired, &world), host, printer)?;
+            rest.actions.splice(0..0, installed.actions);
+            rest
+        }
+        None => install::apply(&plan, &install::Env::for_init(&desired, &world), host, printer)?,
+    };
     report(&desired, &layout, &applied, host, printer)
+}
+
+/// The plan's engine install, as a plan of its own, with the lock that pins the archive it installs.
+fn engine_first(plan: &Plan) -> Option<Plan> {
+    let install = plan.steps.iter().find(|s| matches!(s, install::Step::InstallEngine { .. }))?.clone();
+    let lock = plan.steps.iter().find(|s| matches!(s, install::Step::Write { kind: install::FileKind::Lock, .. }));
+    let steps = std::iter::once(install).chain(lock.cloned()).collect();
+    Some(Plan { steps, blockers: Vec::new(), swap: None, receipt: None, ..plan.clone() })
 }
 
 /// Arguments, environment and files resolved once into what init is to bring about.

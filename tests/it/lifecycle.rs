@@ -502,3 +502,78 @@ fn e2e_uninstall_stops_the_engine_clawlocal_serve_runs() {
     assert_eq!(engine.as_ref().map(|e| e["status"].clone()), Some("stopped".into()), "{doc}");
     assert_eq!(server.exits_within(std::time::Duration::from_secs(15)), Some(0), "llama-server exited on SIGTERM");
 }
+
+/// No llama-server anywhere: one `init` installs the real llama-server from a mirror standing in for the release
+/// host (the archive shaped like the release's, the lock pinning its sha256 and size), and the engine it set up
+/// serves: `clawlocal serve`, then a doctor green down to a real chat. A second init installs nothing.
+#[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
+fn e2e_init_with_no_engine_installs_the_real_one_from_a_mirror_and_it_serves() {
+    let test = "e2e_init_with_no_engine_installs_the_real_one_from_a_mirror_and_it_serves";
+    let Some(s) = Setup::new(test) else { return };
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return crate::support::parts::skip(test, "the archive is shaped for linux x86_64");
+    }
+    assert_ne!(s.run(&["engine", "show"]).code, 0, "no llama-server anywhere to begin with");
+    let asset = "llama-b99999-bin-ubuntu-x64.tar.gz";
+    let archive = {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_path_with_name(&s.engine, "llama-b99999/llama-server").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    };
+    let sha = crate::support::hubmock::sha256_hex(&archive);
+    let mirror = crate::support::mirror::Mirror::start(std::collections::HashMap::from([(
+        format!("/b99999/{asset}"),
+        archive.clone(),
+    )]));
+    let lock = s.ctx.home().join(".local/state/clawlocal/clawlocal.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let pin = format!(
+        "{{\"version\": 1, \"models\": [], \"engines\": [{{\"release\": \"b99999\", \"asset\": \"{asset}\", \"sha256\": \"{sha}\", \"size\": {}}}]}}\n",
+        archive.len()
+    );
+    std::fs::write(&lock, pin).unwrap();
+    let port = s.port.to_string();
+    let init = || {
+        let args = [
+            "--json",
+            "init",
+            "--profile",
+            "vps-8gb",
+            "--service",
+            "none",
+            "--model",
+            crate::support::sandbox::SPEC,
+            "--port",
+            &port,
+        ];
+        crate::support::finish(s.command().env("CLAWLOCAL_ENGINE_MIRROR", &mirror.url).args(args).output().unwrap())
+    };
+    let first = init();
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let doc = first.json();
+    assert_eq!(doc["doctor"]["ok"], true, "{:#}", doc["doctor"]);
+    let kinds: Vec<&str> = doc["actions"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"engine-install"), "the engine first, then the model: {kinds:?}");
+    let installed = s.ctx.home().join(".local/share/clawlocal/engine/llama-b99999/llama-server");
+    assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(&s.engine).unwrap(), "the real binary, verified");
+
+    let server = s.serve();
+    let (code, report) = s.doctor(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let chat = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "server.chat").cloned().unwrap();
+    assert_eq!(chat["status"], "pass", "{chat}");
+    drop(server);
+
+    let hits = mirror.hits.lock().unwrap().len();
+    let again = init();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    for action in again["actions"].as_array().unwrap() {
+        let expected = if action["kind"] == "start" { "skipped" } else { "unchanged" };
+        assert_eq!(action["status"], expected, "{action}");
+    }
+    assert_eq!(mirror.hits.lock().unwrap().len(), hits, "nothing downloaded the second time");
+}
