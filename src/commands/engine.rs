@@ -45,7 +45,7 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
                 (Some(r), Some(s)) => install::Request::custom(r, s, &facts, mirror.as_deref())?,
                 _ => install::Request::locked_or_pinned(&lock, &facts, mirror.as_deref(), &published)?,
             };
-            if *locked && !lock.engines.contains(&req.locked()) {
+            if *locked && !req.pins().iter().all(|p| lock.engines.contains(p)) {
                 return Err(Error::usage(format!(
                     "--locked: {} pins no engine archive {}",
                     lock_path.display(),
@@ -56,7 +56,11 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             printer.note(&format!("downloading {}", req.url()));
             let check = |binary: &std::path::Path| install::check_unpacked(host, binary, &req, &[]);
             let done = install::install(&req, &layout.engine_dir, &check)?;
-            if !*locked && lock.upsert_engine(req.locked(), install::PINNED.release) {
+            let mut changed = false;
+            for pin in req.pins().into_iter().filter(|_| !*locked) {
+                changed |= lock.upsert_engine(pin, install::PINNED.release);
+            }
+            if changed {
                 lock.save(&lock_path)?;
             }
             if printer.json {

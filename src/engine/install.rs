@@ -37,6 +37,15 @@ pub struct Request {
     pub size: Option<u64>,
     /// The build's backend: a GPU build must list its device before it is named installed.
     pub backend: super::backend::Backend,
+    /// The archive unpacked beside the binary (CUDA's runtime libraries), verified like the main one.
+    pub companion: Option<Companion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companion {
+    pub asset: String,
+    pub sha256: String,
+    pub size: Option<u64>,
 }
 
 impl Request {
@@ -65,6 +74,7 @@ impl Request {
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
             size: None,
             backend: asset.backend,
+            companion: None,
         })
     }
 
@@ -80,27 +90,69 @@ impl Request {
         let asset = super::backend::choose(&PINNED, facts)?;
         let mirror = mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').to_string();
         if let Some(e) = lock.engine_like(asset.name, PINNED.release) {
-            return Ok(Self {
+            return Self {
                 release: e.release.clone(),
                 asset: e.asset.clone(),
                 sha256: e.sha256.clone(),
                 mirror,
                 size: e.size,
                 backend: asset.backend,
-            });
+                companion: None,
+            }
+            .with_companion(&asset, lock, published);
         }
         if asset.sha256.is_none() {
             let (sha256, size) = published(PINNED.release, asset.name)?;
-            return Ok(Self {
+            return Self {
                 release: PINNED.release.into(),
                 asset: asset.name.into(),
                 sha256,
                 mirror,
                 size: Some(size),
                 backend: asset.backend,
-            });
+                companion: None,
+            }
+            .with_companion(&asset, lock, published);
         }
-        Self::for_asset(&asset, Some(&mirror))
+        Self::for_asset(&asset, Some(&mirror))?.with_companion(&asset, lock, published)
+    }
+
+    /// The asset's companion for this request's release: the lock's pin, else the release host's digest.
+    fn with_companion(
+        mut self,
+        asset: &Asset,
+        lock: &crate::lockfile::LockFile,
+        published: &Published,
+    ) -> Result<Self> {
+        let Some(name) = asset.companion else { return Ok(self) };
+        let name = name.replace(PINNED.release, &self.release);
+        self.companion = Some(match lock.engines.iter().find(|e| e.asset == name) {
+            Some(e) => Companion { asset: name, sha256: e.sha256.clone(), size: e.size },
+            None => {
+                let (sha256, size) = published(&self.release, &name)?;
+                Companion { asset: name, sha256, size: Some(size) }
+            }
+        });
+        Ok(self)
+    }
+
+    /// Every archive this install fetches, as the lock pins them.
+    pub fn pins(&self) -> Vec<crate::lockfile::LockedEngine> {
+        let companion = self.companion.iter().map(|c| crate::lockfile::LockedEngine {
+            release: self.release.clone(),
+            asset: c.asset.clone(),
+            sha256: c.sha256.clone(),
+            size: c.size,
+        });
+        std::iter::once(self.locked()).chain(companion).collect()
+    }
+
+    /// What the unpacked folder's stamp says: the sha256 of every archive in it.
+    fn stamp(&self) -> String {
+        std::iter::once(self.sha256.as_str())
+            .chain(self.companion.iter().map(|c| c.sha256.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The lock's entry for this archive.
@@ -130,6 +182,7 @@ impl Request {
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
             size: None,
             backend: asset.backend,
+            companion: None,
         })
     }
 
@@ -266,7 +319,7 @@ pub fn install(req: &Request, engine_dir: &Path, check: &dyn Fn(&Path) -> Result
         status,
     };
     let stamp = dest.join(".clawlocal-sha256");
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == req.sha256) && check(&binary).is_ok() {
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == req.stamp()) && check(&binary).is_ok() {
         return Ok(done("unchanged"));
     }
     let archive = tempfile::Builder::new()
@@ -274,7 +327,7 @@ pub fn install(req: &Request, engine_dir: &Path, check: &dyn Fn(&Path) -> Result
         .suffix(".part")
         .tempfile_in(engine_dir)
         .map_err(|e| Error::io(format!("cannot create a temporary file in {}", engine_dir.display()), &e))?;
-    download(req, archive.as_file())?;
+    download(&req.url(), &req.sha256, req.size, archive.as_file())?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{}.", req.folder()))
         .tempdir_in(engine_dir)
@@ -287,8 +340,11 @@ pub fn install(req: &Request, engine_dir: &Path, check: &dyn Fn(&Path) -> Result
     if !new_binary.is_file() {
         return Err(Error::failure(format!("{}: the archive has no {}/{}", req.url(), req.folder(), super::BINARY)));
     }
+    if let Some(c) = &req.companion {
+        companion(req, c, engine_dir, staging.path(), &unpacked)?;
+    }
     check(&new_binary)?;
-    crate::fsutil::write_atomic(&unpacked.join(".clawlocal-sha256"), format!("{}\n", req.sha256).as_bytes())?;
+    crate::fsutil::write_atomic(&unpacked.join(".clawlocal-sha256"), format!("{}\n", req.stamp()).as_bytes())?;
     let status = if dest.exists() {
         // Move the old copy aside first, so the folder is never half old, half new.
         let old = staging.path().join(".old");
@@ -303,9 +359,53 @@ pub fn install(req: &Request, engine_dir: &Path, check: &dyn Fn(&Path) -> Result
     Ok(done(status))
 }
 
-/// Stream the archive into `out`, hashing as it comes; a wrong sha256 is an error and `out` is thrown away.
-fn download(req: &Request, mut out: &std::fs::File) -> Result<()> {
-    let url = req.url();
+/// The companion archive (verified the same way) unpacked beside the binary: its files, from its one top folder,
+/// into the engine's folder.
+fn companion(req: &Request, c: &Companion, engine_dir: &Path, staging: &Path, unpacked: &Path) -> Result<()> {
+    let url = format!("{}/{}/{}", req.mirror, req.release, c.asset);
+    let part = tempfile::Builder::new()
+        .prefix(&format!(".{}.", c.asset))
+        .suffix(".part")
+        .tempfile_in(engine_dir)
+        .map_err(|e| Error::io(format!("cannot create a temporary file in {}", engine_dir.display()), &e))?;
+    download(&url, &c.sha256, c.size, part.as_file())?;
+    let open = || {
+        std::fs::File::open(part.path()).map_err(|e| Error::io(format!("cannot read {}", part.path().display()), &e))
+    };
+    let top = first_folder(open()?).map_err(|e| Error::failure(format!("{url}: {}", e.message)))?;
+    let into = staging.join(".companion");
+    unpack(open()?, &top, &into).map_err(|e| Error::failure(format!("{url}: {}", e.message)))?;
+    for entry in
+        std::fs::read_dir(into.join(&top)).map_err(|e| Error::io(format!("cannot read {}", into.display()), &e))?
+    {
+        let entry = entry.map_err(|e| Error::io(format!("cannot read {}", into.display()), &e))?;
+        let to = unpacked.join(entry.file_name());
+        std::fs::rename(entry.path(), &to)
+            .map_err(|e| Error::io(format!("cannot move {} into place", to.display()), &e))?;
+    }
+    Ok(())
+}
+
+/// The one top folder every entry of an archive lies under.
+fn first_folder(archive: impl Read) -> Result<String> {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut entries = tar.entries().map_err(|e| Error::failure(format!("not a tar.gz archive: {e}")))?;
+    let first = entries
+        .next()
+        .ok_or_else(|| Error::failure("an empty archive"))?
+        .map_err(|e| Error::failure(format!("damaged archive: {e}")))?;
+    let path = first.path().map_err(|e| Error::failure(format!("bad entry name: {e}")))?.into_owned();
+    match path.components().next() {
+        Some(Component::Normal(top)) if path.components().count() > 1 || first.header().entry_type().is_dir() => {
+            Ok(top.to_string_lossy().into_owned())
+        }
+        _ => Err(Error::failure(format!("{} is not in a top folder; refusing", path.display()))),
+    }
+}
+
+/// Stream the archive into `out`, hashing as it comes; a wrong sha256 or size is an error and `out` is thrown away.
+fn download(url: &str, sha256: &str, size: Option<u64>, mut out: &std::fs::File) -> Result<()> {
+    let url = url.to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("clawlocal/", env!("CARGO_PKG_VERSION")))
@@ -335,15 +435,15 @@ fn download(req: &Request, mut out: &std::fs::File) -> Result<()> {
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| Error::io("cannot write the archive".to_string(), &e))?;
     }
-    if let Some(size) = req.size.filter(|s| *s != total) {
+    if let Some(size) = size.filter(|s| *s != total) {
         return Err(Error::failure(format!("{url}: {total} bytes, but the lock pins {size}; nothing was installed"))
             .with_hint("the mirror served another file; check --mirror or the lock's engine entry"));
     }
     let got = hex(&hasher.finalize());
-    if got != req.sha256 {
+    if got != sha256 {
         return Err(Error::failure(format!(
             "{url}: sha256 {got} does not match the pinned {} ({total} bytes); nothing was installed",
-            req.sha256
+            sha256
         ))
         .with_hint("the mirror served other bytes; try again, or check --mirror"));
     }

@@ -361,7 +361,9 @@ fn parts(b: &mut Builder, d: &Desired, w: &World, mut inputs: Inputs) -> Parts {
     };
     inputs.lock.upsert(crate::hub::pull::locked_entry(&d.want, r));
     if let Some(Ok(req)) = w.engine_install.as_ref().filter(|_| w.engine.is_err()) {
-        inputs.lock.upsert_engine(req.locked(), crate::engine::backend::PINNED.release);
+        for pin in req.pins() {
+            inputs.lock.upsert_engine(pin, crate::engine::backend::PINNED.release);
+        }
     }
     let lock_bytes = inputs.lock.text().into_bytes();
     let pending = receipt_for(d, w, &inputs, &server, &serve_args, &model, &units);

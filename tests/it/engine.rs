@@ -204,3 +204,94 @@ fn an_unpinned_archive_takes_the_published_digest_and_is_pinned_in_the_lock() {
     assert_eq!(again.code, 0, "the lock's pin, not the release host's answer: {}", again.stderr);
     assert_eq!(again.json()["status"], "unchanged");
 }
+
+/// A CUDA host (FAKE `nvidia-smi` with a 575 driver, FAKE `getconf` saying glibc 2.39): the CUDA 12.8 archive is
+/// chosen, its cudart companion is fetched and verified by the digests the release host publishes and unpacked
+/// beside the binary, and only then does the binary see its GPU (the FAKE llama-server lists CUDA0 only with
+/// `libcudart.so.12` next to it) and take its name. Both archives are pinned in the lock.
+#[test]
+fn a_cuda_host_gets_the_cuda_build_with_its_runtime_unpacked_beside_it() {
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return crate::support::parts::skip("a_cuda_host", "the fake archives are shaped for linux x86_64");
+    }
+    let ctx = Ctx::new();
+    let bin = ctx.dir.path().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("getconf", "echo 'glibc 2.39'");
+    script(
+        "nvidia-smi",
+        "case \"$1\" in --query-gpu=driver_version) echo 575.51.02;; *) echo 'NVIDIA L4, 23034, 22000';; esac",
+    );
+    let tar = |entries: &[(&str, &[u8], u32)]| {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, body, mode) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(*mode);
+            b.append_data(&mut h, path, *body).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    };
+    let server = "#!/bin/sh\ncase \"$1\" in --version) echo 'version: 10809 (5266f24)' >&2;; \
+                  --help) echo '--model';; --list-devices) echo 'Available devices:'; \
+                  [ -f \"$(dirname \"$0\")/libcudart.so.12\" ] && echo '  CUDA0: NVIDIA L4 (22700 MiB, 22000 MiB free)' \
+                  || echo '  (none)';; esac\n";
+    let asset = "llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz";
+    let cudart = "cudart-llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz";
+    let main = tar(&[("llama-b10809/llama-server", server.as_bytes(), 0o755)]);
+    let runtime = tar(&[("cudart/libcudart.so.12", b"ELF-ish", 0o644), ("cudart/libcublas.so.12", b"ELF-ish", 0o644)]);
+    let api = format!(
+        "{{\"assets\": [{{\"name\": \"{asset}\", \"size\": {}, \"digest\": \"sha256:{}\"}}, \
+          {{\"name\": \"{cudart}\", \"size\": {}, \"digest\": \"sha256:{}\"}}]}}",
+        main.len(),
+        sha256(&main),
+        runtime.len(),
+        sha256(&runtime)
+    );
+    let mirror = Mirror::start(HashMap::from([
+        (format!("/b10809/{asset}"), main.clone()),
+        (format!("/b10809/{cudart}"), runtime.clone()),
+        ("/api/b10809".to_string(), api.into_bytes()),
+    ]));
+    let install = |mirror: &Mirror| {
+        finish(
+            ctx.command()
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .env("XDG_DATA_HOME", ctx.dir.path().join("data"))
+                .env("CLAWLOCAL_ENGINE_MIRROR", &mirror.url)
+                .env("CLAWLOCAL_ENGINE_API", format!("{}/api", mirror.url))
+                .args(["--scope", "user", "--json", "engine", "install"])
+                .output()
+                .unwrap(),
+        )
+    };
+    // A release host that publishes no digest for the runtime: refused before anything is fetched.
+    let partial = format!(
+        "{{\"assets\": [{{\"name\": \"{asset}\", \"size\": {}, \"digest\": \"sha256:{}\"}}]}}",
+        main.len(),
+        sha256(&main)
+    );
+    let no_runtime = Mirror::start(HashMap::from([
+        (format!("/b10809/{asset}"), main.clone()),
+        ("/api/b10809".to_string(), partial.into_bytes()),
+    ]));
+    let refused = install(&no_runtime);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("lists no asset {cudart}")), "{}", refused.stderr);
+    assert!(!ctx.dir.path().join("data/clawlocal/engine/llama-b10809").exists());
+
+    let run = install(&mirror);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = ctx.dir.path().join("data/clawlocal/engine/llama-b10809");
+    assert!(dir.join("llama-server").is_file() && dir.join("libcudart.so.12").is_file(), "the runtime sits beside it");
+    let lock = std::fs::read_to_string(ctx.home().join(".local/state/clawlocal/clawlocal.lock")).unwrap();
+    assert!(lock.contains(asset) && lock.contains(cudart) && lock.contains(&sha256(&runtime)), "{lock}");
+}
