@@ -194,6 +194,9 @@ pub struct InitArgs {
     /// With no llama-server anywhere, refuse instead of installing the pinned release (you manage the engine)
     #[arg(long)]
     pub no_engine_install: bool,
+    /// Use only what clawlocal.lock pins (the model's commit and files, the engine archive); resolve nothing new (CI)
+    #[arg(long)]
+    pub locked: bool,
     /// The llama.cpp build init installs when there is none [default: from the host: CUDA, Vulkan, Metal, CPU]
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,

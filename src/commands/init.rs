@@ -88,6 +88,7 @@ fn settings(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pri
         install_engine: !args.no_engine_install,
         backend: args.backend.map(Into::into),
         engine_mirror: host.env_nonempty("CLAWLOCAL_ENGINE_MIRROR"),
+        locked: args.locked,
         start: target.is_some() && layout.root.is_none() && !args.no_start,
         health_timeout: Duration::from_secs(args.health_timeout),
         hub: HubConfig::from_env(host, global.offline),

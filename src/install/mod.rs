@@ -39,6 +39,8 @@ pub struct Desired {
     pub backend: Option<crate::engine::backend::Backend>,
     /// `CLAWLOCAL_ENGINE_MIRROR`: where release archives come from.
     pub engine_mirror: Option<String>,
+    /// `--locked`: only what the lock pins (model and engine); nothing is resolved afresh.
+    pub locked: bool,
     /// Start the service and wait for it (not with `--no-start`, `--root` or `--service none`).
     pub start: bool,
     pub health_timeout: Duration,

@@ -85,7 +85,7 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
     let cache = RepoCache::new(&layout.hub_cache, &d.want.hub.repo);
     let resolution = lock.as_ref().map_err(Clone::clone).and_then(|lock| {
         let client = Client::new(d.hub.clone());
-        crate::hub::pull::resolve(&d.want, lock, &layout.lock_file(), &cache, &client, false, printer)
+        crate::hub::pull::resolve(&d.want, lock, &layout.lock_file(), &cache, &client, d.locked, printer)
     });
     let (cached, blob_ours) = match &resolution {
         Ok(r) => (
@@ -176,11 +176,22 @@ fn engine_to_install(
     let api = api.as_deref().unwrap_or(crate::engine::install::DEFAULT_RELEASES_API).to_string();
     let published = |release: &str, asset: &str| crate::engine::install::published_digest(&api, release, asset);
     let mirror = d.engine_mirror.as_deref();
-    Some(
-        lock.as_ref()
-            .map_err(Clone::clone)
-            .and_then(|lock| crate::engine::install::Request::locked_or_pinned(lock, &facts, mirror, &published)),
-    )
+    let unpinned = |asset: &str| {
+        Error::usage(format!(
+            "--locked: clawlocal.lock pins no engine archive {asset}, and there is no llama-server here"
+        ))
+        .with_hint("run `clawlocal init` once without --locked to pin it, or pass --engine PATH")
+    };
+    // `--locked` asks the release host for nothing: an archive the lock does not pin is refused.
+    let ask_nobody = |_: &str, asset: &str| -> Result<(String, u64)> { Err(unpinned(asset)) };
+    let published: &crate::engine::install::Published = if d.locked { &ask_nobody } else { &published };
+    Some(lock.as_ref().map_err(Clone::clone).and_then(|lock| {
+        let req = crate::engine::install::Request::locked_or_pinned(lock, &facts, mirror, published)?;
+        if d.locked && !req.pins().iter().all(|p| lock.engines.contains(p)) {
+            return Err(unpinned(&req.asset));
+        }
+        Ok(req)
+    }))
 }
 
 /// The unit files the service target writes.

@@ -50,6 +50,7 @@ fn case(service: ServiceKind, start: bool, root: bool) -> Case {
         install_engine: true,
         backend: None,
         engine_mirror: None,
+        locked: false,
         start,
         health_timeout: Duration::from_secs(5),
         hub: crate::hub::HubConfig::from_env(&host, true),

@@ -561,6 +561,12 @@ fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive()
     let engine_dir = s.ctx.home().join(".local/share/clawlocal/engine");
     let sha = sha256_hex(&good);
 
+    // `--locked` with nothing pinned: refused, naming the lock, before anything is fetched or installed.
+    let locked = init(&["--locked", "--dry-run"]);
+    assert_eq!(locked.code, 2, "{}", locked.stdout);
+    let blockers = locked.json()["blockers"].to_string();
+    assert!(blockers.contains("--locked") && blockers.contains("clawlocal.lock"), "{blockers}");
+
     // Refused, nothing installed, nothing of the model fetched: another sha256, another size, another build.
     let bad: [(&str, String, usize, &str); 3] = [
         ("tampered", "0".repeat(64), good.len(), "does not match the pinned"),
@@ -610,6 +616,14 @@ fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive()
     let again = again.json();
     assert!(again["actions"].as_array().unwrap().iter().all(|a| a["kind"] != "engine-install"), "{again:#}");
     assert_eq!(mirror.hits.lock().unwrap().len(), hits, "nothing downloaded the second time");
+
+    // Everything is pinned now: `--locked` runs, and changes nothing.
+    let locked = init(&["--locked"]);
+    assert_eq!(locked.code, 0, "{}", locked.stderr);
+    for action in locked.json()["actions"].as_array().unwrap() {
+        let expected = if action["kind"] == "start" { "skipped" } else { "unchanged" };
+        assert_eq!(action["status"], expected, "{action}");
+    }
 
     // `--no-engine-install` keeps the refusal for those who manage the engine themselves.
     std::fs::remove_dir_all(&engine_dir).unwrap();
