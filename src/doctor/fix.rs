@@ -134,8 +134,8 @@ fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan>
     let r = p.r();
     let layout = p.layout;
     let mut steps = Vec::new();
-    let units = super::service::rendered(p)?;
-    let target = units.first().map(|u| u.target);
+    // Only a re-render renders; every repair knows the manager from the receipt.
+    let target = crate::render::target_for(r.service, r.scope);
     let start = |steps: &mut Vec<Step>| -> Result<()> {
         let Some(target) = target else { return Ok(()) };
         if layout.root.is_some() {
@@ -175,7 +175,7 @@ fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan>
             steps.push(Step::Chmod { kind: "api-key", path: layout.on_host(&r.api_key_file), mode: 0o600 })
         }
         Repair::Rerender => {
-            for unit in &units {
+            for unit in &super::service::rendered(p)? {
                 let now = std::fs::read(&unit.path).ok();
                 steps.push(Step::Write {
                     kind: FileKind::Unit,

@@ -49,35 +49,6 @@ pub struct Companion {
 }
 
 impl Request {
-    /// The pinned release's archive for this host (see `backend::choose`), when a published source pins its sha256.
-    pub fn pinned(facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
-        let asset = super::backend::choose(&PINNED, facts)?;
-        Self::for_asset(&asset, mirror)
-    }
-
-    fn for_asset(asset: &Asset, mirror: Option<&str>) -> Result<Self> {
-        let sha256 = asset.sha256.ok_or_else(|| {
-            Error::usage(format!(
-                "no published source pins the sha256 of {} (llama.cpp {})",
-                asset.name, PINNED.release
-            ))
-            .with_hint(format!(
-                "pass the digest the release page shows: `clawlocal engine install --release {} --sha256 <hex>`, \
-                     or `--backend cpu`",
-                PINNED.release
-            ))
-        })?;
-        Ok(Self {
-            release: PINNED.release.into(),
-            asset: asset.name.into(),
-            sha256: sha256.into(),
-            mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
-            size: None,
-            backend: asset.backend,
-            companion: None,
-        })
-    }
-
     /// What the lock pins for this host's asset (any release), else the pinned release's table.
     /// An archive no source pins (`sha256: None`) takes the digest and size the release host publishes for the
     /// asset (`published`), verified while streaming and then recorded in the lock.
@@ -88,33 +59,24 @@ impl Request {
         published: &Published,
     ) -> Result<Self> {
         let asset = super::backend::choose(&PINNED, facts)?;
-        let mirror = mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').to_string();
-        if let Some(e) = lock.engine_like(asset.name, PINNED.release) {
-            return Self {
-                release: e.release.clone(),
-                asset: e.asset.clone(),
-                sha256: e.sha256.clone(),
-                mirror,
-                size: e.size,
-                backend: asset.backend,
-                companion: None,
+        let (release, name, sha256, size) = match (lock.engine_like(asset.name, PINNED.release), asset.sha256) {
+            (Some(e), _) => (e.release.clone(), e.asset.clone(), e.sha256.clone(), e.size),
+            (None, Some(sha256)) => (PINNED.release.into(), asset.name.into(), sha256.into(), None),
+            (None, None) => {
+                let (sha256, size) = published(PINNED.release, asset.name)?;
+                (PINNED.release.into(), asset.name.into(), sha256, Some(size))
             }
-            .with_companion(&asset, lock, published);
+        };
+        Self {
+            release,
+            asset: name,
+            sha256,
+            mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
+            size,
+            backend: asset.backend,
+            companion: None,
         }
-        if asset.sha256.is_none() {
-            let (sha256, size) = published(PINNED.release, asset.name)?;
-            return Self {
-                release: PINNED.release.into(),
-                asset: asset.name.into(),
-                sha256,
-                mirror,
-                size: Some(size),
-                backend: asset.backend,
-                companion: None,
-            }
-            .with_companion(&asset, lock, published);
-        }
-        Self::for_asset(&asset, Some(&mirror))?.with_companion(&asset, lock, published)
+        .with_companion(&asset, lock, published)
     }
 
     /// The asset's companion for this request's release: the lock's pin, else the release host's digest.
@@ -617,12 +579,20 @@ mod tests {
         assert_eq!((r.folder().as_str(), r.sha256.as_str()), ("llama-b11000", "a".repeat(64).as_str()));
         assert!(Request::custom("11000", &"a".repeat(64), &linux, None).is_err());
         assert!(Request::custom("b1", "abc", &linux, None).is_err());
-        assert!(Request::pinned(&facts("freebsd", "x86_64"), None).unwrap_err().message.contains("freebsd/x86_64"));
-        let p = Request::pinned(&facts("macos", "aarch64"), None).unwrap();
+        let lock = crate::lockfile::LockFile::default();
+        let asked = std::cell::RefCell::new(Vec::new());
+        let release_host = |release: &str, asset: &str| -> Result<(String, u64)> {
+            asked.borrow_mut().push(format!("{release}/{asset}"));
+            Err(Error::failure("no release host in this test"))
+        };
+        let pinned = |f: &HostFacts| Request::locked_or_pinned(&lock, f, None, &release_host);
+        assert!(pinned(&facts("freebsd", "x86_64")).unwrap_err().message.contains("freebsd/x86_64"));
+        let p = pinned(&facts("macos", "aarch64")).unwrap();
         assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b10809/llama-b10809-bin-macos-arm64.tar.gz"));
-        // An archive no published source pins is refused without a digest, naming it.
+        assert!(asked.borrow().is_empty(), "a pinned archive asks the release host nothing");
+        // An archive no published source pins takes the release host's digest: it is asked for exactly that asset.
         let cuda = HostFacts { nvidia_driver: Some(super::super::backend::Version2(575, 51)), ..linux };
-        let e = Request::pinned(&cuda, None).unwrap_err();
-        assert!(e.message.contains("cuda-12.8-x64") && e.hint.unwrap().contains("--sha256"), "{}", e.message);
+        assert!(pinned(&cuda).is_err());
+        assert_eq!(*asked.borrow(), ["b10809/llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz"]);
     }
 }

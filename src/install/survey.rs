@@ -105,7 +105,8 @@ pub fn survey(d: &Desired, layout: &Layout, host: &dyn Host, printer: &Printer) 
     let target = render::target_for(d.options.service, layout.scope);
     let manager = target.filter(|_| d.start).map(|t| render::service::manager_usable(host, t, layout));
     let starts_here = layout.root.is_none() && (d.start || target.is_none());
-    let port_holder = crate::ports::holder(host, d.options.port).filter(|_| starts_here).map(|holder| {
+    // Looked at only when the engine starts here: an image's port (`--root`) or `--no-start` is not this host's.
+    let port_holder = starts_here.then(|| crate::ports::holder(host, d.options.port)).flatten().map(|holder| {
         let ours = engine.as_ref().is_ok_and(|e| holder.runs(&e.path) == Some(true))
             || previous.as_ref().ok().and_then(Option::as_ref).filter(|p| p.port == d.options.port).is_some_and(|p| {
                 let key = crate::openclaw::read_key(&layout.on_host(&p.api_key_file)).ok();

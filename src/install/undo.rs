@@ -172,17 +172,15 @@ pub(super) fn run(step: &Step, env: &Env, host: &dyn Host, printer: &Printer, ac
                 actions.push(d);
             }
         }
-        Step::Remove { kind, path } => {
-            crate::fsutil::remove_stray_temps(path);
-            let d = removed(kind, path, std::fs::remove_file(path))?;
+        Step::Remove { kind, path } | Step::RemoveTree { kind, path } => {
+            let d = if matches!(step, Step::Remove { .. }) {
+                crate::fsutil::remove_stray_temps(path);
+                removed(kind, path, std::fs::remove_file(path))?
+            } else {
+                removed(kind, path, std::fs::remove_dir_all(path))?
+            };
             // State files that were never there are not news.
-            if !(d.status == Change::Skipped && matches!(*kind, "state")) {
-                actions.push(d);
-            }
-        }
-        Step::RemoveTree { kind, path } => {
-            let d = removed(kind, path, std::fs::remove_dir_all(path))?;
-            if !(d.status == Change::Skipped && matches!(*kind, "state")) {
+            if !(d.status == Change::Skipped && *kind == "state") {
                 actions.push(d);
             }
         }
