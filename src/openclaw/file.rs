@@ -540,10 +540,11 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
         Some((t, _)) => Some(backup(&p.file, t.as_bytes())?),
         None => None,
     };
-    replace(&p.file, current.as_ref(), &p.after)?;
     outcome.status = if current.is_none() { Change::Created } else { Change::Updated };
     outcome.backup = backup.clone();
 
+    // The record is written ahead of the file: a run killed between the two leaves a record that unpatch can
+    // replay (on the untouched file it takes out nothing), never a patched file with no record to undo it.
     let mut records = load_records(&p.records)?;
     let after_sha256 = sha256(p.after.as_bytes());
     match records.patches.iter_mut().find(|r| r.file == p.file) {
@@ -580,6 +581,7 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
         }),
     }
     save_records(&p.records, &records)?;
+    replace(&p.file, current.as_ref(), &p.after)?;
     Ok(outcome)
 }
 
