@@ -15,6 +15,7 @@ fn main() {
         "PATH",
         "CLAWLOCAL_CI_CACHE",
         "CLAWLOCAL_TEST_LLAMA_SERVER",
+        "CLAWLOCAL_TEST_LLAMA_SRC",
         "CLAWLOCAL_TEST_OPENCLAW",
         "CLAWLOCAL_TEST_ROOTFS",
     ] {
@@ -22,7 +23,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!(
-        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze)"
+        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_llama_source, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze)"
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         return;
@@ -48,6 +49,10 @@ fn main() {
     let mut missing = Vec::new();
     if given("CLAWLOCAL_TEST_LLAMA_SERVER").is_none() && !cached("llama-cpp-python-", "llama-server") {
         missing.push("missing_llama_server");
+    }
+    let source = given("CLAWLOCAL_TEST_LLAMA_SRC").is_some() || cached("llama-cpp-python-", "llama.cpp-src.tar.gz");
+    if !source || !on_path("cmake") {
+        missing.push("missing_llama_source");
     }
     if given("CLAWLOCAL_TEST_OPENCLAW").is_none() && !cached("openclaw-", "bin/openclaw") {
         missing.push("missing_openclaw");

@@ -228,8 +228,9 @@ pub enum EngineCommand {
     },
     /// Download the pinned official llama.cpp release for this platform, verify its sha256, unpack it
     Install {
-        /// Another release tag (b<N>) instead of the pinned one; needs --sha256
-        #[arg(long, requires = "sha256")]
+        /// Another release tag (b<N>) instead of the pinned one: its archive's digest is --sha256, else the one
+        /// clawlocal.lock pins, else the one the release host publishes (then pinned in the lock)
+        #[arg(long)]
         release: Option<String>,
         /// The sha256 of that release's archive for this platform
         #[arg(long, requires = "release")]
@@ -242,6 +243,32 @@ pub enum EngineCommand {
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         /// Install only an archive clawlocal.lock pins (CI); pin it first with a run without --locked
+        #[arg(long)]
+        locked: bool,
+    },
+    /// Build llama-server from llama.cpp's source for this host (cmake; ccache when present), verify and install it
+    /// where `engine install` would; for hosts no release archive serves
+    Build {
+        /// The backend to build for [default: as `engine install` chooses]
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        /// The release tag (b<N>) whose source to build [default: the pinned release]
+        #[arg(long)]
+        release: Option<String>,
+        /// The source: a .tar.gz URL or file of that release, or a llama.cpp source tree [default: GitHub's
+        /// archive of the tag]
+        #[arg(long, value_name = "URL|PATH")]
+        source: Option<String>,
+        /// The source archive's sha256 [default: the one clawlocal.lock pins; else taken on first use and pinned]
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Parallel compile jobs [default: the CPUs available]
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// A binary for any machine of this architecture (GGML_NATIVE=OFF, every CUDA architecture)
+        #[arg(long)]
+        portable: bool,
+        /// Build only from a source archive clawlocal.lock pins (CI)
         #[arg(long)]
         locked: bool,
     },

@@ -45,6 +45,9 @@ pub struct Layout {
     /// `CLAWLOCAL_ENGINE_IMAGE`: the image the compose file runs instead of the pinned official one (a local
     /// build, a mirror; the tests use a locally imported one, as no registry is reachable there).
     pub engine_image: Option<String>,
+    /// The groups that may open GPU render nodes (`render`, `video`) with their ids, from `/etc/group` (the
+    /// image's under `--root`): a Vulkan unit joins them, a Vulkan container is given their ids.
+    pub gpu_groups: Vec<(String, u32)>,
 }
 
 impl Layout {
@@ -200,7 +203,19 @@ pub fn resolve(
             .map(|c| c.split_whitespace().map(str::to_string).collect())
             .unwrap_or_else(|| vec!["docker".into(), "compose".into()]),
         engine_image: host.env_nonempty("CLAWLOCAL_ENGINE_IMAGE"),
+        gpu_groups: gpu_groups(&host.read_to_string(&under(PathBuf::from("/etc/group"))).unwrap_or_default()),
     })
+}
+
+/// `render` and `video` from a group file, in that order, where present.
+fn gpu_groups(group_file: &str) -> Vec<(String, u32)> {
+    let entry = |name: &str| {
+        group_file.lines().find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next()? == name).then(|| fields.nth(1)?.parse().ok()).flatten()
+        })
+    };
+    ["render", "video"].iter().filter_map(|n| entry(n).map(|gid| (n.to_string(), gid))).collect()
 }
 
 /// OpenClaw's own order (`src/config/paths.ts`): `OPENCLAW_CONFIG_PATH`; then the profile directory
@@ -244,6 +259,13 @@ fn expand_tilde(path: &str, home: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::host::FakeHost;
+
+    #[test]
+    fn the_gpu_groups_are_read_from_the_group_file() {
+        let groups = "root:x:0:\nvideo:x:44:\nrender:x:105:\nusers:x:100:\n";
+        assert_eq!(super::gpu_groups(groups), [("render".to_string(), 105), ("video".to_string(), 44)]);
+        assert!(super::gpu_groups("root:x:0:\nbroken\nrender:x:notanumber:\n").is_empty());
+    }
 
     #[test]
     fn user_scope_on_linux_follows_xdg_and_hf() {

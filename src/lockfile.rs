@@ -33,7 +33,7 @@ impl Default for LockFile {
 pub struct LockedEngine {
     /// `b<N>`.
     pub release: String,
-    /// The archive's name in the release (`llama-b10809-bin-ubuntu-x64.tar.gz`).
+    /// The archive's name in the release (`llama-b11160-bin-ubuntu-x64.tar.gz`).
     pub asset: String,
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,
@@ -221,13 +221,13 @@ mod tests {
             sha256: sha.to_string().repeat(64),
             size: Some(7),
         };
-        assert!(lock.upsert_engine(pin("b99999", 'a'), "b10809"));
-        assert!(!lock.upsert_engine(pin("b99999", 'a'), "b10809"), "the same pin: no change");
-        assert!(lock.upsert_engine(pin("b99998", 'b'), "b10809"), "another release of the same asset replaces it");
+        assert!(lock.upsert_engine(pin("b99999", 'a'), "b11160"));
+        assert!(!lock.upsert_engine(pin("b99999", 'a'), "b11160"), "the same pin: no change");
+        assert!(lock.upsert_engine(pin("b99998", 'b'), "b11160"), "another release of the same asset replaces it");
         assert_eq!(lock.engines.len(), 1);
-        let found = lock.engine_like("llama-b10809-bin-ubuntu-x64.tar.gz", "b10809").unwrap();
+        let found = lock.engine_like("llama-b11160-bin-ubuntu-x64.tar.gz", "b11160").unwrap();
         assert_eq!(found.release, "b99998");
-        assert!(lock.engine_like("llama-b10809-bin-ubuntu-arm64.tar.gz", "b10809").is_none());
+        assert!(lock.engine_like("llama-b11160-bin-ubuntu-arm64.tar.gz", "b11160").is_none());
         // A lock without engines keeps its bytes (no `engines` key), so older locks stay unchanged.
         assert!(!LockFile::default().text().contains("engines"));
     }

@@ -91,6 +91,8 @@ pub struct Accelerator {
 pub enum AcceleratorKind {
     Cuda,
     Metal,
+    /// A GPU llama.cpp reaches through Vulkan (AMD, Intel): its own VRAM, like a CUDA card.
+    Vulkan,
 }
 
 impl AcceleratorKind {
@@ -98,6 +100,22 @@ impl AcceleratorKind {
         match self {
             Self::Cuda => "cuda",
             Self::Metal => "metal",
+            Self::Vulkan => "vulkan",
+        }
+    }
+
+    /// A card with memory of its own (the budget is its VRAM), not unified memory.
+    pub fn discrete(self) -> bool {
+        matches!(self, Self::Cuda | Self::Vulkan)
+    }
+
+    /// The llama.cpp build that serves it.
+    pub fn backend(self) -> crate::engine::backend::Backend {
+        use crate::engine::backend::Backend;
+        match self {
+            Self::Cuda => Backend::Cuda,
+            Self::Metal => Backend::Metal,
+            Self::Vulkan => Backend::Vulkan,
         }
     }
 }
@@ -226,6 +244,7 @@ impl Profile {
                 let name = a.name.clone().unwrap_or_else(|| match a.kind {
                     AcceleratorKind::Cuda => "NVIDIA GPU".into(),
                     AcceleratorKind::Metal => "Apple silicon (Metal)".into(),
+                    AcceleratorKind::Vulkan => "Vulkan GPU".into(),
                 });
                 match a.memory {
                     Some(m) => format!("{name} {m}"),
@@ -255,6 +274,7 @@ pub const BUNDLED: &[(&str, &str)] = bundled!(
     "gpu-24gb",
     "gpu-48gb",
     "gpu-80gb",
+    "vulkan-16gb",
     "mac-8gb",
     "mac-16gb",
     "mac-32gb",
@@ -344,7 +364,7 @@ mod tests {
             assert!(!p.description.is_empty(), "{name} has no description");
             assert!(p.budget().bytes > 0, "{name} has no budget");
         }
-        assert_eq!(bundled_names().len(), 15);
+        assert_eq!(bundled_names().len(), 16);
     }
 
     #[test]

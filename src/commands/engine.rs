@@ -41,9 +41,11 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             let api = host.env_nonempty("CLAWLOCAL_ENGINE_API");
             let api = api.as_deref().unwrap_or(install::DEFAULT_RELEASES_API).to_string();
             let published = |release: &str, asset: &str| install::published_digest(&api, release, asset);
-            let req = match (release, sha256) {
-                (Some(r), Some(s)) => install::Request::custom(r, s, &facts, mirror.as_deref())?,
-                _ => install::Request::locked_or_pinned(&lock, &facts, mirror.as_deref(), &published)?,
+            let req = match release {
+                Some(r) => {
+                    install::Request::custom(r, sha256.as_deref(), &facts, mirror.as_deref(), &lock, &published)?
+                }
+                None => install::Request::locked_or_pinned(&lock, &facts, mirror.as_deref(), &published)?,
             };
             if *locked && !req.pins().iter().all(|p| lock.engines.contains(p)) {
                 return Err(Error::usage(format!(
@@ -75,5 +77,109 @@ pub fn run(cmd: &EngineCommand, global: &GlobalArgs, host: &dyn Host, printer: &
             }
             Ok(Exit::Success)
         }
+        EngineCommand::Build { backend, release, source, sha256, jobs, portable, locked } => {
+            let facts = engine::host_facts(host, backend.map(Into::into));
+            let args = BuildArgs { release, source, sha256, jobs: *jobs, portable: *portable, locked: *locked };
+            build(&args, &facts, global, host, &layout, printer)
+        }
     }
+}
+
+struct BuildArgs<'a> {
+    release: &'a Option<String>,
+    source: &'a Option<String>,
+    sha256: &'a Option<String>,
+    jobs: Option<usize>,
+    portable: bool,
+    locked: bool,
+}
+
+/// `engine build`: the tools first, then the source (verified, or pinned on first use), cmake, the same check as
+/// an archive, and the lock entry for the source archive.
+fn build(
+    args: &BuildArgs,
+    facts: &crate::engine::backend::HostFacts,
+    global: &GlobalArgs,
+    host: &dyn Host,
+    layout: &layout::Layout,
+    printer: &Printer,
+) -> Result<Exit> {
+    use crate::engine::build::{self, BuildRequest, SourceSpec};
+    let backend = crate::engine::backend::backend_for(&install::PINNED, facts);
+    let release = args.release.clone().unwrap_or_else(|| install::PINNED.release.to_string());
+    if !release.strip_prefix('b').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b11160")));
+    }
+    if let Some(s) = args.sha256.as_deref().filter(|s| s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(Error::usage(format!("--sha256 {s:?} is not 64 hex digits")));
+    }
+    let tools = build::preflight(backend, host.os())?;
+    let lock_path = layout.lock_file();
+    let mut lock = crate::lockfile::LockFile::load(&lock_path)?;
+    let asset = BuildRequest::asset(&release);
+    let pin = lock.engines.iter().find(|e| e.release == release && e.asset == asset).cloned();
+    let location = args.source.clone().unwrap_or_else(|| format!("{}/{release}.tar.gz", build::DEFAULT_SOURCE));
+    let source = if std::path::Path::new(&location).is_dir() {
+        SourceSpec::Tree(location.clone().into())
+    } else {
+        let sha256 = args.sha256.as_ref().map(|s| s.to_ascii_lowercase()).or(pin.as_ref().map(|p| p.sha256.clone()));
+        let size = pin.as_ref().filter(|p| Some(&p.sha256) == sha256.as_ref()).and_then(|p| p.size);
+        SourceSpec::Archive { location: location.clone(), sha256, size }
+    };
+    let remote = location.starts_with("http://") || location.starts_with("https://");
+    if global.offline && remote {
+        return Err(Error::usage(format!("engine build would download {location}; --offline forbids that"))
+            .with_hint("pass --source with a local copy of the source archive or tree"));
+    }
+    match &source {
+        SourceSpec::Archive { sha256: None, .. } if args.locked => {
+            return Err(Error::usage(format!("--locked: {} pins no source archive {asset}", lock_path.display()))
+                .with_hint("run `clawlocal engine build` once without --locked to pin it"));
+        }
+        SourceSpec::Tree(dir) if args.locked => {
+            return Err(Error::usage(format!("--locked: {} is a source tree, which no lock can pin", dir.display())));
+        }
+        _ => {}
+    }
+    let first_use = matches!(source, SourceSpec::Archive { sha256: None, .. });
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let req = BuildRequest { release: release.clone(), backend, source, jobs, portable: args.portable };
+    std::fs::create_dir_all(&layout.log_dir)
+        .map_err(|e| Error::io(format!("cannot create {}", layout.log_dir.display()), &e))?;
+    let log = layout.log_dir.join(format!("engine-build-{release}.log"));
+    let note = |text: &str| printer.note(text);
+    let check = |binary: &std::path::Path| install::check_binary(host, binary, &release, backend, &[]);
+    let built = build::build(host, &req, &tools, &layout.engine_dir, &log, &note, &check)?;
+    if let (Some(sha), SourceSpec::Archive { .. }) = (&built.source_sha256, &req.source) {
+        let entry = crate::lockfile::LockedEngine {
+            release: release.clone(),
+            asset,
+            sha256: sha.clone(),
+            size: built.source_size,
+        };
+        if !args.locked && lock.upsert_engine(entry, install::PINNED.release) {
+            lock.save(&lock_path)?;
+        }
+        if first_use {
+            printer.note(&format!(
+                "no published digest for {location} (GitHub publishes none for tag archives): pinned the sha256 it \
+                 had, {sha}, in {}; later builds and --locked check against it",
+                lock_path.display()
+            ));
+        }
+    }
+    if printer.json {
+        printer.document(&serde_json::to_value(&built).expect("serialises"));
+    } else {
+        printer.data(&format!(
+            "{} {} (llama.cpp {}, {} build, {} s; log {})",
+            built.status,
+            built.path.display(),
+            built.release,
+            built.backend,
+            built.seconds,
+            built.log.display()
+        ));
+    }
+    Ok(Exit::Success)
 }

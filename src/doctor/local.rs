@@ -48,6 +48,7 @@ pub fn memory(p: &mut Probe) -> Outcome {
     };
     let need = if r.model.estimate_bytes > 0 { r.model.estimate_bytes } else { r.model.size };
     let planned = &r.hardware;
+    // Only `nvidia-smi` reports VRAM here; a Vulkan card's is not read, so its plan is checked against RAM.
     let cuda = planned.accelerator.as_ref().is_some_and(|a| a.kind == AcceleratorKind::Cuda);
     let (have, what) = match (cuda, host.accelerator.as_ref().and_then(|a| a.memory)) {
         (true, Some(vram)) => (vram.bytes(), "VRAM"),
@@ -110,6 +111,15 @@ pub fn accelerator(p: &mut Probe) -> Outcome {
             format!("profile {} plans for an NVIDIA GPU, but `nvidia-smi` finds none on this host", r.profile),
             format!("install the NVIDIA driver so `nvidia-smi` lists the card, or plan for the CPU: {fix}"),
         ),
+        (Some(AcceleratorKind::Vulkan), _) => match crate::engine::vulkan_gpu(p.host) {
+            Some(gpu) => Outcome::pass(format!("{gpu} (Vulkan), as planned")),
+            None => Outcome::fail(
+                format!("profile {} plans for a Vulkan GPU, but `vulkaninfo --summary` lists none", r.profile),
+                format!(
+                    "install the GPU's Vulkan driver (mesa-vulkan-drivers) and vulkan-tools, or plan for the CPU: {fix}"
+                ),
+            ),
+        },
         (Some(AcceleratorKind::Metal), _) if p.host.os() != "macos" || p.host.arch() != "aarch64" => Outcome::fail(
             format!("profile {} plans for Apple silicon, but this is {} {}", r.profile, p.host.os(), p.host.arch()),
             fix,
@@ -208,12 +218,9 @@ pub fn engine_flags(p: &mut Probe) -> Outcome {
 
 /// A GPU profile needs a build with that backend, or the model runs on the CPU: the devices the engine lists.
 pub fn engine_backend(p: &mut Probe) -> Outcome {
-    use crate::engine::backend::Backend;
-    use crate::profile::AcceleratorKind;
     let r = p.r().clone();
     let wanted = match r.hardware.accelerator.as_ref().map(|a| a.kind) {
-        Some(AcceleratorKind::Cuda) => Backend::Cuda,
-        Some(AcceleratorKind::Metal) => Backend::Metal,
+        Some(kind) => kind.backend(),
         None => return Outcome::pass(format!("profile {} runs on the CPU: any build serves it", r.profile)),
     };
     let engine = p.layout.on_host(&r.engine.path);
@@ -221,28 +228,65 @@ pub fn engine_backend(p: &mut Probe) -> Outcome {
         return Outcome::warn(format!("{} cannot list its devices (`--list-devices`)", engine.display()))
             .with_fix(format!("`clawlocal engine install --backend {wanted}`, then `{}`", p.clawlocal("init")));
     };
-    match devices.iter().find(|(b, _)| *b == wanted) {
-        Some((_, line)) => Outcome::pass(format!("{line} (profile {})", r.profile)),
+    let Some((_, device)) = devices.iter().find(|(b, _)| *b == wanted) else {
+        let listed = if devices.is_empty() {
+            "none: a CPU-only build".to_string()
+        } else {
+            devices.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("; ")
+        };
+        return Outcome::fail(
+            format!(
+                "profile {} is for a {wanted} GPU, but {} lists no {wanted} device ({listed}): the model would run \
+                 on the CPU",
+                r.profile,
+                engine.display()
+            ),
+            format!(
+                "`clawlocal engine install --backend {wanted}` (or `clawlocal engine build --backend {wanted}`), \
+                 then `{}`",
+                p.clawlocal("init")
+            ),
+        );
+    };
+    // The device is there; whether `--fit` put the model on it only the engine's own log says.
+    match engine_log(p).as_deref().and_then(crate::engine::placement) {
+        Some(placed) if placed.offloaded == 0 => Outcome::fail(
+            format!(
+                "{device} is listed, but the engine's log shows {placed}: `--fit` left the whole model on the CPU \
+                 (the GPU's free memory could not hold a layer)"
+            ),
+            format!(
+                "free the GPU (`nvidia-smi` names what holds its memory), or a smaller model or context: `{}`",
+                p.clawlocal("init --profile auto")
+            ),
+        ),
+        Some(placed) => Outcome::pass(format!("{device}: {placed} (profile {})", r.profile)),
         None => {
-            let listed = if devices.is_empty() {
-                "none: a CPU-only build".to_string()
-            } else {
-                devices.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("; ")
-            };
-            Outcome::fail(
-                format!(
-                    "profile {} is for a {wanted} GPU, but {} lists no {wanted} device ({listed}): the model would run \
-                     on the CPU",
-                    r.profile,
-                    engine.display()
-                ),
-                format!(
-                    "`clawlocal engine install --backend {wanted}` (or `clawlocal engine build --backend {wanted}`), \
-                     then `{}`",
-                    p.clawlocal("init")
-                ),
-            )
+            Outcome::pass(format!("{device} (profile {}); no engine log to read the layer placement from", r.profile))
         }
+    }
+}
+
+/// The engine's log as its service manager keeps it: the journal for systemd, the log file for launchd,
+/// `compose logs`; none for a server run by hand (`clawlocal serve` logs to its terminal).
+fn engine_log(p: &Probe) -> Option<String> {
+    use crate::profile::ServiceKind;
+    let r = p.r();
+    let run = |program: &str, args: &[&str]| {
+        p.host.run(program, args, std::time::Duration::from_secs(15)).filter(|o| o.status == 0).map(|o| o.stdout)
+    };
+    match r.service {
+        ServiceKind::Systemd => {
+            let unit_flag = if r.scope == crate::layout::Scope::User { "--user-unit" } else { "--unit" };
+            run("journalctl", &[unit_flag, crate::layout::UNIT_NAME, "-n", "2000", "-o", "cat", "--no-pager"])
+        }
+        ServiceKind::Launchd => p.host.read_to_string(&p.layout.log_dir.join("llm.log")).ok(),
+        ServiceKind::Compose => {
+            let words = p.layout.compose_command(&["logs", "--no-color", "--tail", "2000"]);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            run(words[0], &words[1..])
+        }
+        ServiceKind::None => None,
     }
 }
 

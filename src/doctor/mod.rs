@@ -597,6 +597,40 @@ mod fake_host_tests {
     }
 
     #[test]
+    fn engine_backend_counts_the_layers_the_log_shows_on_the_gpu_and_fails_a_cpu_fallback() {
+        let r = || receipt(ServiceKind::Systemd, Scope::System, "gpu-24gb", GIB);
+        let devices = "/usr/bin/llama-server --list-devices";
+        let journal = "journalctl --unit clawlocal-llm.service -n 2000 -o cat --no-pager";
+        let listed = "Available devices:\n  CUDA0: NVIDIA GeForce RTX 4090 (24080 MiB, 23500 MiB free)";
+        let on_gpu = base().with_command(devices, listed).with_command(
+            journal,
+            "load_tensors: offloaded 29/29 layers to GPU\nload_tensors:        CUDA0 model buffer size =  4400.00 MiB",
+        );
+        let out = outcome(&on_gpu, r(), local::engine_backend);
+        assert_eq!(out.status, Status::Pass, "{}", out.detail);
+        assert!(
+            out.detail.contains("29/29 layers on the GPU") && out.detail.contains("CUDA0 4400 MiB"),
+            "{}",
+            out.detail
+        );
+        let fell_back = base().with_command(devices, listed).with_command(
+            journal,
+            "load_tensors: offloaded 0/29 layers to GPU\nload_tensors: CPU_Mapped model buffer size = 4400.00 MiB",
+        );
+        let out = outcome(&fell_back, r(), local::engine_backend);
+        assert_eq!(out.status, Status::Fail, "{}", out.detail);
+        assert!(out.detail.contains("0/29 layers on the GPU") && out.fix.unwrap().contains("nvidia-smi"));
+        let no_log = base().with_command(devices, listed);
+        let out = outcome(&no_log, r(), local::engine_backend);
+        assert_eq!(out.status, Status::Pass);
+        assert!(out.detail.contains("no engine log"), "{}", out.detail);
+        let cpu_build = base().with_command(devices, "Available devices:\n");
+        let out = outcome(&cpu_build, r(), local::engine_backend);
+        assert_eq!(out.status, Status::Fail);
+        assert!(out.detail.contains("none: a CPU-only build") && out.fix.unwrap().contains("--backend cuda"));
+    }
+
+    #[test]
     fn a_listener_on_every_address_fails_the_bind_check() {
         let r = || receipt(ServiceKind::None, Scope::System, "vps-8gb", GIB);
         let header =

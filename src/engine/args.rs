@@ -52,7 +52,7 @@ pub struct Placement<'a> {
 pub fn server_args(profile: &Profile, selection: &Selection, features: Features) -> ServerArgs {
     let accelerator = profile.accelerator.as_ref();
     let gpu_margin_mib = accelerator.map(|acc| match acc.kind {
-        AcceleratorKind::Cuda => {
+        AcceleratorKind::Cuda | AcceleratorKind::Vulkan => {
             let vram = acc.memory.map_or(0, |m| m.bytes());
             acc.reserve.map_or_else(|| GIB.max(vram / 10), |r| r.bytes()) / MIB
         }
@@ -76,11 +76,11 @@ pub fn server_args(profile: &Profile, selection: &Selection, features: Features)
 pub const DEFAULT_CACHE_RAM_MIB: u64 = 8192;
 
 /// RAM left for the prompt cache: on CPU-only and Apple (unified memory) boxes the budget less the whole estimate;
-/// with a CUDA card the weights and KV live in VRAM, so the RAM the unit may use less the mapped model file.
+/// with a card of its own (CUDA, Vulkan) the weights and KV live in VRAM, so the RAM the unit may use less the mapped model file.
 /// Rounded down to MiB and capped at llama-server's default.
 fn cache_ram_mib(profile: &Profile, selection: &Selection) -> u64 {
-    let cuda = profile.accelerator.as_ref().is_some_and(|a| a.kind == AcceleratorKind::Cuda);
-    let left = if cuda {
+    let discrete = profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
+    let left = if discrete {
         crate::render::memory_max(profile).saturating_sub(selection.estimate.weights_bytes)
     } else {
         selection.budget_bytes.saturating_sub(selection.estimate.total_bytes)

@@ -85,8 +85,8 @@ pub struct Asset {
     /// Where a published source gives it (see [`PINNED`]); `None`: taken from the digest the release host
     /// publishes for the asset, verified while streaming and then recorded in the lock.
     pub sha256: Option<&'static str>,
-    /// The companion archive unpacked beside the binary (CUDA's runtime libraries).
-    pub companion: Option<&'static str>,
+    /// The companion archive unpacked beside the binary (CUDA's runtime libraries): name and pinned sha256.
+    pub companion: Option<(&'static str, Option<&'static str>)>,
     /// The oldest C library the build runs on.
     pub min_glibc: Version2,
 }
@@ -95,7 +95,6 @@ pub struct Asset {
 pub struct Release {
     pub release: &'static str,
     pub build: u64,
-    pub commit: &'static str,
     pub assets: &'static [Asset],
 }
 
@@ -104,94 +103,148 @@ const GLIBC_X64: Version2 = Version2(2, 34);
 const GLIBC_ARM64: Version2 = Version2(2, 38);
 /// The CUDA builds are made on Ubuntu 24.04 and reported to fail on 22.04 (glibc 2.35).
 const GLIBC_CUDA: Version2 = Version2(2, 39);
-/// The oldest Linux driver each CUDA release supports (NVIDIA's CUDA toolkit release notes, table 3).
-pub const CUDA_DRIVERS: &[(Version2, Version2)] =
-    &[(Version2(12, 8), Version2(570, 26)), (Version2(13, 0), Version2(580, 65))];
+/// The oldest Linux driver each CUDA major release supports (NVIDIA's CUDA toolkit release notes, table 3):
+/// 12.8 needs 570.26; every 13.x runs on the 13.0 driver, 580.65, by minor-version compatibility.
+pub fn min_driver(cuda: Version2) -> Option<Version2> {
+    match cuda {
+        Version2(12, minor) if minor >= 8 => Some(Version2(570, 26)),
+        Version2(13, _) => Some(Version2(580, 65)),
+        _ => None,
+    }
+}
 
-/// The release clawlocal pins: llama.cpp b10809, the one OpenClaw 2026.9's managed provider pins. The CPU and
-/// Metal sha256 values are from OpenClaw's `extensions/llama-cpp/src/llama-server-assets.ts` (openclaw/openclaw
-/// e193989); no source pins the Linux CUDA and Vulkan archives, so their digests come from the release host. The
-/// CUDA 13.x archive's minor version changes from release to release (13.3, 13.4, …) and is not listed until a
-/// source names b10809's; 12.8 is the name every release since the Linux CUDA builds began has used.
+const fn linux(arch: &'static str, backend: Backend, name: &'static str, sha256: &'static str) -> Asset {
+    let min_glibc = if matches!(arch.as_bytes(), b"aarch64") { GLIBC_ARM64 } else { GLIBC_X64 };
+    Asset { os: "linux", arch, backend, cuda: None, name, sha256: Some(sha256), companion: None, min_glibc }
+}
+
+const fn cuda(
+    arch: &'static str,
+    version: Version2,
+    main: (&'static str, &'static str),
+    runtime: (&'static str, &'static str),
+) -> Asset {
+    Asset {
+        os: "linux",
+        arch,
+        backend: Backend::Cuda,
+        cuda: Some(version),
+        name: main.0,
+        sha256: Some(main.1),
+        companion: Some((runtime.0, Some(runtime.1))),
+        min_glibc: GLIBC_CUDA,
+    }
+}
+
+const fn macos(arch: &'static str, backend: Backend, name: &'static str, sha256: &'static str) -> Asset {
+    Asset {
+        os: "macos",
+        arch,
+        backend,
+        cuda: None,
+        name,
+        sha256: Some(sha256),
+        companion: None,
+        min_glibc: Version2(0, 0),
+    }
+}
+
+/// The release clawlocal pins: llama.cpp b11160 (2026-09), the first release after the Linux CUDA archives began
+/// (ggml-org/llama.cpp PR #28186, after b10864) for which a published source pins every Linux and macOS archive:
+/// a third-party project's generated table of b11160's assets and their sha256 (`ASSETS`, regenerated there from
+/// the release by `scripts/update_llamacpp_build.py`). OpenClaw 2026.9 pins b10809, which has no Linux CUDA
+/// archive. Each digest is still checked while the archive streams, so a wrong entry refuses, never installs.
 pub const PINNED: Release = Release {
-    release: "b10809",
-    build: 10809,
-    commit: "5266f24da75dc449bd56cbed7addb9c8e4a6a73e",
+    release: "b11160",
+    build: 11160,
     assets: &[
-        Asset {
-            os: "linux",
-            arch: "x86_64",
-            backend: Backend::Cpu,
-            cuda: None,
-            name: "llama-b10809-bin-ubuntu-x64.tar.gz",
-            sha256: Some("5e34434ddc6d03cd1584f403201aff0d4bd1a5793a72ff7e286532dfd1e4b941"),
-            companion: None,
-            min_glibc: GLIBC_X64,
-        },
-        Asset {
-            os: "linux",
-            arch: "aarch64",
-            backend: Backend::Cpu,
-            cuda: None,
-            name: "llama-b10809-bin-ubuntu-arm64.tar.gz",
-            sha256: Some("f2b7333971e1b7b42e9268bfdbfa30f5f56e2897156084d2251385df94aec358"),
-            companion: None,
-            min_glibc: GLIBC_ARM64,
-        },
-        Asset {
-            os: "linux",
-            arch: "x86_64",
-            backend: Backend::Cuda,
-            cuda: Some(Version2(12, 8)),
-            name: "llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz",
-            sha256: None,
-            companion: Some("cudart-llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz"),
-            min_glibc: GLIBC_CUDA,
-        },
-        Asset {
-            os: "linux",
-            arch: "x86_64",
-            backend: Backend::Vulkan,
-            cuda: None,
-            name: "llama-b10809-bin-ubuntu-vulkan-x64.tar.gz",
-            sha256: None,
-            companion: None,
-            min_glibc: GLIBC_X64,
-        },
-        Asset {
-            os: "macos",
-            arch: "aarch64",
-            backend: Backend::Metal,
-            cuda: None,
-            name: "llama-b10809-bin-macos-arm64.tar.gz",
-            sha256: Some("7d692df9e1e386e62f1c12b843903218041e6cd74c9415aa39a7ed3176f9eaa2"),
-            companion: None,
-            min_glibc: Version2(0, 0),
-        },
-        Asset {
-            os: "macos",
-            arch: "x86_64",
-            backend: Backend::Cpu,
-            cuda: None,
-            name: "llama-b10809-bin-macos-x64.tar.gz",
-            sha256: Some("13b34aa8a5d87341a21065a83f54a8167e1aaa6fe0d66065de01632a1ed64be6"),
-            companion: None,
-            min_glibc: Version2(0, 0),
-        },
+        linux(
+            "x86_64",
+            Backend::Cpu,
+            "llama-b11160-bin-ubuntu-x64.tar.gz",
+            "48ece24283876fc3401b737724008c03cbc4c7ba335b6c1aa2a7b6ce2d49e435",
+        ),
+        linux(
+            "aarch64",
+            Backend::Cpu,
+            "llama-b11160-bin-ubuntu-arm64.tar.gz",
+            "4ffc2f68959e102219eaa8d007c9fd5b6e7d1cb298672c8945ec80b9f57b6076",
+        ),
+        cuda(
+            "x86_64",
+            Version2(12, 8),
+            (
+                "llama-b11160-bin-ubuntu-cuda-12.8-x64.tar.gz",
+                "8ed8d659383b6624ef2bd14ebd6984c8c1b1b2f13e4ba0c5c43f6038ca22591d",
+            ),
+            (
+                "cudart-llama-b11160-bin-ubuntu-cuda-12.8-x64.tar.gz",
+                "54776c67e34b536f6123b1a0697931f86f846f9f71baa9d86f550485fbbc9df1",
+            ),
+        ),
+        cuda(
+            "x86_64",
+            Version2(13, 4),
+            (
+                "llama-b11160-bin-ubuntu-cuda-13.4-x64.tar.gz",
+                "76983c34644683614a0d4983b7948b503dac76bfacc9f96a811c0ca146f103d4",
+            ),
+            (
+                "cudart-llama-b11160-bin-ubuntu-cuda-13.4-x64.tar.gz",
+                "14765bd08136c6838fbadf22f3484d2b9ad2be307ae0fa766ec42f4bb100b070",
+            ),
+        ),
+        cuda(
+            "aarch64",
+            Version2(13, 4),
+            (
+                "llama-b11160-bin-ubuntu-cuda-13.4-arm64.tar.gz",
+                "ef9d913faac8439c50249781191121aed06dfee13e8244d7421122fba48d487f",
+            ),
+            (
+                "cudart-llama-b11160-bin-ubuntu-cuda-13.4-arm64.tar.gz",
+                "2ccb86558da98dcb45e1210e3e88bada95edbc5c0e9867893c4b0840cf714e90",
+            ),
+        ),
+        linux(
+            "x86_64",
+            Backend::Vulkan,
+            "llama-b11160-bin-ubuntu-vulkan-x64.tar.gz",
+            "4dd1285b8b1554ce4c87904daaf0c9c0c38a5004187604ae2c6e3c5c212cb6f8",
+        ),
+        macos(
+            "aarch64",
+            Backend::Metal,
+            "llama-b11160-bin-macos-arm64.tar.gz",
+            "5679b3e952772a9f9a39f9d42d7f0eb3d4c424103fe56f5516507583a0c6e3fa",
+        ),
+        macos(
+            "x86_64",
+            Backend::Cpu,
+            "llama-b11160-bin-macos-x64.tar.gz",
+            "8c9029bb2491c9c39a497bbd3499d38df0b1c134006bc0e3ec6b5b37319955c8",
+        ),
     ],
 };
 
-/// The backend this host should use: `--backend`, else CUDA when a driver answers that some CUDA archive
-/// supports, else Vulkan when a loader and device are present, Metal on Apple silicon, else CPU.
-pub fn backend_for(facts: &HostFacts) -> Backend {
+/// The backend this host should use: `--backend`, else CUDA when the driver `nvidia-smi` reports runs one of
+/// the release's CUDA builds for this platform, else Vulkan when a loader and device are present and the release
+/// has a Vulkan build here, Metal on Apple silicon, else CPU.
+pub fn backend_for(release: &Release, facts: &HostFacts) -> Backend {
     if let Some(b) = facts.requested {
         return b;
     }
-    let cuda_ok = facts.nvidia_driver.is_some_and(|d| CUDA_DRIVERS.iter().any(|(_, min)| d >= *min));
-    match (facts.os.as_str(), facts.arch.as_str()) {
-        ("macos", "aarch64") => Backend::Metal,
-        ("linux", _) if cuda_ok && facts.arch == "x86_64" => Backend::Cuda,
-        ("linux", _) if facts.vulkan && facts.arch == "x86_64" => Backend::Vulkan,
+    let here = |backend: Backend| {
+        release.assets.iter().filter(move |a| a.os == facts.os && a.arch == facts.arch && a.backend == backend)
+    };
+    let driver_runs = |a: &Asset| match (facts.nvidia_driver, a.cuda.and_then(min_driver)) {
+        (Some(have), Some(min)) => have >= min,
+        _ => false,
+    };
+    match facts.os.as_str() {
+        "macos" if facts.arch == "aarch64" => Backend::Metal,
+        "linux" if here(Backend::Cuda).any(driver_runs) => Backend::Cuda,
+        "linux" if facts.vulkan && here(Backend::Vulkan).next().is_some() => Backend::Vulkan,
         _ => Backend::Cpu,
     }
 }
@@ -199,7 +252,7 @@ pub fn backend_for(facts: &HostFacts) -> Backend {
 /// The archive for this host in `release`, or a refusal that names what is missing (both versions for glibc
 /// and the driver) and what to do instead.
 pub fn choose(release: &Release, facts: &HostFacts) -> Result<Asset> {
-    let backend = backend_for(facts);
+    let backend = backend_for(release, facts);
     let platform = format!("{}/{}", facts.os, facts.arch);
     let mut candidates: Vec<&Asset> =
         release.assets.iter().filter(|a| a.os == facts.os && a.arch == facts.arch && a.backend == backend).collect();
@@ -219,12 +272,16 @@ pub fn choose(release: &Release, facts: &HostFacts) -> Result<Asset> {
             return Err(Error::usage("--backend cuda, but `nvidia-smi` reports no NVIDIA driver on this host")
                 .with_hint("install the NVIDIA driver (570.26 or newer for CUDA 12.8), or use --backend cpu"));
         };
-        let supported =
-            |a: &&&Asset| a.cuda.is_none_or(|c| CUDA_DRIVERS.iter().any(|(v, min)| *v == c && driver >= *min));
+        let supported = |a: &&&Asset| a.cuda.and_then(min_driver).is_some_and(|min| driver >= min);
         let Some(asset) = candidates.iter().find(supported) else {
+            let needs: Vec<String> = candidates
+                .iter()
+                .filter_map(|a| Some(format!("CUDA {}: driver {}", a.cuda?, min_driver(a.cuda?)?)))
+                .collect();
             return Err(Error::usage(format!(
-                "NVIDIA driver {driver} is older than every CUDA build of llama.cpp {} needs (CUDA 12.8: driver 570.26)",
-                release.release
+                "NVIDIA driver {driver} is older than every CUDA build of llama.cpp {} for {platform} needs ({})",
+                release.release,
+                needs.join(", ")
             ))
             .with_hint("update the NVIDIA driver, or use --backend vulkan or --backend cpu"));
         };
@@ -276,9 +333,9 @@ mod tests {
             ("CPU VPS, Ubuntu 24.04", host("linux", "x86_64", noble, None, false), Ok("bin-ubuntu-x64")),
             ("CPU VPS, Debian 12", host("linux", "x86_64", Some((2, 36)), None, false), Ok("bin-ubuntu-x64")),
             (
-                "new driver: the newest CUDA build",
+                "580 driver: the newest CUDA build",
                 host("linux", "x86_64", noble, Some((580, 95)), false),
-                Ok("cuda-12.8-x64"),
+                Ok("cuda-13.4-x64"),
             ),
             ("570 driver: CUDA 12.8", host("linux", "x86_64", noble, Some((570, 133)), false), Ok("cuda-12.8-x64")),
             (
@@ -305,8 +362,13 @@ mod tests {
             ),
             ("arm64 Ubuntu 24.04", host("linux", "aarch64", noble, None, false), Ok("bin-ubuntu-arm64")),
             (
-                "arm64 with an NVIDIA driver: CPU",
+                "arm64 with a 580 driver (GH200, DGX Spark): CUDA 13.4",
                 host("linux", "aarch64", noble, Some((580, 95)), false),
+                Ok("cuda-13.4-arm64"),
+            ),
+            (
+                "arm64 with a 570 driver: no arm64 CUDA 12 build, so CPU",
+                host("linux", "aarch64", noble, Some((570, 133)), false),
                 Ok("bin-ubuntu-arm64"),
             ),
             ("musl (Alpine)", host("linux", "x86_64", None, None, false), Err("could not be told")),
@@ -338,6 +400,7 @@ mod tests {
         old.requested = Some(Backend::Cuda);
         let e = choose(&PINNED, &old).unwrap_err();
         assert!(e.message.contains("driver 535.183 is older"), "{}", e.message);
+        assert!(e.message.contains("CUDA 12.8: driver 570.26") && e.message.contains("CUDA 13.4: driver 580.65"));
         let mut rocm = host("linux", "x86_64", Some((2, 39)), None, false);
         rocm.requested = Some(Backend::Rocm);
         let e = choose(&PINNED, &rocm).unwrap_err();

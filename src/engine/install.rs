@@ -67,30 +67,70 @@ impl Request {
                 (PINNED.release.into(), asset.name.into(), sha256, Some(size))
             }
         };
+        Self::new(release, name, sha256, size, mirror, &asset).with_companion(&asset, lock, published)
+    }
+
+    /// Another release, this host's asset name in it: with `sha256` given, that digest; else what the lock
+    /// pins for that exact archive; else the digest the release host publishes (then recorded in the lock).
+    pub fn custom(
+        release: &str,
+        sha256: Option<&str>,
+        facts: &HostFacts,
+        mirror: Option<&str>,
+        lock: &crate::lockfile::LockFile,
+        published: &Published,
+    ) -> Result<Self> {
+        let build = release.strip_prefix('b').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if build.is_none() {
+            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b11160")));
+        }
+        let asset = super::backend::choose(&PINNED, facts)?;
+        let name = asset.name.replace(PINNED.release, release);
+        let (sha256, size) = match (sha256, lock.engines.iter().find(|e| e.release == release && e.asset == name)) {
+            (Some(s), _) if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                return Err(Error::usage(format!("--sha256 {s:?} is not 64 hex digits")));
+            }
+            (Some(s), _) => (s.to_ascii_lowercase(), None),
+            (None, Some(e)) => (e.sha256.clone(), e.size),
+            (None, None) => published(release, &name).map(|(s, n)| (s, Some(n)))?,
+        };
+        Self::new(release.into(), name, sha256, size, mirror, &asset).with_companion(&asset, lock, published)
+    }
+
+    fn new(
+        release: String,
+        asset: String,
+        sha256: String,
+        size: Option<u64>,
+        mirror: Option<&str>,
+        of: &Asset,
+    ) -> Self {
         Self {
             release,
-            asset: name,
+            asset,
             sha256,
             mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
             size,
-            backend: asset.backend,
+            backend: of.backend,
             companion: None,
         }
-        .with_companion(&asset, lock, published)
     }
 
-    /// The asset's companion for this request's release: the lock's pin, else the release host's digest.
+    /// The asset's companion for this request's release: the lock's pin, else the pinned table's (for the
+    /// pinned release), else the release host's digest.
     fn with_companion(
         mut self,
         asset: &Asset,
         lock: &crate::lockfile::LockFile,
         published: &Published,
     ) -> Result<Self> {
-        let Some(name) = asset.companion else { return Ok(self) };
+        let Some((name, pinned)) = asset.companion else { return Ok(self) };
         let name = name.replace(PINNED.release, &self.release);
-        self.companion = Some(match lock.engines.iter().find(|e| e.asset == name) {
-            Some(e) => Companion { asset: name, sha256: e.sha256.clone(), size: e.size },
-            None => {
+        let pinned = pinned.filter(|_| self.release == PINNED.release);
+        self.companion = Some(match (lock.engines.iter().find(|e| e.asset == name), pinned) {
+            (Some(e), _) => Companion { asset: name, sha256: e.sha256.clone(), size: e.size },
+            (None, Some(sha256)) => Companion { asset: name, sha256: sha256.into(), size: None },
+            (None, None) => {
                 let (sha256, size) = published(&self.release, &name)?;
                 Companion { asset: name, sha256, size: Some(size) }
             }
@@ -125,27 +165,6 @@ impl Request {
             sha256: self.sha256.clone(),
             size: self.size,
         }
-    }
-
-    /// Another release with its sha256, for this host's asset name in it.
-    pub fn custom(release: &str, sha256: &str, facts: &HostFacts, mirror: Option<&str>) -> Result<Self> {
-        let build = release.strip_prefix('b').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if build.is_none() {
-            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b10809")));
-        }
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::usage(format!("--sha256 {sha256:?} is not 64 hex digits")));
-        }
-        let asset = super::backend::choose(&PINNED, facts)?;
-        Ok(Self {
-            asset: asset.name.replace(PINNED.release, release),
-            release: release.into(),
-            sha256: sha256.to_ascii_lowercase(),
-            mirror: mirror.unwrap_or(DEFAULT_MIRROR).trim_end_matches('/').into(),
-            size: None,
-            backend: asset.backend,
-            companion: None,
-        })
     }
 
     pub fn url(&self) -> String {
@@ -235,7 +254,17 @@ pub fn published_digest(api: &str, release: &str, asset: &str) -> Result<(String
 /// The check an unpacked binary passes before it takes its name: it runs, reports the release's build (a build 0
 /// is one made without git history), takes every flag in `argv`, and a GPU build lists its device.
 pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, req: &Request, argv: &[String]) -> Result<()> {
-    let release = &req.release;
+    check_binary(host, binary, &req.release, req.backend, argv)
+}
+
+/// [`check_unpacked`] for any llama-server of `release` and `backend` (an archive's, or one `engine build` made).
+pub fn check_binary(
+    host: &dyn crate::host::Host,
+    binary: &Path,
+    release: &str,
+    backend: super::backend::Backend,
+    argv: &[String],
+) -> Result<()> {
     let build: u64 = release.trim_start_matches('b').parse().unwrap_or(0);
     let e = super::probe(host, binary, super::Source::Installed)?;
     if e.version.build != 0 && e.version.build != build {
@@ -246,11 +275,11 @@ pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, req: &Request
         )));
     }
     e.check(argv)?;
-    if req.backend == super::backend::Backend::Cpu {
+    if backend == super::backend::Backend::Cpu {
         return Ok(());
     }
     let devices = super::devices(host, binary).unwrap_or_default();
-    if devices.iter().any(|(b, _)| *b == req.backend) {
+    if devices.iter().any(|(b, _)| *b == backend) {
         return Ok(());
     }
     let listed = devices.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("; ");
@@ -258,12 +287,12 @@ pub fn check_unpacked(host: &dyn crate::host::Host, binary: &Path, req: &Request
     Err(Error::failure(format!(
         "{} ({} build) lists no {} device (`--list-devices`: {listed}); nothing was installed",
         binary.display(),
-        req.backend,
-        req.backend
+        backend,
+        backend
     ))
     .with_hint(format!(
         "the {} driver or runtime is missing or too old for this build; `--backend cpu` installs the CPU build",
-        req.backend
+        backend
     )))
 }
 
@@ -348,12 +377,12 @@ fn companion(req: &Request, c: &Companion, engine_dir: &Path, staging: &Path, un
     Ok(())
 }
 
-/// The one top folder every entry of an archive lies under.
-fn first_folder(archive: impl Read) -> Result<String> {
+/// The one top folder every entry of an archive lies under (the first entry's; [`unpack`] checks the rest).
+pub fn first_folder(archive: impl Read) -> Result<String> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut entries = tar.entries().map_err(|e| Error::failure(format!("not a tar.gz archive: {e}")))?;
     let first = entries
-        .next()
+        .find(|e| e.as_ref().map_or(true, |e| !e.header().entry_type().is_pax_global_extensions()))
         .ok_or_else(|| Error::failure("an empty archive"))?
         .map_err(|e| Error::failure(format!("damaged archive: {e}")))?;
     let path = first.path().map_err(|e| Error::failure(format!("bad entry name: {e}")))?.into_owned();
@@ -366,7 +395,13 @@ fn first_folder(archive: impl Read) -> Result<String> {
 }
 
 /// Stream the archive into `out`, hashing as it comes; a wrong sha256 or size is an error and `out` is thrown away.
-fn download(url: &str, sha256: &str, size: Option<u64>, mut out: &std::fs::File) -> Result<()> {
+fn download(url: &str, sha256: &str, size: Option<u64>, out: &std::fs::File) -> Result<()> {
+    fetch(url, Some(sha256), size, out).map(|_| ())
+}
+
+/// [`download`], where the digest may be unknown (`None`: first use, the caller pins what it returns): the
+/// sha256 and size of what came.
+pub fn fetch(url: &str, sha256: Option<&str>, size: Option<u64>, mut out: &std::fs::File) -> Result<(String, u64)> {
     let url = url.to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -402,26 +437,35 @@ fn download(url: &str, sha256: &str, size: Option<u64>, mut out: &std::fs::File)
             .with_hint("the mirror served another file; check --mirror or the lock's engine entry"));
     }
     let got = hex(&hasher.finalize());
-    if got != sha256 {
+    if let Some(sha256) = sha256.filter(|want| *want != got) {
         return Err(Error::failure(format!(
-            "{url}: sha256 {got} does not match the pinned {} ({total} bytes); nothing was installed",
-            sha256
+            "{url}: sha256 {got} does not match the pinned {sha256} ({total} bytes); nothing was installed"
         ))
         .with_hint("the mirror served other bytes; try again, or check --mirror"));
     }
-    out.sync_all().map_err(|e| Error::io("cannot sync the archive".to_string(), &e))
+    out.sync_all().map_err(|e| Error::io("cannot sync the archive".to_string(), &e))?;
+    Ok((got, total))
 }
 
 /// Unpack a `.tar.gz` whose every entry lies under `top/` into `into`, refusing anything that could escape it.
 pub fn unpack(archive: impl Read, top: &str, into: &Path) -> Result<()> {
+    unpack_at_most(archive, top, into, MAX_ENTRIES)
+}
+
+/// [`unpack`] with another bound on the entries (a source tree holds thousands of files).
+pub fn unpack_at_most(archive: impl Read, top: &str, into: &Path, max_entries: usize) -> Result<()> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let entries = tar.entries().map_err(|e| Error::failure(format!("not a tar.gz archive: {e}")))?;
     let mut symlinks = Vec::new();
     for (count, entry) in entries.enumerate() {
-        if count >= MAX_ENTRIES {
-            return Err(Error::failure(format!("more than {MAX_ENTRIES} entries; refusing")));
+        if count >= max_entries {
+            return Err(Error::failure(format!("more than {max_entries} entries; refusing")));
         }
         let mut entry = entry.map_err(|e| Error::failure(format!("damaged archive: {e}")))?;
+        // GitHub's tag archives open with a pax global header (the commit): metadata, not an entry.
+        if entry.header().entry_type().is_pax_global_extensions() {
+            continue;
+        }
         let raw = entry.path().map_err(|e| Error::failure(format!("bad entry name: {e}")))?.into_owned();
         let rel = inside(&raw, top)?;
         let target = into.join(&rel);
@@ -574,25 +618,31 @@ mod tests {
             ..HostFacts::default()
         };
         let linux = facts("linux", "x86_64");
-        let r = Request::custom("b11000", &"A".repeat(64), &linux, Some("http://m/")).unwrap();
-        assert_eq!(r.url(), "http://m/b11000/llama-b11000-bin-ubuntu-x64.tar.gz");
-        assert_eq!((r.folder().as_str(), r.sha256.as_str()), ("llama-b11000", "a".repeat(64).as_str()));
-        assert!(Request::custom("11000", &"a".repeat(64), &linux, None).is_err());
-        assert!(Request::custom("b1", "abc", &linux, None).is_err());
         let lock = crate::lockfile::LockFile::default();
         let asked = std::cell::RefCell::new(Vec::new());
         let release_host = |release: &str, asset: &str| -> Result<(String, u64)> {
             asked.borrow_mut().push(format!("{release}/{asset}"));
             Err(Error::failure("no release host in this test"))
         };
+        let custom =
+            |r: &str, s: Option<&str>, f: &HostFacts| Request::custom(r, s, f, Some("http://m/"), &lock, &release_host);
+        let r = custom("b11000", Some(&"A".repeat(64)), &linux).unwrap();
+        assert_eq!(r.url(), "http://m/b11000/llama-b11000-bin-ubuntu-x64.tar.gz");
+        assert_eq!((r.folder().as_str(), r.sha256.as_str()), ("llama-b11000", "a".repeat(64).as_str()));
+        assert!(custom("11000", Some(&"a".repeat(64)), &linux).is_err());
+        assert!(custom("b1", Some("abc"), &linux).is_err());
+        assert!(asked.borrow().is_empty(), "a digest given asks the release host nothing");
         let pinned = |f: &HostFacts| Request::locked_or_pinned(&lock, f, None, &release_host);
         assert!(pinned(&facts("freebsd", "x86_64")).unwrap_err().message.contains("freebsd/x86_64"));
         let p = pinned(&facts("macos", "aarch64")).unwrap();
-        assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b10809/llama-b10809-bin-macos-arm64.tar.gz"));
-        assert!(asked.borrow().is_empty(), "a pinned archive asks the release host nothing");
-        // An archive no published source pins takes the release host's digest: it is asked for exactly that asset.
-        let cuda = HostFacts { nvidia_driver: Some(super::super::backend::Version2(575, 51)), ..linux };
-        assert!(pinned(&cuda).is_err());
-        assert_eq!(*asked.borrow(), ["b10809/llama-b10809-bin-ubuntu-cuda-12.8-x64.tar.gz"]);
+        assert_eq!(p.url(), format!("{DEFAULT_MIRROR}/b11160/llama-b11160-bin-macos-arm64.tar.gz"));
+        let cuda = HostFacts { nvidia_driver: Some(super::super::backend::Version2(575, 51)), ..linux.clone() };
+        let c = pinned(&cuda).unwrap();
+        assert_eq!(c.asset, "llama-b11160-bin-ubuntu-cuda-12.8-x64.tar.gz");
+        assert_eq!(c.companion.unwrap().asset, "cudart-llama-b11160-bin-ubuntu-cuda-12.8-x64.tar.gz");
+        assert!(asked.borrow().is_empty(), "a pinned archive and its companion ask the release host nothing");
+        // Another release with no digest given nor locked takes the release host's: asked for exactly that asset.
+        assert!(custom("b11200", None, &linux).is_err());
+        assert_eq!(*asked.borrow(), ["b11200/llama-b11200-bin-ubuntu-x64.tar.gz"]);
     }
 }

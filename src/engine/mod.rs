@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod backend;
+pub mod build;
 pub mod install;
 
 use std::path::{Path, PathBuf};
@@ -226,6 +227,45 @@ pub fn parse_devices(text: &str) -> Vec<(backend::Backend, String)> {
         .collect()
 }
 
+/// Where the model went, as llama-server logs it when it loads one: `load_tensors: offloaded 29/29 layers to GPU`
+/// and a `<buffer> model buffer size = N MiB` line per device (`CUDA0`, `CPU_Mapped`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub offloaded: u32,
+    pub layers: u32,
+    /// Each buffer's name and MiB, in the log's order.
+    pub buffers: Vec<(String, f64)>,
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} layers on the GPU", self.offloaded, self.layers)?;
+        let buffers: Vec<String> = self.buffers.iter().map(|(b, mib)| format!("{b} {mib:.0} MiB")).collect();
+        if !buffers.is_empty() {
+            write!(f, " (model buffers: {})", buffers.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The placement of the last model load in `log` (a log holds every restart; the last one is what runs).
+pub fn placement(log: &str) -> Option<Placement> {
+    let mut found: Option<Placement> = None;
+    for line in log.lines() {
+        if let Some(rest) = line.split("offloaded ").nth(1).filter(|r| r.contains("layers to GPU")) {
+            let counts = rest.split_whitespace().next()?;
+            let (done, all) = counts.split_once('/')?;
+            found = Some(Placement { offloaded: done.parse().ok()?, layers: all.parse().ok()?, buffers: Vec::new() });
+        } else if let (Some(p), Some((name, size))) = (found.as_mut(), line.split_once(" model buffer size =")) {
+            let name = name.rsplit(':').next().unwrap_or(name).trim().to_string();
+            if let Some(mib) = size.split_whitespace().next().and_then(|n| n.parse().ok()) {
+                p.buffers.push((name, mib));
+            }
+        }
+    }
+    found
+}
+
 /// What this host says about its C library, NVIDIA driver and Vulkan, for the choice of the archive: `getconf
 /// GNU_LIBC_VERSION`, `nvidia-smi --query-gpu=driver_version`, `vulkaninfo --summary` (a GPU listed).
 pub fn host_facts(host: &dyn Host, requested: Option<backend::Backend>) -> backend::HostFacts {
@@ -239,9 +279,19 @@ pub fn host_facts(host: &dyn Host, requested: Option<backend::Backend>) -> backe
         .and_then(|t| backend::Version2::parse(t.lines().next().unwrap_or("")));
     let nvidia_driver = out("nvidia-smi", &["--query-gpu=driver_version", "--format=csv,noheader"])
         .and_then(|t| t.lines().filter_map(backend::Version2::parse).min());
-    let vulkan =
-        linux && out("vulkaninfo", &["--summary"]).is_some_and(|t| t.contains("deviceName") && !t.contains("llvmpipe"));
+    let vulkan = linux && vulkan_gpu(host).is_some();
     backend::HostFacts { os: host.os().into(), arch: host.arch().into(), glibc, nvidia_driver, vulkan, requested }
+}
+
+/// The first GPU `vulkaninfo --summary` lists (`deviceName = AMD Radeon RX 7900 XTX (RADV NAVI31)`); a software
+/// renderer (llvmpipe, lavapipe) is not one.
+pub fn vulkan_gpu(host: &dyn Host) -> Option<String> {
+    let out = host.run("vulkaninfo", &["--summary"], Duration::from_secs(10)).filter(|o| o.status == 0)?;
+    out.stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("deviceName")?.trim_start().strip_prefix('=').map(str::trim))
+        .find(|name| !name.contains("llvmpipe") && !name.contains("lavapipe"))
+        .map(String::from)
 }
 
 /// Find llama-server: `--engine`, then `CLAWLOCAL_LLAMA_SERVER`, then clawlocal's own install dir, then `PATH`.
@@ -306,6 +356,24 @@ pub fn probe(host: &dyn Host, path: &Path, source: Source) -> Result<Engine> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_last_loads_placement_is_read_from_the_log() {
+        let log = "load_tensors: offloading 0 repeating layers to GPU\n\
+                   load_tensors: offloaded 0/29 layers to GPU\n\
+                   load_tensors:   CPU_Mapped model buffer size =  1005.00 MiB\n\
+                   srv  main: restarting\n\
+                   load_tensors: offloading output layer to GPU\n\
+                   load_tensors: offloaded 29/29 layers to GPU\n\
+                   load_tensors:        CUDA0 model buffer size =   934.95 MiB\n\
+                   load_tensors:   CPU_Mapped model buffer size =    70.03 MiB\n";
+        let p = placement(log).unwrap();
+        assert_eq!((p.offloaded, p.layers), (29, 29));
+        assert_eq!(p.buffers, [("CUDA0".to_string(), 934.95), ("CPU_Mapped".to_string(), 70.03)]);
+        assert_eq!(p.to_string(), "29/29 layers on the GPU (model buffers: CUDA0 935 MiB, CPU_Mapped 70 MiB)");
+        assert_eq!(placement(&log[..log.find("srv").unwrap()]).unwrap().offloaded, 0);
+        assert_eq!(placement("main: server is listening"), None);
+    }
+
     #[test]
     fn devices_are_read_from_list_devices() {
         use super::backend::Backend;

@@ -172,7 +172,14 @@ fn engine_to_install(
             "copy a llama-server onto this machine and pass --engine PATH, or run once without --offline",
         )));
     }
-    let facts = crate::engine::host_facts(host, d.backend);
+    // The build the profile runs on: its GPU's backend, and the CPU build for a CPU profile even on a GPU host (a
+    // CUDA build needs a newer glibc and ten times the download for nothing). macOS has one build per arch.
+    let for_profile = match d.profile.accelerator.as_ref() {
+        Some(acc) => Some(acc.kind.backend()),
+        None if host.os() == "macos" => None,
+        None => Some(crate::engine::backend::Backend::Cpu),
+    };
+    let facts = crate::engine::host_facts(host, d.backend.or(for_profile));
     let api = host.env_nonempty("CLAWLOCAL_ENGINE_API");
     let api = api.as_deref().unwrap_or(crate::engine::install::DEFAULT_RELEASES_API).to_string();
     let published = |release: &str, asset: &str| crate::engine::install::published_digest(&api, release, asset);
@@ -228,6 +235,10 @@ fn gpu_missing(d: &Desired, layout: &Layout, host: &dyn Host) -> Option<String> 
     match kind {
         AcceleratorKind::Cuda if crate::hardware::nvidia(host).is_none() => Some(format!(
             "profile {} is for a CUDA GPU, and this host has none (`nvidia-smi` does not answer)",
+            d.profile.name
+        )),
+        AcceleratorKind::Vulkan if crate::engine::vulkan_gpu(host).is_none() => Some(format!(
+            "profile {} is for a Vulkan GPU, and this host has none (`vulkaninfo --summary` lists no GPU)",
             d.profile.name
         )),
         AcceleratorKind::Metal if host.os() != "macos" => {

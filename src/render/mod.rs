@@ -20,8 +20,9 @@ use crate::profile::{AcceleratorKind, Profile, ServiceKind};
 /// The first line of every file clawlocal renders; a file at the path without it is the user's, never replaced.
 pub const MANAGED_MARK: &str = "Managed by clawlocal";
 /// The official llama.cpp server images, at the pinned release.
-pub const IMAGE_CPU: &str = "ghcr.io/ggml-org/llama.cpp:server-b10809";
-pub const IMAGE_CUDA: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b10809";
+pub const IMAGE_CPU: &str = "ghcr.io/ggml-org/llama.cpp:server-b11160";
+pub const IMAGE_CUDA: &str = "ghcr.io/ggml-org/llama.cpp:server-cuda-b11160";
+pub const IMAGE_VULKAN: &str = "ghcr.io/ggml-org/llama.cpp:server-vulkan-b11160";
 /// Where the compose service sees the model's Hub cache folder.
 const MODEL_MOUNT: &str = "/models";
 
@@ -113,7 +114,13 @@ fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
     ctx.insert("engine", &engine);
     ctx.insert("description", &format!("clawlocal: llama-server for OpenClaw ({})", spec.server.alias));
     ctx.insert("api_key_file", &key);
-    ctx.insert("cuda", &spec.profile.accelerator.as_ref().is_some_and(|a| a.kind == AcceleratorKind::Cuda));
+    let kind = spec.profile.accelerator.as_ref().map(|a| a.kind);
+    ctx.insert("cuda", &(kind == Some(AcceleratorKind::Cuda)));
+    ctx.insert("vulkan", &(kind == Some(AcceleratorKind::Vulkan)));
+    // A GPU driver may map executable memory (CUDA's JIT, some Vulkan drivers): no MemoryDenyWriteExecute.
+    ctx.insert("gpu", &kind.is_some_and(AcceleratorKind::discrete));
+    ctx.insert("gpu_groups", &layout.gpu_groups.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>());
+    ctx.insert("gpu_gids", &layout.gpu_groups.iter().map(|(_, g)| g.to_string()).collect::<Vec<_>>());
     ctx.insert("mlock", &spec.server.mlock);
     let memory_max = memory_max(spec.profile);
     ctx.insert("memory_max", &memory_max);
@@ -144,7 +151,11 @@ fn render(target: Target, spec: &UnitSpec<'_>) -> Result<Rendered> {
             });
             ctx.insert("args", &argv);
             ctx.insert("service", COMPOSE_SERVICE);
-            let pinned = if spec.profile.accelerator.is_some() { IMAGE_CUDA } else { IMAGE_CPU };
+            let pinned = match kind {
+                Some(AcceleratorKind::Cuda) => IMAGE_CUDA,
+                Some(AcceleratorKind::Vulkan) => IMAGE_VULKAN,
+                _ => IMAGE_CPU,
+            };
             ctx.insert("image", &checked("CLAWLOCAL_ENGINE_IMAGE", layout.engine_image.as_deref().unwrap_or(pinned))?);
             ctx.insert("port_binding", &format!("127.0.0.1:{0}:{0}", spec.port));
             ctx.insert("model_dir", &repo_dir);

@@ -4,7 +4,7 @@ use crate::support::{Ctx, bundled_profiles};
 fn plan_json_selects_a_fitting_model_with_enough_context_for_every_bundled_profile() {
     let ctx = Ctx::new();
     let names = bundled_profiles();
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), 16);
     let mut params = std::collections::BTreeMap::new();
     for name in &names {
         let run = ctx.run(&["plan", "--profile", name, "--offline", "--json"]);

@@ -515,7 +515,8 @@ fn the_json_documents_conform_to_their_schemas() {
 /// No llama-server anywhere: init installs the archive the lock pins for this host (from a local mirror standing
 /// in for the release host) as a step before the model's download, and reaches a green doctor in one command; a
 /// second run installs nothing. A tampered archive, a wrong size or a binary of another build is refused before
-/// a byte of the model is fetched, with nothing installed.
+/// a byte of the model is fetched, with nothing installed. The host has a FAKE `nvidia-smi` (a 580 driver): a CPU
+/// profile still gets the CPU build, not the CUDA one.
 #[test]
 fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive() {
     if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
@@ -530,6 +531,12 @@ fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive()
         ("/b99998/llama-b99998-bin-ubuntu-x64.tar.gz".to_string(), other_build.clone()),
     ]));
     let s = Sandbox::new();
+    let fakebin = s.ctx.dir.path().join("fakebin");
+    std::fs::create_dir_all(&fakebin).unwrap();
+    let smi = fakebin.join("nvidia-smi");
+    std::fs::write(&smi, "#!/bin/sh\necho 580.95.05\n").unwrap();
+    std::fs::set_permissions(&smi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", fakebin.display());
     let lock = s.ctx.home().join(".local/state/clawlocal/clawlocal.lock");
     let pin = |release: &str, sha: &str, size: usize| {
         std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
@@ -547,7 +554,7 @@ fn init_installs_the_engine_first_when_there_is_none_and_refuses_a_bad_archive()
         let out = s
             .ctx
             .command()
-            .env("PATH", "/usr/bin:/bin")
+            .env("PATH", &path)
             .env("HF_ENDPOINT", s.hub.endpoint())
             .env("HF_HUB_CACHE", s.ctx.dir.path().join("hub"))
             .env("OPENCLAW_CONFIG_PATH", s.ctx.dir.path().join("openclaw/openclaw.json"))

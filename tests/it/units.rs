@@ -40,6 +40,13 @@ fn render(ctx: &Ctx, scope: &str, target: &str, profile: &str, engine: &Path, ou
 }
 
 /// `Overall exposure level for clawlocal-llm.service: 1.2 OK 🙂` → 1.2
+/// The GPU groups of this host's /etc/group, as the renderer reads them.
+fn host_gpu_groups() -> Vec<String> {
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let names: Vec<String> = groups.lines().filter_map(|l| l.split(':').next()).map(String::from).collect();
+    ["render", "video"].iter().map(|s| s.to_string()).filter(|g| names.contains(g)).collect()
+}
+
 fn exposure(analyze: &Path, unit: &Path) -> f64 {
     let out = Command::new(analyze).args(["security", "--offline=true"]).arg(unit).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -90,7 +97,13 @@ fn units_system_unit_of_every_profile_verifies_and_scores_at_most_2() {
         assert!(text.lines().next().unwrap().contains("Managed by clawlocal"), "{profile}");
         let cuda = text.contains("char-nvidia-uvm");
         assert_eq!(cuda, profile.starts_with("gpu-"), "{profile}: NVIDIA devices exactly on GPU profiles");
-        assert_eq!(text.contains("PrivateDevices=yes"), !cuda, "{profile}");
+        let vulkan = text.contains("DeviceAllow=char-drm rw");
+        assert_eq!(vulkan, profile.starts_with("vulkan-"), "{profile}: DRM nodes exactly on Vulkan profiles");
+        assert_eq!(text.contains("PrivateDevices=yes"), !cuda && !vulkan, "{profile}");
+        assert_eq!(text.contains("MemoryDenyWriteExecute=yes"), !cuda && !vulkan, "{profile}");
+        if vulkan && host_gpu_groups().contains(&"render".to_string()) {
+            assert!(text.contains("SupplementaryGroups=render"), "{profile}: the render group joins the unit");
+        }
     }
     // The scores go into the closing note: `cargo test units_system -- --nocapture`.
     let _ = writeln!(std::io::stderr(), "exposure scores: {}", scores.join(", "));
@@ -155,7 +168,7 @@ fn units_compose_file_validates_against_the_compose_spec_and_publishes_loopback_
     let validator = compose_schema();
     let ctx = Ctx::new();
     let engine = fake_engine(&ctx.dir.path().join("bin"));
-    for profile in ["vps-8gb", "gpu-24gb"] {
+    for profile in ["vps-8gb", "gpu-24gb", "vulkan-16gb"] {
         let out = ctx.dir.path().join(profile);
         let run = render(&ctx, "user", "compose", profile, &engine, &out);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -174,7 +187,19 @@ fn units_compose_file_validates_against_the_compose_spec_and_publishes_loopback_
             svc["healthcheck"]["test"].as_array().unwrap().iter().any(|t| t.as_str().unwrap().ends_with("/health"))
         );
         let image = svc["image"].as_str().unwrap();
-        assert_eq!(image.contains("cuda"), profile.starts_with("gpu"), "{image}");
+        assert_eq!(image.contains("server-cuda-"), profile.starts_with("gpu"), "{image}");
+        assert_eq!(image.contains("server-vulkan-"), profile.starts_with("vulkan"), "{image}");
+        assert_eq!(
+            svc["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia",
+            profile.starts_with("gpu")
+        );
+        let dri = svc["devices"].as_array().is_some_and(|d| d.iter().any(|d| d == "/dev/dri:/dev/dri"));
+        assert_eq!(dri, profile.starts_with("vulkan"), "{profile}: /dev/dri exactly for Vulkan");
+        if profile.starts_with("vulkan") && !host_gpu_groups().is_empty() {
+            let gids: Vec<String> =
+                svc["group_add"].as_array().unwrap().iter().map(|g| g.as_str().unwrap().to_string()).collect();
+            assert!(gids.iter().all(|g| g.parse::<u32>().is_ok()) && !gids.is_empty(), "numeric host gids: {gids:?}");
+        }
         let command: Vec<&str> = svc["command"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         assert!(command.windows(2).any(|w| w == ["--api-key-file", "/run/secrets/api-key"]));
     }

@@ -76,6 +76,11 @@ pub fn llama_quantize(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// The llama.cpp source tree the test llama-server is built from, packed as a `.tar.gz` (top folder `llama.cpp/`).
+pub fn llama_source(test: &str) -> Option<PathBuf> {
+    part("CLAWLOCAL_TEST_LLAMA_SRC", "llama-cpp-python-", "llama.cpp-src.tar.gz", "the llama.cpp source archive", test)
+}
+
 pub fn openclaw(test: &str) -> Option<PathBuf> {
     part("CLAWLOCAL_TEST_OPENCLAW", "openclaw-", "bin/openclaw", "the OpenClaw CLI", test)
 }
