@@ -99,11 +99,24 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Show what is installed, where, and whether it runs
     Status,
+    /// Find the model servers running here (Ollama, LM Studio, vLLM, SGLang, MLX, LiteLLM, tinygrad, any
+    /// OpenAI-compatible one): their models, each model's served context and tool support
+    Backends(BackendsArgs),
     /// Undo `init` from its receipt
     Uninstall(UninstallArgs),
     /// Write (or check) the JSON schemas in schemas/ [for developers]
     #[command(hide = true)]
     Schemas(SchemasArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackendsArgs {
+    /// Also ask the server at this URL (repeatable); its kind is told from the routes it answers
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+    /// The API key servers want, from a file only you can read (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,18 +330,22 @@ pub enum OpenclawCommand {
 
 #[derive(Debug, Args)]
 pub struct PatchArgs {
-    /// llama-server's OpenAI-compatible endpoint, e.g. http://127.0.0.1:8765/v1
-    #[arg(long, value_name = "URL")]
-    pub base_url: String,
-    /// The model id OpenClaw sends (llama-server's --alias)
-    #[arg(long, value_name = "ID")]
-    pub model_id: String,
+    /// A server another tool runs: its models, context and tool support are read from it, and the provider
+    /// entry is the one OpenClaw needs for that kind [default: clawlocal's llama-server, all given by hand]
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::backends::Kind>,
+    /// The server's endpoint, e.g. http://127.0.0.1:8765/v1 [with --backend: the kind's default address]
+    #[arg(long, value_name = "URL", required_unless_present = "backend")]
+    pub base_url: Option<String>,
+    /// The model id OpenClaw sends (llama-server's --alias) [with --backend: the server's only model]
+    #[arg(long, value_name = "ID", required_unless_present = "backend")]
+    pub model_id: Option<String>,
     /// Display name [default: "<ID> (local)"]
     #[arg(long, value_name = "NAME")]
     pub model_name: Option<String>,
-    /// The server's context in tokens (OpenClaw needs at least 16000)
-    #[arg(long, value_name = "N")]
-    pub context_window: u32,
+    /// The server's context in tokens (OpenClaw needs at least 16000) [with --backend: what the server serves]
+    #[arg(long, value_name = "N", required_unless_present = "backend")]
+    pub context_window: Option<u32>,
     /// Output cap per answer [default: 4096, at most a quarter of the context]
     #[arg(long, value_name = "N")]
     pub max_tokens: Option<u32>,
@@ -338,6 +355,9 @@ pub struct PatchArgs {
     /// A file (mode 0600) holding the server's API key [default: clawlocal's key file when present]
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
+    /// The environment variable holding the server's API key: written as a SecretRef, never the key itself
+    #[arg(long, value_name = "NAME", conflicts_with = "api_key_file")]
+    pub api_key_env: Option<String>,
     /// Set gateway.mode when the config has none (a new config needs it for `openclaw gateway`)
     #[arg(long, value_name = "MODE", value_parser = ["local", "remote"])]
     pub gateway_mode: Option<String>,

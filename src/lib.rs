@@ -1,6 +1,7 @@
 //! clawlocal: provision a local llama-server model for OpenClaw from a hardware profile.
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod backends;
 pub mod catalog;
 pub mod change;
 pub mod cli;

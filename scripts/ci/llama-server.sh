@@ -62,8 +62,10 @@ if [ -x "$OUT/llama-server" ] && [ -x "$OUT/llama-quantize" ] && [ "$(cat "$OUT/
     exit 0
 fi
 
-# ccache keyed on content, kept in the cache so a rebuild from a fresh temp dir still hits.
-export CCACHE_DIR="$CACHE/ccache" CCACHE_BASEDIR="$WORK" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=2G
+# ccache keyed on content, kept in the cache so a rebuild from a fresh temp dir still hits. The locale is fixed
+# as `clawlocal engine build` fixes it (ccache hashes LANG and LC_*), so that build hits these entries.
+export CCACHE_DIR="$CACHE/ccache" CCACHE_BASEDIR="$WORK" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=2G LANG=C LC_ALL=C
+unset LC_CTYPE LC_MESSAGES
 log "configuring llama.cpp ${COMMIT:-unknown}"
 CCACHE=$(command -v ccache)
 (cd "$WORK" && cmake -S "$SRC" -B "$WORK/build" -G Ninja \

@@ -1,5 +1,6 @@
 //! One module per subcommand: thin orchestration over the library, printing through `Printer`.
 
+pub mod backends;
 pub mod doctor;
 pub mod engine;
 pub mod init;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
         Command::Doctor(args) => doctor::run(args, global, host, printer),
         Command::Status => status::run(global, host, printer),
+        Command::Backends(args) => backends::run(args, host, printer),
         Command::Uninstall(args) => uninstall::run(args, global, host, printer),
     }
 }

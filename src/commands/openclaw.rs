@@ -24,7 +24,7 @@ pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer:
     let records = records_path(&layout);
     let outcome = match cmd {
         OpenclawCommand::Patch(args) => {
-            let spec = spec(args, &layout)?;
+            let spec = spec(args, &layout, host)?;
             file::patch_file(
                 host,
                 &layout.openclaw_config,
@@ -40,8 +40,11 @@ pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer:
     Ok(Exit::Success)
 }
 
-fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
-    let url = args.base_url.trim_end_matches('/');
+fn spec(args: &PatchArgs, layout: &Layout, host: &dyn Host) -> Result<PatchSpec> {
+    if let Some(kind) = args.backend {
+        return server_spec(kind, args, host);
+    }
+    let url = args.base_url.as_deref().unwrap_or_default().trim_end_matches('/');
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
         return Err(Error::usage(format!("--base-url {url:?} is not an http(s) URL"))
@@ -51,34 +54,77 @@ fn spec(args: &PatchArgs, layout: &Layout) -> Result<PatchSpec> {
         return Err(Error::usage(format!("--base-url {url} does not end in /v1"))
             .with_hint("OpenClaw's openai-completions API appends /chat/completions to the base URL: use …/v1"));
     }
-    if args.model_id.trim().is_empty() || args.model_id.chars().any(char::is_control) {
-        return Err(Error::usage("--model-id must be a non-empty name without control characters"));
-    }
-    if args.context_window < MIN_CONTEXT {
+    let model_id = args.model_id.clone().unwrap_or_default();
+    let context_window = args.context_window.unwrap_or_default();
+    if context_window < MIN_CONTEXT {
         return Err(Error::usage(format!(
-            "--context-window {} is below OpenClaw's minimum of {MIN_CONTEXT} tokens",
-            args.context_window
+            "--context-window {context_window} is below OpenClaw's minimum of {MIN_CONTEXT} tokens"
         ))
         .with_hint("run llama-server with a larger -c (clawlocal plan picks one that fits) and pass that"));
-    }
-    let max_tokens = args.max_tokens.unwrap_or_else(|| 4096.min(args.context_window / 4));
-    if max_tokens == 0 || max_tokens >= args.context_window {
-        return Err(Error::usage(format!("--max-tokens {max_tokens} must be between 1 and the context window")));
     }
     let api_key = match args.api_key_file.clone().or_else(|| Some(layout.api_key_file()).filter(|p| p.exists())) {
         Some(path) => read_key(&path)?,
         None => NO_KEY.to_string(),
     };
+    finish(args, url.to_string(), api_key, model_id, context_window, None)
+}
+
+/// `--backend K`: the server asked what it serves, the model chosen, and the context contract kept (never above
+/// what it serves, never below OpenClaw's minimum) before anything is written.
+fn server_spec(kind: crate::backends::Kind, args: &PatchArgs, host: &dyn Host) -> Result<PatchSpec> {
+    use crate::backends;
+    let given = args.base_url.clone().or_else(|| backends::default_address(host, kind));
+    let Some(url) = given else {
+        return Err(Error::usage(format!("--backend {kind} has no default address: pass --base-url")));
+    };
+    let key = args.api_key_file.as_deref().map(read_key).transpose()?;
+    let cmdline = |port: u16| backends::local_cmdline(host, port);
+    let served = backends::probe::probe(kind, &url, key.as_deref(), &cmdline)?;
+    let model = backends::choose_model(&served, args.model_id.as_deref())?;
+    let window = backends::contract(kind, model, args.context_window)?;
+    let api_key = key.unwrap_or_else(|| backends::key_marker(kind).to_string());
+    let mut spec = finish(args, served.url.clone(), api_key, model.id.clone(), window, Some(kind))?;
+    // OpenClaw trusts loopback; a server elsewhere on the LAN needs the private-network opt-in.
+    spec.fields.allow_private_network = !backends::is_loopback(&served.url);
+    Ok(spec)
+}
+
+fn finish(
+    args: &PatchArgs,
+    base_url: String,
+    api_key: String,
+    model_id: String,
+    context_window: u32,
+    server: Option<crate::backends::Kind>,
+) -> Result<PatchSpec> {
+    if model_id.trim().is_empty() || model_id.chars().any(char::is_control) {
+        return Err(Error::usage("--model-id must be a non-empty name without control characters"));
+    }
+    let max_tokens = args.max_tokens.unwrap_or_else(|| 4096.min(context_window / 4));
+    if max_tokens == 0 || max_tokens >= context_window {
+        return Err(Error::usage(format!("--max-tokens {max_tokens} must be between 1 and the context window")));
+    }
+    if let Some(var) = args.api_key_env.as_deref().filter(|v| {
+        !(v.starts_with(|c: char| c.is_ascii_uppercase())
+            && v.len() <= 128
+            && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+    }) {
+        return Err(Error::usage(format!(
+            "--api-key-env {var:?} is not an environment variable name OpenClaw reads (A-Z, 0-9, _)"
+        )));
+    }
     Ok(PatchSpec {
-        base_url: url.to_string(),
+        base_url,
         api_key,
-        model_id: args.model_id.clone(),
-        model_name: args.model_name.clone().unwrap_or_else(|| format!("{} (local)", args.model_id)),
-        context_window: args.context_window,
+        model_name: args.model_name.clone().unwrap_or_else(|| format!("{model_id} (local)")),
+        model_id,
+        context_window,
         max_tokens,
         role: args.role.map_or(crate::plan::Role::Fallback, Into::into),
         fields: Fields::BASELINE,
         gateway_mode: args.gateway_mode.clone(),
+        server,
+        api_key_env: args.api_key_env.clone(),
     })
 }
 

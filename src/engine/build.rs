@@ -367,7 +367,10 @@ fn run_logged(
     log: &Path,
     line: &dyn Fn(&str),
 ) -> Result<()> {
-    let mut argv: Vec<String> = vec!["-E".into(), "env".into()];
+    // One locale for every build: compiler messages the log parser can read, and the same ccache key whatever the
+    // caller's LANG (ccache hashes LANG and the LC_* variables).
+    let mut argv: Vec<String> =
+        ["-E", "env", "--unset=LC_CTYPE", "--unset=LC_MESSAGES", "LANG=C", "LC_ALL=C"].map(String::from).to_vec();
     if tools.ccache.is_some() {
         // Paths relative to the work folder, so a build in a fresh folder still hits the cache.
         argv.extend([format!("CCACHE_BASEDIR={}", work.display()), "CCACHE_NOHASHDIR=1".into()]);

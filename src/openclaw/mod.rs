@@ -40,6 +40,8 @@ pub fn local_spec(
         role,
         fields: Fields::BASELINE,
         gateway_mode: None,
+        server: None,
+        api_key_env: None,
     }
 }
 

@@ -47,17 +47,36 @@ pub struct PatchSpec {
     pub fields: Fields,
     /// `gateway.mode` to set when the config has none (only when the user asks: `--gateway-mode`).
     pub gateway_mode: Option<String>,
+    /// The kind of server another tool runs (`None`: clawlocal's own llama-server): its API and compat flags.
+    pub server: Option<crate::backends::Kind>,
+    /// `apiKey` as an env SecretRef (`{source: "env", provider: "default", id}`) instead of the key itself.
+    pub api_key_env: Option<String>,
 }
 
 impl PatchSpec {
     /// `clawlocal/<model id>`: how OpenClaw refers to the model.
     pub fn model_ref(&self) -> String {
-        format!("{PROVIDER}/{}", self.model_id)
+        format!("{}/{}", self.provider_id(), self.model_id)
+    }
+
+    /// The provider id the entry goes under: `clawlocal`, except for Ollama, whose native API OpenClaw 2026.9
+    /// registers for its bundled `ollama` provider only (a custom id with `api: "ollama"` is refused with "No API
+    /// provider registered for api: ollama").
+    pub fn provider_id(&self) -> &'static str {
+        match self.server {
+            Some(crate::backends::Kind::Ollama) => "ollama",
+            _ => PROVIDER,
+        }
     }
 
     /// `models.providers.clawlocal`, fields in the order OpenClaw's docs write them.
     pub fn provider(&self) -> Value {
-        let mut p = json!({ "baseUrl": self.base_url, "apiKey": self.api_key, "api": "openai-completions" });
+        let api = self.server.map_or("openai-completions", |k| k.api().as_str());
+        let key = match &self.api_key_env {
+            Some(var) => json!({ "source": "env", "provider": "default", "id": var }),
+            None => json!(self.api_key),
+        };
+        let mut p = json!({ "baseUrl": self.base_url, "apiKey": key, "api": api });
         if let Some(t) = self.fields.timeout_seconds {
             p["timeoutSeconds"] = json!(t);
         }
@@ -69,13 +88,18 @@ impl PatchSpec {
     }
 
     fn model(&self) -> Value {
+        use crate::backends::Kind;
         let mut compat = json!({});
-        if self.fields.tool_schema_profile {
+        if self.fields.tool_schema_profile && self.server.is_none() {
             compat = json!({ "supportsTools": true, "toolSchemaProfile": "llamacpp" });
         }
-        // llama-server reports usage in streams only when asked; without this OpenClaw shows a context of 0.
-        compat["supportsUsageInStreaming"] = json!(true);
-        json!({
+        // llama-server (and the servers that stream usage when asked: vLLM, SGLang, LM Studio, LiteLLM,
+        // tinygrad, llama-cpp-python) report usage in streams only when asked; without this OpenClaw shows a
+        // context of 0. Ollama's native API always reports it; MLX's server does not take the option.
+        if !matches!(self.server, Some(Kind::Ollama | Kind::Mlx)) {
+            compat["supportsUsageInStreaming"] = json!(true);
+        }
+        let mut model = json!({
             "id": self.model_id,
             "name": self.model_name,
             "reasoning": false,
@@ -83,8 +107,15 @@ impl PatchSpec {
             "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
             "contextWindow": self.context_window,
             "maxTokens": self.max_tokens,
-            "compat": compat,
-        })
+        });
+        if compat.as_object().is_some_and(|c| !c.is_empty()) {
+            model["compat"] = compat;
+        }
+        // Ollama's native API takes the context per request: without `num_ctx` it runs at its default (4096).
+        if self.server == Some(Kind::Ollama) {
+            model["params"] = json!({ "num_ctx": self.context_window });
+        }
+        model
     }
 }
 
@@ -97,9 +128,20 @@ pub enum Section {
     Models,
 }
 
+fn default_provider() -> String {
+    PROVIDER.to_string()
+}
+
+fn is_default_provider(p: &String) -> bool {
+    p == PROVIDER
+}
+
 /// Exactly what a patch added or replaced: what `unpatch` takes away again. Kept in clawlocal's state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Changes {
+    /// The provider id patched (`clawlocal`, or `ollama` for an Ollama server).
+    #[serde(default = "default_provider", skip_serializing_if = "is_default_provider")]
+    pub provider: String,
     /// Objects and arrays clawlocal created (dotted paths); unpatch removes them when they are empty again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created: Vec<String>,
@@ -139,6 +181,23 @@ pub struct PrimaryChange {
     /// Our ref was a fallback already, at these indexes, and left the list when it became the primary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub was_fallback_at: Vec<usize>,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes {
+            provider: default_provider(),
+            created: Vec::new(),
+            mode_added: false,
+            previous_provider: None,
+            fallback_added: None,
+            primary: None,
+            allow_list_added: None,
+            policy_allow_added: None,
+            gateway_mode_added: false,
+            model_was_string: false,
+        }
+    }
 }
 
 impl Changes {
@@ -417,18 +476,19 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Re
         Some(_) => {}
     }
 
-    // models.providers.clawlocal: upsert.
+    // models.providers.<id>: upsert.
+    let id = spec.provider_id();
+    changes.provider = id.to_string();
     let providers = doc.child(&models, models_path, "providers", &mut changes.created)?;
-    doc.single(&providers, "models.providers", PROVIDER)?;
+    doc.single(&providers, "models.providers", id)?;
     let provider = spec.provider();
-    match providers.get(PROVIDER) {
+    match providers.get(id) {
         None => {
-            doc.style.prop(Some(providers.append(PROVIDER, to_cst(&provider))));
+            doc.style.prop(Some(providers.append(id, to_cst(&provider))));
         }
         Some(prop) => {
-            let ours = prop
-                .object_value()
-                .ok_or_else(|| doc.refuse(format!("`models.providers.{PROVIDER}` is not an object")))?;
+            let ours =
+                prop.object_value().ok_or_else(|| doc.refuse(format!("`models.providers.{id}` is not an object")))?;
             changes.previous_provider = Some(node_value(&prop).unwrap_or(Value::Null));
             merge_provider(&ours, &provider, &spec.model_id, &doc.style);
         }
@@ -504,8 +564,8 @@ pub fn unpatch(text: &str, origin: &str, changes: &Changes, section: Section) ->
     };
     if let Some(models) = &models {
         if let Some(providers) = doc.existing(models, "models", "providers")? {
-            doc.single(&providers, "models.providers", PROVIDER)?;
-            if let Some(prop) = providers.get(PROVIDER) {
+            doc.single(&providers, "models.providers", &changes.provider)?;
+            if let Some(prop) = providers.get(&changes.provider) {
                 match &changes.previous_provider {
                     None => prop.remove(),
                     Some(previous) => {
@@ -971,6 +1031,8 @@ mod tests {
             role,
             fields: Fields { tool_schema_profile: true, timeout_seconds: Some(300), allow_private_network: false },
             gateway_mode: None,
+            server: None,
+            api_key_env: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod backends;
 mod cli;
 mod compose;
 mod doctor;

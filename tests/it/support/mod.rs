@@ -1,5 +1,6 @@
 //! Test harness: a temp HOME, a scrubbed environment, and helpers to run the binary.
 
+pub mod fakes;
 pub mod gguf;
 pub mod http;
 pub mod hubmock;
