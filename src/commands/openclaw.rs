@@ -24,7 +24,10 @@ pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer:
     let records = records_path(&layout);
     let outcome = match cmd {
         OpenclawCommand::Patch(args) => {
-            let spec = spec(args, &layout, host)?;
+            let (spec, warnings) = spec(args, &layout, host)?;
+            for w in &warnings {
+                printer.warn(w);
+            }
             file::patch_file(
                 host,
                 &layout.openclaw_config,
@@ -40,7 +43,8 @@ pub fn run(cmd: &OpenclawCommand, global: &GlobalArgs, host: &dyn Host, printer:
     Ok(Exit::Success)
 }
 
-fn spec(args: &PatchArgs, layout: &Layout, host: &dyn Host) -> Result<PatchSpec> {
+/// What to write, and what the server's answers warned of.
+fn spec(args: &PatchArgs, layout: &Layout, host: &dyn Host) -> Result<(PatchSpec, Vec<String>)> {
     if let Some(kind) = args.backend {
         return server_spec(kind, args, host);
     }
@@ -66,12 +70,12 @@ fn spec(args: &PatchArgs, layout: &Layout, host: &dyn Host) -> Result<PatchSpec>
         Some(path) => read_key(&path)?,
         None => NO_KEY.to_string(),
     };
-    finish(args, url.to_string(), api_key, model_id, context_window, None)
+    Ok((finish(args, url.to_string(), api_key, model_id, context_window, None)?, Vec::new()))
 }
 
 /// `--backend K`: the server asked what it serves, the model chosen, and the context contract kept (never above
 /// what it serves, never below OpenClaw's minimum) before anything is written.
-fn server_spec(kind: crate::backends::Kind, args: &PatchArgs, host: &dyn Host) -> Result<PatchSpec> {
+fn server_spec(kind: crate::backends::Kind, args: &PatchArgs, host: &dyn Host) -> Result<(PatchSpec, Vec<String>)> {
     use crate::backends;
     let given = args.base_url.clone().or_else(|| backends::default_address(host, kind));
     let Some(url) = given else {
@@ -86,7 +90,7 @@ fn server_spec(kind: crate::backends::Kind, args: &PatchArgs, host: &dyn Host) -
     let mut spec = finish(args, served.url.clone(), api_key, model.id.clone(), window, Some(kind))?;
     // OpenClaw trusts loopback; a server elsewhere on the LAN needs the private-network opt-in.
     spec.fields.allow_private_network = !backends::is_loopback(&served.url);
-    Ok(spec)
+    Ok((spec, served.warnings))
 }
 
 fn finish(

@@ -222,3 +222,68 @@ fn openclaw_patch_backend_writes_each_kinds_entry_and_the_real_openclaw_takes_it
     assert_eq!(entry_of(&config, "ollama")["baseUrl"], fakes[0].1.url.as_str());
     drop(server);
 }
+
+/// A FAKE tinygrad: a Python process whose command line is tinygrad's (`tinygrad.llm --max_context N --serve
+/// PORT`) answering `/v1/models` as tinygrad 0.14's server does, which names the model only. clawlocal reads the
+/// context from the listening process's command line: at tinygrad's default 4096 the patch is refused with
+/// tinygrad's fix and nothing is written; at 32768 it is written, with the warning that tinygrad listens on every
+/// interface.
+#[test]
+fn tinygrads_context_is_read_from_its_command_line_and_its_default_is_refused() {
+    let ctx = Ctx::new();
+    let script = ctx.write(
+        "fake_tinygrad.py",
+        "import http.server, json, sys\n\
+         port = int(sys.argv[sys.argv.index('--serve') + 1])\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def log_message(self, *a): pass\n\
+         \x20   def do_GET(self):\n\
+         \x20       body = json.dumps({'object': 'list', 'data': [{'id': 'tiny-random-llama', 'object': 'model'}]}).encode()\n\
+         \x20       self.send_response(200 if self.path == '/v1/models' else 404)\n\
+         \x20       self.send_header('Content-Length', str(len(body)))\n\
+         \x20       self.end_headers()\n\
+         \x20       self.wfile.write(body)\n\
+         http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()\n",
+    );
+    let original = b"{}\n".to_vec();
+    let config = ctx.dir.path().join("openclaw.json");
+    let run_with = |max_context: &str| {
+        let port = crate::support::parts::free_port();
+        let mut child = std::process::Command::new("python3")
+            .args([script.to_str().unwrap(), "-m", "tinygrad.llm", "--max_context", max_context, "--serve"])
+            .arg(port.to_string())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while crate::support::http::get(&format!("{url}/v1/models")).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the fake tinygrad did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::fs::write(&config, &original).unwrap();
+        let run = finish(
+            ctx.command()
+                .env("XDG_STATE_HOME", ctx.dir.path().join("state"))
+                .env("CLAWLOCAL_TINYGRAD_URL", &url)
+                .args(["--scope", "user", "openclaw", "patch", "--backend", "tinygrad", "--config"])
+                .arg(&config)
+                .output()
+                .unwrap(),
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        run
+    };
+    let refused = run_with("4096");
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("a context of 4096 tokens"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--max_context 32768"), "tinygrad's own fix: {}", refused.stderr);
+    assert_eq!(std::fs::read(&config).unwrap(), original, "nothing written");
+
+    let written = run_with("32768");
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    assert!(written.stderr.contains("every interface"), "{}", written.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let m = &doc["models"]["providers"]["clawlocal"]["models"][0];
+    assert_eq!((m["id"].as_str(), m["contextWindow"].as_u64()), (Some("tiny-random-llama"), Some(32768)), "{doc}");
+}
