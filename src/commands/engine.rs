@@ -107,11 +107,9 @@ fn build(
     use crate::engine::build::{self, BuildRequest, SourceSpec};
     let backend = crate::engine::backend::backend_for(&install::PINNED, facts);
     let release = args.release.clone().unwrap_or_else(|| install::PINNED.release.to_string());
-    if !release.strip_prefix('b').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b11160")));
-    }
-    if let Some(s) = args.sha256.as_deref().filter(|s| s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(Error::usage(format!("--sha256 {s:?} is not 64 hex digits")));
+    install::check_release_tag(&release)?;
+    if let Some(s) = args.sha256.as_deref() {
+        install::check_sha256_arg(s)?;
     }
     let tools = build::preflight(backend, host.os())?;
     let lock_path = layout.lock_file();

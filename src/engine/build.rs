@@ -296,7 +296,8 @@ fn source_tree(req: &BuildRequest, work: &Path, note: &dyn Fn(&str)) -> Result<(
         note(&format!("downloading {location}"));
         super::install::fetch(location, sha256.as_deref(), *size, &file)?
     } else {
-        copy_hashed(Path::new(location), sha256.as_deref(), *size, &file)?
+        let mut input = std::fs::File::open(location).map_err(|e| Error::io(format!("--source {location}"), &e))?;
+        super::install::copy_verified(&mut input, location, sha256.as_deref(), *size, &file)?
     };
     let open =
         || std::fs::File::open(&archive).map_err(|e| Error::io(format!("cannot read {}", archive.display()), &e));
@@ -309,40 +310,6 @@ fn source_tree(req: &BuildRequest, work: &Path, note: &dyn Fn(&str)) -> Result<(
     let tree = into.join(&top);
     looks_like_llama_cpp(&tree).map_err(|e| Error::failure(format!("{location}: {}", e.message)))?;
     Ok((tree, Some(sha), Some(bytes)))
-}
-
-/// A local source archive, hashed as it is copied, checked like a download.
-fn copy_hashed(path: &Path, sha256: Option<&str>, size: Option<u64>, mut out: &std::fs::File) -> Result<(String, u64)> {
-    use sha2::Digest;
-    use std::io::{Read, Write};
-    let mut input = std::fs::File::open(path).map_err(|e| Error::io(format!("--source {}", path.display()), &e))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = input.read(&mut buf).map_err(|e| Error::io(format!("reading {}", path.display()), &e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| Error::io("cannot copy the source archive".to_string(), &e))?;
-    }
-    let got = crate::hub::download::hex(&hasher.finalize());
-    if let Some(want) = size.filter(|s| *s != total) {
-        return Err(Error::failure(format!(
-            "{}: {total} bytes, but the lock pins {want}; nothing was built",
-            path.display()
-        )));
-    }
-    if let Some(want) = sha256.filter(|want| *want != got) {
-        return Err(Error::failure(format!(
-            "{}: sha256 {got} does not match the pinned {want}; nothing was built",
-            path.display()
-        ))
-        .with_hint("another file than the pinned source; check --source, --sha256 or the lock's entry"));
-    }
-    Ok((got, total))
 }
 
 fn looks_like_llama_cpp(dir: &Path) -> Result<()> {
@@ -380,14 +347,15 @@ fn run_logged(
     let mut child = host
         .spawn(&tools.cmake, &argv, log)
         .map_err(|e| Error::io(format!("cannot run {}", tools.cmake.display()), &e))?;
-    let mut seen = 0usize;
+    // Only what was appended since the last look is read: the log grows to megabytes over a build.
+    let mut reader = std::fs::File::open(log).map_err(|e| Error::io(format!("cannot read {}", log.display()), &e))?;
+    let mut fresh = Vec::new();
     let mut partial = String::new();
     let status = loop {
         let finished = child.try_wait().map_err(|e| Error::io(format!("waiting for {}", tools.cmake.display()), &e))?;
-        let text = std::fs::read(log).unwrap_or_default();
-        if text.len() > seen {
-            partial.push_str(&String::from_utf8_lossy(&text[seen..]));
-            seen = text.len();
+        fresh.clear();
+        if std::io::Read::read_to_end(&mut reader, &mut fresh).is_ok() && !fresh.is_empty() {
+            partial.push_str(&String::from_utf8_lossy(&fresh));
             while let Some(end) = partial.find('\n') {
                 line(&partial[..end]);
                 partial.drain(..=end);

@@ -80,16 +80,13 @@ impl Request {
         lock: &crate::lockfile::LockFile,
         published: &Published,
     ) -> Result<Self> {
-        let build = release.strip_prefix('b').filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if build.is_none() {
-            return Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b11160")));
-        }
+        check_release_tag(release)?;
         let asset = super::backend::choose(&PINNED, facts)?;
         let name = asset.name.replace(PINNED.release, release);
+        if let Some(s) = sha256 {
+            check_sha256_arg(s)?;
+        }
         let (sha256, size) = match (sha256, lock.engines.iter().find(|e| e.release == release && e.asset == name)) {
-            (Some(s), _) if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                return Err(Error::usage(format!("--sha256 {s:?} is not 64 hex digits")));
-            }
             (Some(s), _) => (s.to_ascii_lowercase(), None),
             (None, Some(e)) => (e.sha256.clone(), e.size),
             (None, None) => published(release, &name).map(|(s, n)| (s, Some(n)))?,
@@ -174,6 +171,24 @@ impl Request {
     /// The archive's one top folder, `llama-b<N>`, kept whole under the engine dir.
     pub fn folder(&self) -> String {
         format!("llama-{}", self.release)
+    }
+}
+
+/// `--release`: a llama.cpp release tag, `b<N>`.
+pub fn check_release_tag(release: &str) -> Result<()> {
+    if release.strip_prefix('b').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("--release {release:?} is not a llama.cpp release tag like b11160")))
+    }
+}
+
+/// `--sha256`: 64 hex digits.
+pub fn check_sha256_arg(sha256: &str) -> Result<()> {
+    if sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("--sha256 {sha256:?} is not 64 hex digits")))
     }
 }
 
@@ -401,8 +416,7 @@ fn download(url: &str, sha256: &str, size: Option<u64>, out: &std::fs::File) -> 
 
 /// [`download`], where the digest may be unknown (`None`: first use, the caller pins what it returns): the
 /// sha256 and size of what came.
-pub fn fetch(url: &str, sha256: Option<&str>, size: Option<u64>, mut out: &std::fs::File) -> Result<(String, u64)> {
-    let url = url.to_string();
+pub fn fetch(url: &str, sha256: Option<&str>, size: Option<u64>, out: &std::fs::File) -> Result<(String, u64)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("clawlocal/", env!("CARGO_PKG_VERSION")))
@@ -410,38 +424,51 @@ pub fn fetch(url: &str, sha256: Option<&str>, size: Option<u64>, mut out: &std::
         .timeout_per_read(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let response = agent.get(&url).call().map_err(|e| {
+    let response = agent.get(url).call().map_err(|e| {
         Error::failure(format!("cannot download {url}: {e}")).with_hint("check the network, or --mirror")
     })?;
     if response.status() != 200 {
         return Err(Error::failure(format!("{url}: HTTP {}", response.status().as_u16())));
     }
-    let mut body = response.into_body().into_reader();
+    copy_verified(&mut response.into_body().into_reader(), url, sha256, size, out)
+}
+
+/// Copy `input` (named `origin` in errors: a URL or a file) into `out`, hashing as it comes and bounded by
+/// `MAX_BYTES`; a size or sha256 other than the pinned one is an error. The sha256 and size of what came.
+pub fn copy_verified(
+    input: &mut dyn Read,
+    origin: &str,
+    sha256: Option<&str>,
+    size: Option<u64>,
+    mut out: &std::fs::File,
+) -> Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
-        let n = body.read(&mut buf).map_err(|e| Error::io(format!("reading {url}"), &e))?;
+        let n = input.read(&mut buf).map_err(|e| Error::io(format!("reading {origin}"), &e))?;
         if n == 0 {
             break;
         }
         total += n as u64;
         if total > MAX_BYTES {
-            return Err(Error::failure(format!("{url}: larger than {MAX_BYTES} bytes; refusing")));
+            return Err(Error::failure(format!("{origin}: larger than {MAX_BYTES} bytes; refusing")));
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| Error::io("cannot write the archive".to_string(), &e))?;
     }
     if let Some(size) = size.filter(|s| *s != total) {
-        return Err(Error::failure(format!("{url}: {total} bytes, but the lock pins {size}; nothing was installed"))
-            .with_hint("the mirror served another file; check --mirror or the lock's engine entry"));
+        return Err(Error::failure(format!(
+            "{origin}: {total} bytes, but the lock pins {size}; nothing was installed"
+        ))
+        .with_hint("another file than the pinned one; check --mirror, --source or the lock's engine entry"));
     }
     let got = hex(&hasher.finalize());
     if let Some(sha256) = sha256.filter(|want| *want != got) {
         return Err(Error::failure(format!(
-            "{url}: sha256 {got} does not match the pinned {sha256} ({total} bytes); nothing was installed"
+            "{origin}: sha256 {got} does not match the pinned {sha256} ({total} bytes); nothing was installed"
         ))
-        .with_hint("the mirror served other bytes; try again, or check --mirror"));
+        .with_hint("other bytes than the pinned ones; try again, or check --mirror, --source or --sha256"));
     }
     out.sync_all().map_err(|e| Error::io("cannot sync the archive".to_string(), &e))?;
     Ok((got, total))

@@ -61,18 +61,6 @@ fn backends_finds_every_server_on_its_default_address_with_models_context_and_to
     assert!(text.stdout.contains("context per request (trained 40960)  tools"), "{}", text.stdout);
 }
 
-/// `openclaw config validate --json` of the real CLI on `config`.
-fn validate(openclaw: &std::path::Path, config: &std::path::Path) -> serde_json::Value {
-    let out = std::process::Command::new(openclaw)
-        .args(["config", "validate", "--json"])
-        .env("OPENCLAW_CONFIG_PATH", config)
-        .env("OPENCLAW_STATE_DIR", config.parent().unwrap().join("validate-state"))
-        .env("HOME", config.parent().unwrap())
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 /// `openclaw infer model run --local` through the config's primary model: the real OpenClaw speaking the
 /// provider's API to the server.
 fn infer(openclaw: &std::path::Path, config: &std::path::Path, model_ref: &str) -> serde_json::Value {
@@ -182,7 +170,7 @@ fn openclaw_patch_backend_writes_each_kinds_entry_and_the_real_openclaw_takes_it
                 assert!(m["params"].is_null(), "{kind}: num_ctx is Ollama's: {p}");
             }
         }
-        let verdict = validate(&openclaw, &config);
+        let verdict = crate::support::parts::openclaw_validate(&openclaw, &config);
         assert_eq!(verdict["valid"], true, "{kind}: {verdict}");
         if matches!(kind.as_str(), "ollama" | "vllm" | "openai") {
             let answer = infer(&openclaw, &config, &format!("{}/{}", provider_of(kind), m["id"].as_str().unwrap()));

@@ -86,17 +86,7 @@ impl Scratch {
 
 /// `openclaw config validate --json` on `config`: `Ok(())` or the issues it printed.
 fn validate(openclaw: &Path, config: &Path) -> Result<(), String> {
-    let state = config.parent().unwrap().join("validate-state");
-    let out = Command::new(openclaw)
-        .args(["config", "validate", "--json"])
-        .env("OPENCLAW_CONFIG_PATH", config)
-        .env("OPENCLAW_STATE_DIR", &state)
-        .env("HOME", config.parent().unwrap())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let doc: serde_json::Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("openclaw config validate printed no JSON ({e}): {stdout}"));
+    let doc = parts::openclaw_validate(openclaw, config);
     if doc["valid"] == true { Ok(()) } else { Err(doc["issues"].to_string()) }
 }
 

@@ -81,6 +81,21 @@ pub fn llama_source(test: &str) -> Option<PathBuf> {
     part("CLAWLOCAL_TEST_LLAMA_SRC", "llama-cpp-python-", "llama.cpp-src.tar.gz", "the llama.cpp source archive", test)
 }
 
+/// `openclaw config validate --json` of the real CLI on `config` (its state and HOME beside the file): the
+/// document it printed (`valid`, `issues`).
+pub fn openclaw_validate(openclaw: &Path, config: &Path) -> serde_json::Value {
+    let out = Command::new(openclaw)
+        .args(["config", "validate", "--json"])
+        .env("OPENCLAW_CONFIG_PATH", config)
+        .env("OPENCLAW_STATE_DIR", config.parent().unwrap().join("validate-state"))
+        .env("HOME", config.parent().unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("openclaw config validate printed no JSON ({e}): {stdout}"))
+}
+
 pub fn openclaw(test: &str) -> Option<PathBuf> {
     part("CLAWLOCAL_TEST_OPENCLAW", "openclaw-", "bin/openclaw", "the OpenClaw CLI", test)
 }
