@@ -18,12 +18,14 @@ fn main() {
         "CLAWLOCAL_TEST_LLAMA_SRC",
         "CLAWLOCAL_TEST_OPENCLAW",
         "CLAWLOCAL_TEST_ROOTFS",
+        "CLAWLOCAL_TEST_TINYGRAD_PYTHON",
+        "CLAWLOCAL_TEST_LLAMA_CPP_PYTHON",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!(
-        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_llama_source, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze)"
+        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_llama_source, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze, missing_tinygrad, missing_llama_cpp_python)"
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         return;
@@ -66,6 +68,12 @@ fn main() {
     }
     if !["podman", "podman-compose", "runc"].iter().all(|p| on_path(p)) {
         missing.push("missing_podman");
+    }
+    if given("CLAWLOCAL_TEST_TINYGRAD_PYTHON").is_none() && !cached("py-tinygrad-", ".done") {
+        missing.push("missing_tinygrad");
+    }
+    if given("CLAWLOCAL_TEST_LLAMA_CPP_PYTHON").is_none() && !cached("py-llama-cpp-python-", ".done") {
+        missing.push("missing_llama_cpp_python");
     }
     if !on_path("systemd-analyze") {
         missing.push("missing_systemd_analyze");

@@ -210,9 +210,20 @@ pub struct InitArgs {
     /// Use only what clawlocal.lock pins (the model's commit and files, the engine archive); resolve nothing new (CI)
     #[arg(long)]
     pub locked: bool,
-    /// The llama.cpp build init installs when there is none [default: from the host: CUDA, Vulkan, Metal, CPU]
+    /// The llama.cpp build init installs when there is none (cpu, cuda, vulkan, metal, rocm) [default: from the
+    /// host], or a server you already run (ollama, lmstudio, vllm, sglang, mlx, litellm, tinygrad, openai):
+    /// OpenClaw is pointed at it, its model (--model ID) and served context read from it; nothing is installed
     #[arg(long, value_enum)]
-    pub backend: Option<BackendArg>,
+    pub backend: Option<InitBackend>,
+    /// With a server --backend: where it listens [default: the kind's default address]
+    #[arg(long, value_name = "URL", requires = "backend")]
+    pub url: Option<String>,
+    /// With a server --backend: a file (mode 0600) holding its API key
+    #[arg(long, value_name = "PATH", requires = "backend")]
+    pub api_key_file: Option<PathBuf>,
+    /// With a server --backend: the environment variable holding its API key (written as a SecretRef)
+    #[arg(long, value_name = "NAME", requires = "backend", conflicts_with = "api_key_file")]
+    pub api_key_env: Option<String>,
     /// Show the plan with every file diff; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -285,6 +296,54 @@ pub enum EngineCommand {
         #[arg(long)]
         locked: bool,
     },
+}
+
+/// `init --backend`: a llama.cpp build for clawlocal's engine, or a server another tool runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitBackend {
+    Cpu,
+    Cuda,
+    Vulkan,
+    Metal,
+    Rocm,
+    Ollama,
+    Lmstudio,
+    Vllm,
+    Sglang,
+    Mlx,
+    Litellm,
+    Tinygrad,
+    Openai,
+}
+
+impl InitBackend {
+    /// The engine build, when it is one.
+    pub fn build(self) -> Option<BackendArg> {
+        Some(match self {
+            Self::Cpu => BackendArg::Cpu,
+            Self::Cuda => BackendArg::Cuda,
+            Self::Vulkan => BackendArg::Vulkan,
+            Self::Metal => BackendArg::Metal,
+            Self::Rocm => BackendArg::Rocm,
+            _ => return None,
+        })
+    }
+
+    /// The server kind, when it is one.
+    pub fn server(self) -> Option<crate::backends::Kind> {
+        use crate::backends::Kind;
+        Some(match self {
+            Self::Ollama => Kind::Ollama,
+            Self::Lmstudio => Kind::Lmstudio,
+            Self::Vllm => Kind::Vllm,
+            Self::Sglang => Kind::Sglang,
+            Self::Mlx => Kind::Mlx,
+            Self::Litellm => Kind::Litellm,
+            Self::Tinygrad => Kind::Tinygrad,
+            Self::Openai => Kind::Openai,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -29,8 +29,18 @@ pub struct InitDocument {
     pub openclaw_config: PathBuf,
     pub units: Vec<UnitFile>,
     pub port: u16,
+    /// `init --backend K`: the server OpenClaw was pointed at (then `model_path` is empty and no units exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<InitBackendDoc>,
     /// Every step as it ran, in order.
     pub actions: Vec<Done>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InitBackendDoc {
+    pub kind: crate::backends::Kind,
+    /// The provider's `baseUrl`.
+    pub url: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -98,6 +98,101 @@ pub struct Model {
     pub estimate_bytes: u64,
 }
 
+/// What `receipt.json` records: clawlocal's own engine, or OpenClaw pointed at a server another tool runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Install {
+    Engine(Box<Receipt>),
+    Backend(BackendReceipt),
+}
+
+impl Install {
+    /// None when there is no receipt; an unreadable one, or one of another version, is an error naming the file.
+    pub fn load(path: &Path) -> Result<Option<Self>> {
+        let hint = "run `clawlocal init` again to rewrite it";
+        let Some(value) = crate::fsutil::load_json::<serde_json::Value>(path, hint)? else { return Ok(None) };
+        let version = value["version"].as_u64().unwrap_or(0);
+        if version != u64::from(RECEIPT_VERSION) {
+            return Err(Error::usage(format!(
+                "{}: receipt version {version} is not supported (this clawlocal writes {RECEIPT_VERSION})",
+                path.display(),
+            )));
+        }
+        // The two shapes are told apart by the `backend` object only `init --backend` writes.
+        let install = if value.get("backend").is_some() {
+            crate::fsutil::load_json::<BackendReceipt>(path, hint)?.map(Install::Backend)
+        } else {
+            crate::fsutil::load_json::<Receipt>(path, hint)?.map(|r| Install::Engine(Box::new(r)))
+        };
+        Ok(install)
+    }
+}
+
+/// `init --backend K`: OpenClaw pointed at a server the user runs. Nothing but openclaw.json (and this record) is
+/// written: no model, no key file, no unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendReceipt {
+    pub version: u32,
+    pub backend: BackendServer,
+    pub scope: Scope,
+    pub role: Role,
+    pub openclaw_config: ImagePath,
+    #[serde(default = "finished")]
+    pub complete: bool,
+    /// openclaw.json's sha256 when init finished.
+    #[serde(default)]
+    pub files: Vec<FileRecord>,
+}
+
+impl BackendReceipt {
+    /// The same setup, ignoring how far init got and the server's version.
+    pub fn same_install(&self, other: &BackendReceipt) -> bool {
+        let strip = |r: &BackendReceipt| {
+            let mut r = r.clone();
+            r.complete = true;
+            r.files.clear();
+            r.backend.version = None;
+            r
+        };
+        strip(self) == strip(other)
+    }
+
+    /// `<provider>/<model>`: how OpenClaw names the model.
+    pub fn model_ref(&self) -> String {
+        format!("{}/{}", self.backend.provider, self.backend.model)
+    }
+}
+
+/// The server OpenClaw was pointed at, as init found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendServer {
+    pub kind: crate::backends::Kind,
+    /// The base URL written as the provider's `baseUrl`.
+    pub url: String,
+    /// What the server said its version is, when it says.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The model id OpenClaw sends.
+    pub model: String,
+    /// The `contextWindow` written.
+    pub context: u32,
+    /// The provider id in openclaw.json (`ollama` for Ollama's native API, else `clawlocal`).
+    pub provider: String,
+    /// Where the provider's `apiKey` comes from.
+    pub key: KeySource,
+}
+
+/// The `apiKey` written for a backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// The server needs no key: the marker OpenClaw's docs use for it.
+    Marker(String),
+    /// The key read from this file (mode 0600).
+    File(ImagePath),
+    /// An env SecretRef to this variable.
+    Env(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Engine {
     pub path: ImagePath,
@@ -112,19 +207,21 @@ pub struct Command {
 }
 
 impl Receipt {
-    /// None when there is no receipt (nothing installed); an unreadable one is an error naming the file.
+    /// None when there is no receipt (nothing installed); an unreadable one is an error naming the file, and so is
+    /// a record of `init --backend` (there is no clawlocal engine to serve, re-plan or check as one).
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        let Some(receipt) = crate::fsutil::load_json::<Self>(path, "run `clawlocal init` again to rewrite it")? else {
-            return Ok(None);
-        };
-        if receipt.version != RECEIPT_VERSION {
-            return Err(Error::usage(format!(
-                "{}: receipt version {} is not supported (this clawlocal writes {RECEIPT_VERSION})",
+        match Install::load(path)? {
+            None => Ok(None),
+            Some(Install::Engine(r)) => Ok(Some(*r)),
+            Some(Install::Backend(b)) => Err(Error::usage(format!(
+                "{}: OpenClaw is pointed at {} at {} (`clawlocal init --backend {}`); clawlocal runs no engine here",
                 path.display(),
-                receipt.version
-            )));
+                b.backend.kind.label(),
+                b.backend.url,
+                b.backend.kind
+            ))
+            .with_hint("`clawlocal uninstall` takes that setup out first; `clawlocal doctor` checks it")),
         }
-        Ok(Some(receipt))
     }
 
     /// Write it; true when it changed.

@@ -89,7 +89,7 @@ impl Kind {
             Self::Sglang => Some("http://127.0.0.1:30000/v1"),
             Self::Mlx => Some("http://127.0.0.1:8080/v1"),
             Self::Litellm => Some("http://127.0.0.1:4000/v1"),
-            // tinygrad 0.14's `--serve` without a port; it listens on every interface.
+            // tinygrad 0.13's `--serve` without a port; it listens on every interface.
             Self::Tinygrad => Some("http://127.0.0.1:8000/v1"),
             Self::Openai => None,
         }
@@ -118,6 +118,46 @@ impl Kind {
             Self::Openai => {
                 "restart the server with a context of at least 16000 tokens (llama-cpp-python: `--n_ctx 32768`)".into()
             }
+        }
+    }
+}
+
+impl Kind {
+    /// How a person starts the server (for a doctor that finds nothing listening).
+    pub fn start_hint(self, model: &str) -> String {
+        match self {
+            Self::Ollama => "`ollama serve` (or `systemctl start ollama`)".into(),
+            Self::Lmstudio => {
+                format!("start LM Studio's server: `lms server start`, then `lms load {model} --context-length 32768`")
+            }
+            Self::Vllm => format!(
+                "`vllm serve {model} --max-model-len 32768 --enable-auto-tool-choice --tool-call-parser hermes`"
+            ),
+            Self::Sglang => format!("`python -m sglang.launch_server --model-path {model} --context-length 32768`"),
+            Self::Mlx => format!("`mlx_lm.server --model {model}`"),
+            Self::Litellm => "`litellm --config config.yaml` (the proxy, port 4000)".into(),
+            Self::Tinygrad => "`python -m tinygrad.llm --model FILE.gguf --max_context 32768 --serve`".into(),
+            Self::Openai => {
+                "start the server (llama-cpp-python: `python -m llama_cpp.server --model FILE.gguf --n_ctx 32768`)"
+                    .into()
+            }
+        }
+    }
+
+    /// How to keep the server off the network when it listens on every interface.
+    pub fn bind_fix(self, port: u16) -> String {
+        match self {
+            Self::Ollama => format!("restart Ollama with OLLAMA_HOST=127.0.0.1:{port}"),
+            Self::Lmstudio => "turn off \"Serve on Local Network\" in LM Studio's server settings (`lms server start` binds 127.0.0.1)".into(),
+            Self::Vllm | Self::Sglang => format!("restart it with `--host 127.0.0.1 --port {port}`"),
+            Self::Mlx => format!("restart it with `--host 127.0.0.1 --port {port}`"),
+            Self::Litellm => format!("restart the proxy with `--host 127.0.0.1 --port {port}`"),
+            Self::Tinygrad => format!(
+                "tinygrad's --serve has no host option and binds every address: drop outside traffic to it \
+                 (`iptables -I INPUT -p tcp --dport {port} ! -i lo -j DROP`) or run it in a container publishing \
+                 127.0.0.1:{port} only"
+            ),
+            Self::Openai => format!("restart it bound to 127.0.0.1 (llama-cpp-python: `--host 127.0.0.1 --port {port}`)"),
         }
     }
 }

@@ -217,11 +217,11 @@ pub fn probe(kind: Kind, url: &str, key: Option<&str>, cmdline: &dyn Fn(u16) -> 
     Ok(Served { kind, url: base, version, models, warnings })
 }
 
-/// Which kind answers at `url`, told by the routes only it has (Ollama's `/api/version`, LM Studio's
-/// `/api/v1/models`, SGLang's `/get_model_info`, LiteLLM's `/health/liveliness`, vLLM's `/version` beside
-/// `max_model_len`, tinygrad's or llama-cpp-python's command line), else any server with `/v1/models` — which is
-/// MLX when `url` is MLX's address (`mlx_lm.server` has no route of its own); then probed as that kind. `None`
-/// when nothing answers there.
+/// Which kind answers at `url`: told by the local process's command line (tinygrad's or llama-cpp-python's),
+/// else by the routes only it has (Ollama's `/api/version`, LM Studio's `/api/v1/models`, SGLang's
+/// `/get_model_info`, LiteLLM's `/health/liveliness`, vLLM's `/version` beside `max_model_len`), else any server
+/// with `/v1/models` — which is MLX when `url` is MLX's address (`mlx_lm.server` has no route of its own); then
+/// probed as that kind. `None` when nothing answers there.
 pub fn detect(
     url: &str,
     key: Option<&str>,
@@ -230,7 +230,11 @@ pub fn detect(
 ) -> Option<Served> {
     let origin = url.trim_end_matches('/').trim_end_matches("/v1").to_string();
     let ok = |path: &str| ask(&format!("{origin}{path}"), key, None).ok().filter(|(s, _)| *s == 200).map(|(_, b)| b);
-    let kind = if ok("/api/version").is_some_and(|b| b["version"].is_string()) {
+    // The local process's own command line first: tinygrad answers every other GET with its chat page (200).
+    let local = port_of(&origin).and_then(cmdline);
+    let kind = if let Some((kind, _)) = local.as_deref().and_then(context_from_cmdline) {
+        kind
+    } else if ok("/api/version").is_some_and(|b| b["version"].is_string()) {
         Kind::Ollama
     } else if ok("/api/v1/models").is_some_and(|b| b["models"].is_array())
         || ok("/api/v0/models")
@@ -239,20 +243,19 @@ pub fn detect(
         Kind::Lmstudio
     } else if ok("/get_model_info").is_some_and(|b| b["model_path"].is_string()) {
         Kind::Sglang
-    } else if ok("/health/liveliness").is_some() {
+    } else if ok("/health/liveliness").is_some_and(|b| b.is_string()) {
+        // LiteLLM answers the JSON string "I'm alive!".
         Kind::Litellm
     } else {
         let models = ok("/v1/models")?;
-        let local = port_of(&origin).and_then(cmdline);
-        match local.as_deref().and_then(context_from_cmdline) {
-            Some((kind, _)) => kind,
-            None if ok("/version").is_some_and(|b| b["version"].is_string())
-                && parse_openai_models(&models).iter().any(|m| m.context.is_some()) =>
-            {
-                Kind::Vllm
-            }
-            None if address_of == Some(Kind::Mlx) => Kind::Mlx,
-            None => Kind::Openai,
+        if ok("/version").is_some_and(|b| b["version"].is_string())
+            && parse_openai_models(&models).iter().any(|m| m.context.is_some())
+        {
+            Kind::Vllm
+        } else if address_of == Some(Kind::Mlx) {
+            Kind::Mlx
+        } else {
+            Kind::Openai
         }
     };
     probe(kind, &origin, key, cmdline).ok()

@@ -6,19 +6,20 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::{DoctorArgs, GlobalArgs};
-use crate::doctor::{self, CHECKS, Check, Options, Probe, Status};
+use crate::doctor::{self, Check, Options, Probe, Status};
 use crate::error::{Exit, Result};
 use crate::host::Host;
 use crate::layout;
 use crate::output::Printer;
 
 pub fn run(args: &DoctorArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
+    let table = doctor::table_for(&layout);
     if args.list_checks {
-        return list(printer);
+        return list(table, printer);
     }
     // Fail on a bad --only before anything runs.
-    doctor::selection(args.only.as_deref())?;
-    let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
+    doctor::selection(table, args.only.as_deref())?;
     let opts = Options { deep: args.deep, chat_timeout: Duration::from_secs(args.chat_timeout.max(1)) };
     let mut probe = Probe::new(host, &layout, opts.clone());
     let mut checks = doctor::run_checks(&mut probe, args.only.as_deref())?;
@@ -44,12 +45,13 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pr
     Ok(if report.ok { Exit::Success } else { Exit::Failure })
 }
 
-fn list(printer: &Printer) -> Result<Exit> {
+/// The checks for what is installed here (the bundled engine's when nothing is).
+fn list(table: &[doctor::Def], printer: &Printer) -> Result<Exit> {
     if printer.json {
-        let checks: Vec<_> = CHECKS.iter().map(|d| json!({"id": d.id, "title": d.title, "after": d.after})).collect();
+        let checks: Vec<_> = table.iter().map(|d| json!({"id": d.id, "title": d.title, "after": d.after})).collect();
         printer.document(&json!({ "checks": checks }));
     } else {
-        let rows: Vec<Vec<String>> = CHECKS
+        let rows: Vec<Vec<String>> = table
             .iter()
             .map(|d| {
                 let after = if d.after.is_empty() { String::new() } else { format!("(after {})", d.after.join(", ")) };

@@ -16,26 +16,20 @@ use crate::layout::{self, Layout};
 use crate::output::Printer;
 
 pub fn run(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
+    if let Some(kind) = args.backend.and_then(crate::cli::InitBackend::server) {
+        return super::init_backend::run(kind, args, global, host, printer);
+    }
+    if args.url.is_some() || args.api_key_file.is_some() || args.api_key_env.is_some() {
+        return Err(Error::usage("--url, --api-key-file and --api-key-env are for a server --backend")
+            .with_hint("e.g. `clawlocal init --backend ollama --url http://127.0.0.1:11434`"));
+    }
     let (desired, layout) = settings(args, global, host, printer)?;
     let world = install::survey(&desired, &layout, host, printer)?;
     let plan = install::plan(&desired, &world);
     if args.dry_run {
         return dry_run(&plan, &world, printer);
     }
-    if let Some(b) = plan.blockers.first() {
-        for other in &plan.blockers[1..] {
-            printer.warn(&format!("also: {}", other.error.message));
-        }
-        return Err(b.error.clone());
-    }
-    // On a terminal, the plan is shown and the question asked once; --yes, --json or no terminal go straight on.
-    if !args.yes && !printer.json {
-        let question = format!("`clawlocal init` will:\n{}\nGo ahead?", install::describe(&plan, &world, false));
-        if printer.confirm(&question) == Some(false) {
-            return Err(Error::failure("init cancelled; nothing was changed")
-                .with_hint("`clawlocal init --dry-run` shows every file change first"));
-        }
-    }
+    blocked_or_declined(&plan, &world, args.yes, printer)?;
     let applied = match engine_first(&plan) {
         // The engine's real build and flags decide the unit's arguments and the receipt: it is installed on its
         // own first, and the rest is planned again over the world with it (the same plan but for those facts).
@@ -86,7 +80,7 @@ fn settings(args: &InitArgs, global: &GlobalArgs, host: &dyn Host, printer: &Pri
         want,
         engine: args.engine.clone(),
         install_engine: !args.no_engine_install,
-        backend: args.backend.map(Into::into),
+        backend: args.backend.and_then(crate::cli::InitBackend::build).map(Into::into),
         engine_mirror: host.env_nonempty("CLAWLOCAL_ENGINE_MIRROR"),
         locked: args.locked,
         start: target.is_some() && layout.root.is_none() && !args.no_start,
@@ -141,6 +135,7 @@ fn report(d: &Desired, layout: &Layout, applied: &Applied, host: &dyn Host, prin
                 .map(|u| documents::UnitFile { target: u.target, path: u.path.clone() })
                 .collect(),
             port: d.options.port,
+            backend: None,
             actions: applied.actions.clone(),
         }));
     } else {
@@ -173,4 +168,28 @@ fn report(d: &Desired, layout: &Layout, applied: &Applied, host: &dyn Host, prin
         return Ok(Exit::Failure);
     }
     Ok(Exit::Success)
+}
+
+/// The plan's first blocker as the error (the others as warnings), or, on a terminal, the plan shown and the
+/// question asked once; --yes, --json or no terminal go straight on.
+pub(super) fn blocked_or_declined(
+    plan: &install::Plan,
+    world: &dyn install::Seen,
+    yes: bool,
+    printer: &Printer,
+) -> Result<()> {
+    if let Some(b) = plan.blockers.first() {
+        for other in &plan.blockers[1..] {
+            printer.warn(&format!("also: {}", other.error.message));
+        }
+        return Err(b.error.clone());
+    }
+    if !yes && !printer.json {
+        let question = format!("`clawlocal init` will:\n{}\nGo ahead?", install::describe(plan, world, false));
+        if printer.confirm(&question) == Some(false) {
+            return Err(Error::failure("init cancelled; nothing was changed")
+                .with_hint("`clawlocal init --dry-run` shows every file change first"));
+        }
+    }
+    Ok(())
 }

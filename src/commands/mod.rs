@@ -4,6 +4,7 @@ pub mod backends;
 pub mod doctor;
 pub mod engine;
 pub mod init;
+pub mod init_backend;
 pub mod models;
 pub mod openclaw;
 pub mod plan;

@@ -10,12 +10,16 @@ use crate::error::{Exit, Result};
 use crate::host::Host;
 use crate::layout;
 use crate::output::Printer;
-use crate::receipt::Receipt;
 use crate::size::human;
 
 pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
-    let Some(r) = Receipt::load(&layout.receipt_file())? else {
+    let r = match crate::receipt::Install::load(&layout.receipt_file())? {
+        Some(crate::receipt::Install::Backend(b)) => return backend(&layout, &b, printer),
+        Some(crate::receipt::Install::Engine(r)) => Some(*r),
+        None => None,
+    };
+    let Some(r) = r else {
         let line =
             format!("not installed (no receipt at {}); `clawlocal init` sets it up", layout.receipt_file().display());
         if printer.json {
@@ -123,5 +127,59 @@ pub fn run(global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Ex
         }
         printer.data(super::table(&rows).trim_end());
     }
+    Ok(Exit::Success)
+}
+
+/// An `init --backend` setup: the server (one look at it) and OpenClaw's entry for it.
+fn backend(layout: &layout::Layout, b: &crate::receipt::BackendReceipt, printer: &Printer) -> Result<Exit> {
+    let s = &b.backend;
+    let origin = s.url.trim_end_matches("/v1");
+    let route = if s.kind == crate::backends::Kind::Ollama { "/api/version" } else { "/v1/models" };
+    let answer = crate::doctor::server::call(&format!("{origin}{route}"), None, None, Duration::from_secs(2));
+    let state = match answer {
+        Ok(r) if r.status == 200 || r.status == 401 => "answering",
+        Ok(_) => "answering with errors",
+        Err(_) => "not answering",
+    };
+    let patched = std::fs::read_to_string(layout.on_host(&b.openclaw_config))
+        .ok()
+        .and_then(|t| crate::openclaw::patch::parse_json5(&t, "").ok())
+        .is_some_and(|v| v.pointer(&format!("/models/providers/{}", s.provider)).is_some());
+    if printer.json {
+        let doc = StatusDocument {
+            installed: true,
+            receipt: layout.receipt_file(),
+            complete: Some(b.complete),
+            profile: None,
+            scope: Some(b.scope),
+            model: None,
+            engine: None,
+            service: None,
+            server: Some(StatusServer { url: s.url.clone(), state, role: b.role.as_str() }),
+            openclaw: Some(StatusOpenclaw {
+                config: b.openclaw_config.clone(),
+                provider_present: patched,
+                model_ref: b.model_ref(),
+            }),
+        };
+        printer.document(&crate::documents::value(&doc));
+        return Ok(Exit::Success);
+    }
+    let version = s.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let rows = vec![
+        vec!["backend".into(), format!("{}{version} at {}: {state}", s.kind.label(), s.url)],
+        vec!["model".into(), format!("{} (contextWindow {})", s.model, s.context)],
+        vec![
+            "openclaw".into(),
+            format!(
+                "{} as {} in {}{}",
+                b.model_ref(),
+                b.role.as_str(),
+                b.openclaw_config.display(),
+                if patched { "" } else { " — provider missing" }
+            ),
+        ],
+    ];
+    printer.data(super::table(&rows).trim_end());
     Ok(Exit::Success)
 }

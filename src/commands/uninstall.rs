@@ -13,22 +13,66 @@ use crate::install::{self, Done, Env, undo};
 use crate::layout::{self, Layout};
 use crate::openclaw::file as openclaw_file;
 use crate::output::Printer;
-use crate::receipt::Receipt;
 
 pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
     let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
-    let Some(receipt) = Receipt::load(&layout.receipt_file())? else {
-        return leftovers(args, &layout, printer);
+    let receipt = match crate::receipt::Install::load(&layout.receipt_file())? {
+        None => return leftovers(args, &layout, printer),
+        Some(crate::receipt::Install::Backend(b)) => return backend(args, &layout, b, host, printer),
+        Some(crate::receipt::Install::Engine(r)) => *r,
     };
     let installed = undo::survey(&layout, receipt, host);
     let plan = undo::plan(&installed, args.purge);
+    let r = &installed.receipt;
+    let question = format!(
+        "Remove clawlocal's setup ({} via {}, provider clawlocal in {}){}?",
+        r.model.id,
+        r.service.as_str(),
+        r.openclaw_config.display(),
+        if args.purge { " and the model it downloaded" } else { "" }
+    );
+    let again = if args.purge { "clawlocal uninstall --yes --purge" } else { "clawlocal uninstall --yes" };
+    show_or_run(args, &layout, (&plan, &installed), &question, again, host, printer)
+}
+
+/// An `init --backend` setup: the same show / ask / run, over its smaller plan.
+fn backend(
+    args: &UninstallArgs,
+    layout: &Layout,
+    receipt: crate::receipt::BackendReceipt,
+    host: &dyn Host,
+    printer: &Printer,
+) -> Result<Exit> {
+    let installed = undo::survey_backend(layout, receipt, host);
+    let plan = undo::plan_backend(&installed);
+    let b = &installed.receipt.backend;
+    let question = format!(
+        "Take provider {} ({} at {}) out of {}? The server itself is left as it is",
+        b.provider,
+        b.kind.label(),
+        b.url,
+        installed.receipt.openclaw_config.display()
+    );
+    show_or_run(args, layout, (&plan, &installed), &question, "clawlocal uninstall --yes", host, printer)
+}
+
+/// Show the uninstall plan (`--dry-run`), or ask (`question`; `again` is the command that would not ask) and run it.
+fn show_or_run(
+    args: &UninstallArgs,
+    layout: &Layout,
+    (plan, seen): (&install::Plan, &dyn install::Seen),
+    question: &str,
+    again: &str,
+    host: &dyn Host,
+    printer: &Printer,
+) -> Result<Exit> {
     if args.dry_run {
         if printer.json {
-            printer.document(&install::plan_json(&plan, &installed));
+            printer.document(&install::plan_json(plan, seen));
         } else {
             printer.data(&format!(
                 "`clawlocal uninstall` would (nothing was changed):\n{}",
-                install::describe(&plan, &installed, true)
+                install::describe(plan, seen, true)
             ));
         }
         return Ok(plan.blockers.first().map_or(Exit::Success, |b| b.error.exit));
@@ -37,20 +81,11 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
         return Err(b.error.clone());
     }
     if !args.yes {
-        let r = &installed.receipt;
-        let question = format!(
-            "Remove clawlocal's setup ({} via {}, provider clawlocal in {}){}?",
-            r.model.id,
-            r.service.as_str(),
-            r.openclaw_config.display(),
-            if args.purge { " and the model it downloaded" } else { "" }
-        );
-        match printer.confirm(&question) {
+        match printer.confirm(question) {
             Some(true) => {}
             Some(false) => return Err(Error::failure("uninstall cancelled; nothing was changed")),
             None => {
-                return Err(Error::usage("uninstall needs --yes when it cannot ask (no terminal)")
-                    .with_hint("clawlocal uninstall --yes [--purge]"));
+                return Err(Error::usage("uninstall needs --yes when it cannot ask (no terminal)").with_hint(again));
             }
         }
     }
@@ -62,7 +97,7 @@ pub fn run(args: &UninstallArgs, global: &GlobalArgs, host: &dyn Host, printer: 
         key: None,
         engine: None,
     };
-    let applied = install::apply(&plan, &env, host, printer)?;
+    let applied = install::apply(plan, &env, host, printer)?;
     finish(&applied.actions, printer);
     Ok(Exit::Success)
 }

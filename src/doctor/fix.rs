@@ -50,6 +50,12 @@ pub fn wanted(checks: &[Check], probe: &Probe) -> Vec<Repair> {
         .filter(|c| matches!(c.status, super::Status::Fail | super::Status::Warn))
         .filter_map(|c| c.repair)
         .collect();
+    // A server another tool runs: clawlocal owns only its openclaw.json edit.
+    if probe.backend.is_some() {
+        repairs.retain(|r| *r == Repair::Repatch);
+        repairs.dedup();
+        return repairs;
+    }
     let service = probe.receipt.as_ref().is_some_and(|r| r.service != ServiceKind::None);
     if service && repairs.contains(&Repair::Redownload) {
         repairs.push(Repair::Restart);
@@ -66,6 +72,15 @@ pub fn wanted(checks: &[Check], probe: &Probe) -> Vec<Repair> {
 }
 
 fn describe(repair: Repair, p: &Probe) -> String {
+    if let Some(b) = &p.backend {
+        return format!(
+            "patch {} again: provider {} at {}, model {} (backed up first)",
+            b.openclaw_config.display(),
+            b.backend.provider,
+            b.backend.url,
+            b.backend.model
+        );
+    }
     let r = p.r();
     match repair {
         Repair::Redownload => {
@@ -102,14 +117,14 @@ pub fn planned(checks: &[Check], p: &Probe) -> Vec<Applied> {
 /// Make the repairs, in order, each as a small plan run by init's executor; one that fails is reported and the
 /// rest still run.
 pub fn apply(checks: &[Check], p: &Probe, printer: &Printer, offline: bool) -> Vec<Applied> {
-    let r = p.r();
+    let engine = p.receipt.as_ref().map(|r| p.layout.on_host(&r.engine.path));
     let env = Env {
         layout: p.layout.clone(),
         uid: p.host.uid(),
         hub: Some(crate::hub::HubConfig::from_env(p.host, offline)),
         health_timeout: Duration::from_secs(120),
         key: p.key(),
-        engine: Some(p.layout.on_host(&r.engine.path)),
+        engine,
     };
     wanted(checks, p)
         .into_iter()
@@ -131,6 +146,9 @@ pub fn apply(checks: &[Check], p: &Probe, printer: &Printer, offline: bool) -> V
 /// One repair as steps: the same steps init's plan has for that part (fetch, unit write + start + health wait,
 /// the prepared openclaw.json edit), so a repair is never a second, weaker implementation.
 fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan> {
+    if let Some(b) = &p.backend {
+        return backend_repatch(b, p);
+    }
     let r = p.r();
     let layout = p.layout;
     let mut steps = Vec::new();
@@ -198,4 +216,29 @@ fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan>
         }
     }
     Ok(Plan { steps, blockers: Vec::new(), swap: None, receipt: None, target, purpose: Purpose::Repair })
+}
+
+/// `init --backend`'s own plan again from its receipt: the server asked afresh, openclaw.json prepared anew.
+fn backend_repatch(b: &crate::receipt::BackendReceipt, p: &Probe) -> Result<Plan> {
+    use crate::receipt::KeySource;
+    let (api_key_file, api_key_env) = match &b.backend.key {
+        KeySource::Marker(_) => (None, None),
+        KeySource::File(f) => (Some(p.layout.on_host(f)), None),
+        KeySource::Env(v) => (None, Some(v.clone())),
+    };
+    let desired = install::backend::Desired {
+        kind: b.backend.kind,
+        url: Some(b.backend.url.clone()),
+        model: Some(b.backend.model.clone()),
+        context: Some(b.backend.context),
+        api_key_file,
+        api_key_env,
+        role: b.role,
+    };
+    let world = install::backend::survey(&desired, p.layout, p.host);
+    let plan = install::backend::plan(&desired, &world);
+    if let Some(blocker) = plan.blockers.first() {
+        return Err(blocker.error.clone());
+    }
+    Ok(Plan { purpose: Purpose::Repair, ..plan })
 }

@@ -6,14 +6,15 @@ use std::path::Path;
 
 use super::{Outcome, Probe, Repair};
 use crate::profile::AcceleratorKind;
-use crate::receipt::Receipt;
 use crate::size::{GIB, MIB, human};
 
 pub fn receipt(p: &mut Probe) -> Outcome {
     let path = p.layout.receipt_file();
     p.lock = crate::lockfile::LockFile::load(&p.layout.lock_file()).map_err(|e| e.message);
-    match Receipt::load(&path) {
-        Ok(Some(r)) => {
+    match crate::receipt::Install::load(&path) {
+        Ok(Some(crate::receipt::Install::Backend(b))) => super::backend::receipt(p, b, &path),
+        Ok(Some(crate::receipt::Install::Engine(r))) => {
+            let r = *r;
             let detail = format!(
                 "{}: profile {}, model {} ({}), service {}, port {}",
                 path.display(),
@@ -392,7 +393,7 @@ fn loopback_hex(addr: &str) -> bool {
 }
 
 /// The local addresses listening on `port`, from `/proc/net/tcp` and `tcp6` (Linux).
-fn listeners(p: &Probe, port: u16) -> Option<Vec<(String, bool)>> {
+pub(super) fn listeners(p: &Probe, port: u16) -> Option<Vec<(String, bool)>> {
     let mut found = Vec::new();
     let mut readable = false;
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
@@ -483,9 +484,25 @@ pub fn key_file(p: &mut Probe) -> Outcome {
     Outcome::pass(format!("{} mode {mode:o}", path.display()))
 }
 
+/// A `/proc/net/tcp` address (little-endian hex) as people write it: `00000000` → `0.0.0.0`; IPv6 stays hex.
+pub(super) fn show_hex_addr(hex: &str) -> String {
+    match u32::from_str_radix(hex, 16) {
+        Ok(n) if hex.len() == 8 => std::net::Ipv4Addr::from(n.swap_bytes()).to_string(),
+        _ if hex.bytes().all(|b| b == b'0') => "[::]".into(),
+        _ => hex.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_net_addresses_are_shown_as_people_write_them() {
+        assert_eq!(show_hex_addr("00000000"), "0.0.0.0");
+        assert_eq!(show_hex_addr("0100007F"), "127.0.0.1");
+        assert_eq!(show_hex_addr("00000000000000000000000000000000"), "[::]");
+    }
 
     #[test]
     fn proc_net_addresses_are_judged_loopback_or_not() {

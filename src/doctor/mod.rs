@@ -5,6 +5,7 @@
 //! Each check is a plain function over a [`Probe`]: the receipt, the layout, the host seam and the facts earlier
 //! checks found (the probed engine, the parsed openclaw.json, the server's `/props`), so later checks reuse them.
 
+mod backend;
 pub mod fix;
 pub mod local;
 mod openclaw;
@@ -205,6 +206,50 @@ pub const CHECKS: &[Def] = &[
     def("security.hardening", "Service unit sandboxing", &["service.unit"], service::hardening),
 ];
 
+/// The checks of an `init --backend` setup: the server another tool runs and OpenClaw's entry for it.
+pub const BACKEND_CHECKS: &[Def] = &[
+    def("host.receipt", "clawlocal's install record", &[], local::receipt),
+    def("backend.reachable", "The server answers in its own protocol", &["host.receipt"], backend::reachable),
+    def("backend.model", "The model is listed (and loaded)", &["backend.reachable"], backend::model),
+    def("backend.context", "Served context ≥ OpenClaw contextWindow ≥ 16000", &["backend.model"], backend::context),
+    def("backend.chat", "A chat answer", &["backend.model"], backend::chat),
+    def("backend.tools", "A tool call, as OpenClaw sends it", &["backend.chat"], backend::tools),
+    def("openclaw.config", "openclaw.json found and parses", &[], openclaw::config),
+    def("openclaw.schema", "clawlocal's entries match OpenClaw's schema", &["openclaw.config"], openclaw::schema),
+    def("openclaw.cli", "`openclaw config validate` accepts the config", &["openclaw.config"], openclaw::cli),
+    def(
+        "openclaw.provider",
+        "The provider entry this server needs",
+        &["openclaw.config", "host.receipt"],
+        backend::provider_check,
+    ),
+    def(
+        "openclaw.model",
+        "Model entry: id, contextWindow (Ollama: num_ctx)",
+        &["openclaw.provider"],
+        backend::model_entry,
+    ),
+    def("openclaw.model-ref", "Agents use the model", &["openclaw.model"], openclaw::model_ref),
+    def("openclaw.models-mode", "models.mode keeps hosted providers", &["openclaw.config"], openclaw::models_mode),
+    def(
+        "openclaw.agent-model",
+        "The default agent does not hide the defaults",
+        &["openclaw.config"],
+        openclaw::agent_model,
+    ),
+    def("openclaw.gateway", "OpenClaw gateway", &["openclaw.config"], openclaw::gateway),
+    def("security.bind", "The server is not reachable from the network", &["host.receipt"], backend::bind),
+    def("security.config-file", "openclaw.json private", &["openclaw.config"], openclaw::config_file_mode),
+];
+
+/// The checks for what the receipt records: clawlocal's engine, or a server another tool runs.
+pub fn table_for(layout: &Layout) -> &'static [Def] {
+    match crate::receipt::Install::load(&layout.receipt_file()) {
+        Ok(Some(crate::receipt::Install::Backend(_))) => BACKEND_CHECKS,
+        _ => CHECKS,
+    }
+}
+
 /// How doctor runs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -231,6 +276,12 @@ pub struct Probe<'a> {
     pub layout: &'a Layout,
     pub opts: Options,
     pub receipt: Option<Receipt>,
+    /// The record of an `init --backend` setup (then `receipt` is `None` and the table is [`BACKEND_CHECKS`]).
+    pub backend: Option<crate::receipt::BackendReceipt>,
+    /// What that server answered (`backend.reachable`).
+    pub served: Option<crate::backends::Served>,
+    /// The checks that apply to what is installed.
+    pub table: &'static [Def],
     pub lock: std::result::Result<LockFile, String>,
     this_host: Option<std::result::Result<crate::profile::Profile, String>>,
     pub engine: Option<crate::engine::Engine>,
@@ -250,6 +301,9 @@ impl<'a> Probe<'a> {
             layout,
             opts,
             receipt: None,
+            backend: None,
+            served: None,
+            table: table_for(layout),
             lock: Ok(LockFile::default()),
             this_host: None,
             engine: None,
@@ -291,7 +345,7 @@ impl<'a> Probe<'a> {
     /// `clawlocal <args>` as a person should type it here: with `--scope` when the receipt's scope is not the
     /// default one.
     fn clawlocal(&self, args: &str) -> String {
-        match self.receipt.as_ref().map(|r| r.scope) {
+        match self.receipt.as_ref().map(|r| r.scope).or(self.backend.as_ref().map(|b| b.scope)) {
             Some(scope) if scope != crate::layout::default_scope(self.host) => {
                 let s = if scope == Scope::User { "user" } else { "system" };
                 format!("clawlocal --scope {s} {args}")
@@ -330,18 +384,18 @@ fn matches(id: &str, only: &str) -> bool {
     id == only || id.strip_prefix(only).is_some_and(|rest| rest.starts_with('.'))
 }
 
-/// The checks `--only` selects, with everything they need. `None`: all of them.
-pub fn selection(only: Option<&str>) -> Result<BTreeSet<&'static str>> {
-    let Some(only) = only else { return Ok(CHECKS.iter().map(|d| d.id).collect()) };
+/// The checks of `table` that `--only` selects, with everything they need. `None`: all of them.
+pub fn selection(table: &'static [Def], only: Option<&str>) -> Result<BTreeSet<&'static str>> {
+    let Some(only) = only else { return Ok(table.iter().map(|d| d.id).collect()) };
     let only = only.trim_end_matches('.');
-    let mut wanted: BTreeSet<&'static str> = CHECKS.iter().map(|d| d.id).filter(|id| matches(id, only)).collect();
+    let mut wanted: BTreeSet<&'static str> = table.iter().map(|d| d.id).filter(|id| matches(id, only)).collect();
     if wanted.is_empty() {
         return Err(Error::usage(format!("no doctor check `{only}`")).with_hint(
             "`clawlocal doctor --list-checks` lists them; a layer name (e.g. `server`) selects its checks",
         ));
     }
     // Close over prerequisites: later checks need what earlier ones found.
-    for d in CHECKS.iter().rev() {
+    for d in table.iter().rev() {
         if wanted.contains(d.id) {
             wanted.extend(d.after.iter().copied());
         }
@@ -351,10 +405,10 @@ pub fn selection(only: Option<&str>) -> Result<BTreeSet<&'static str>> {
 
 /// Run the checks in `run` (see [`selection`]) and return those `report` names (`--only`), in order.
 pub fn run_checks(probe: &mut Probe, only: Option<&str>) -> Result<Vec<Check>> {
-    let run = selection(only)?;
+    let run = selection(probe.table, only)?;
     let shown: BTreeSet<&str> = match only {
         None => run.clone(),
-        Some(o) => CHECKS.iter().map(|d| d.id).filter(|id| matches(id, o)).collect(),
+        Some(o) => probe.table.iter().map(|d| d.id).filter(|id| matches(id, o)).collect(),
     };
     Ok(run_set(probe, &run, &shown))
 }
@@ -363,7 +417,7 @@ pub fn run_checks(probe: &mut Probe, only: Option<&str>) -> Result<Vec<Check>> {
 /// layer when it started no engine.
 pub fn run_all_but(probe: &mut Probe, leave_out: &[&str]) -> Vec<Check> {
     let run: BTreeSet<&str> =
-        CHECKS.iter().map(|d| d.id).filter(|id| !leave_out.iter().any(|l| matches(id, l))).collect();
+        probe.table.iter().map(|d| d.id).filter(|id| !leave_out.iter().any(|l| matches(id, l))).collect();
     run_set(probe, &run, &run)
 }
 
@@ -371,7 +425,7 @@ fn run_set(probe: &mut Probe, run: &BTreeSet<&'static str>, shown: &BTreeSet<&st
     let mut results: Vec<Check> = Vec::new();
     // For each result, the failed check that kept it from running (through skipped ones in between).
     let mut failed_cause: Vec<Option<usize>> = Vec::new();
-    for d in CHECKS.iter().filter(|d| run.contains(d.id)) {
+    for d in probe.table.iter().filter(|d| run.contains(d.id)) {
         let started = Instant::now();
         let blocked = d.after.iter().find_map(|dep| results.iter().position(|r| r.id == *dep && !r.usable));
         let cause = blocked.and_then(|i| if results[i].status == Status::Fail { Some(i) } else { failed_cause[i] });
@@ -423,31 +477,35 @@ mod tests {
 
     #[test]
     fn ids_are_unique_dotted_layers_and_every_prerequisite_runs_earlier() {
-        let layers = ["host", "engine", "model", "service", "server", "openclaw", "security"];
-        let mut seen = Vec::new();
-        for d in CHECKS {
-            let (layer, name) = d.id.split_once('.').expect("dotted");
-            assert!(layers.contains(&layer), "{}", d.id);
-            assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
-            for dep in d.after {
-                assert!(seen.contains(dep), "{} needs {dep}, which must come before it", d.id);
+        let layers = ["host", "engine", "model", "service", "server", "backend", "openclaw", "security"];
+        for table in [CHECKS, BACKEND_CHECKS] {
+            let mut seen = Vec::new();
+            for d in table {
+                let (layer, name) = d.id.split_once('.').expect("dotted");
+                assert!(layers.contains(&layer), "{}", d.id);
+                assert!(
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+                );
+                for dep in d.after {
+                    assert!(seen.contains(dep), "{} needs {dep}, which must come before it", d.id);
+                }
+                assert!(!seen.contains(&d.id), "duplicate {}", d.id);
+                seen.push(d.id);
             }
-            assert!(!seen.contains(&d.id), "duplicate {}", d.id);
-            seen.push(d.id);
         }
-        assert!(CHECKS.len() >= 12);
+        assert!(CHECKS.len() >= 12 && BACKEND_CHECKS.len() >= 12);
     }
 
     #[test]
     fn only_selects_a_check_or_a_layer_with_its_prerequisites() {
-        let s = selection(Some("server.context")).unwrap();
+        let s = selection(CHECKS, Some("server.context")).unwrap();
         for id in ["host.receipt", "server.listen", "server.health", "server.model", "server.context"] {
             assert!(s.contains(id), "{id}");
         }
         assert!(!s.contains("server.chat"));
-        let layer = selection(Some("model")).unwrap();
+        let layer = selection(CHECKS, Some("model")).unwrap();
         assert!(layer.contains("model.sha256") && layer.contains("host.receipt") && !layer.contains("server.listen"));
-        let err = selection(Some("nope")).unwrap_err();
+        let err = selection(CHECKS, Some("nope")).unwrap_err();
         assert!(err.message.contains("nope") && err.hint.unwrap().contains("--list-checks"));
     }
 }

@@ -18,7 +18,17 @@ const REPATCH: &str = "`clawlocal doctor --fix` patches openclaw.json again (bac
 
 /// The config clawlocal patched (the receipt's), else the one OpenClaw would read.
 fn config_path(p: &Probe) -> PathBuf {
-    p.receipt.as_ref().map_or_else(|| p.layout.openclaw_config.clone(), |r| p.layout.on_host(&r.openclaw_config))
+    let recorded = p.receipt.as_ref().map(|r| &r.openclaw_config).or(p.backend.as_ref().map(|b| &b.openclaw_config));
+    recorded.map_or_else(|| p.layout.openclaw_config.clone(), |c| p.layout.on_host(c))
+}
+
+/// The provider id, model id and role of what is installed (`clawlocal`, or a backend's provider).
+fn ours(p: &Probe) -> (String, String, crate::plan::Role) {
+    match (&p.receipt, &p.backend) {
+        (Some(r), _) => (PROVIDER.to_string(), r.model.id.clone(), r.role),
+        (None, Some(b)) => (b.backend.provider.clone(), b.backend.model.clone(), b.role),
+        (None, None) => (PROVIDER.to_string(), "<id>".to_string(), crate::plan::Role::Fallback),
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -326,30 +336,32 @@ fn model_setting(v: &Value) -> (Option<String>, Vec<String>) {
 }
 
 pub fn model_ref(p: &mut Probe) -> Outcome {
-    let model_ref = format!("{PROVIDER}/{}", p.r().model.id);
-    let role = p.r().role;
+    let (provider_id, model_id, role) = ours(p);
+    let model_ref = format!("{provider_id}/{model_id}");
     let value = &cfg(p).value;
     let defaults = value.pointer("/agents/defaults").cloned().unwrap_or(Value::Null);
     let (primary, fallbacks) = model_setting(&defaults["model"]);
-    let declared: Vec<String> = provider(p)
-        .and_then(|v| v["models"].as_array())
-        .map(|a| a.iter().filter_map(|m| m["id"].as_str()).map(|id| format!("{PROVIDER}/{id}")).collect())
+    let declared: Vec<String> = value
+        .pointer(&format!("/models/providers/{provider_id}/models"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|m| m["id"].as_str()).map(|id| format!("{provider_id}/{id}")).collect())
         .unwrap_or_default();
     let dangling: Vec<&String> = primary
         .iter()
         .chain(&fallbacks)
-        .filter(|r| r.starts_with(&format!("{PROVIDER}/")) && !declared.contains(r))
+        .filter(|r| r.starts_with(&format!("{provider_id}/")) && !declared.contains(r))
         .collect();
-    if !dangling.is_empty() {
+    // Only clawlocal's own provider is known to hold clawlocal's models alone (Ollama's may list others too).
+    if !dangling.is_empty() && provider_id == PROVIDER {
         return Outcome::fail(
             format!(
-                "agents.defaults.model names {dangling:?}, which provider {PROVIDER} does not declare (left from an older model?)"
+                "agents.defaults.model names {dangling:?}, which provider {provider_id} does not declare (left from an older model?)"
             ),
             format!("replace them with {model_ref} in agents.defaults.model, or run `clawlocal init` again"),
         );
     }
     if let Some(allow) = defaults.pointer("/modelPolicy/allow").and_then(Value::as_array).filter(|a| !a.is_empty()) {
-        let allowed = allow.iter().filter_map(Value::as_str).any(|a| a == model_ref || a == format!("{PROVIDER}/*"));
+        let allowed = allow.iter().filter_map(Value::as_str).any(|a| a == model_ref || a == format!("{provider_id}/*"));
         if !allowed {
             return Outcome::fail(format!("agents.defaults.modelPolicy.allow does not allow {model_ref}"), REPATCH)
                 .with_repair(Repair::Repatch);
@@ -410,6 +422,7 @@ fn default_agent(value: &Value) -> Option<(String, Value)> {
 }
 
 pub fn agent_model(p: &mut Probe) -> Outcome {
+    let (provider_id, model_id, _) = ours(p);
     let Some((id, agent)) = default_agent(&cfg(p).value) else {
         return Outcome::pass("no agent roster: every agent uses agents.defaults");
     };
@@ -417,16 +430,16 @@ pub fn agent_model(p: &mut Probe) -> Outcome {
         None => Outcome::pass(format!("the default agent `{id}` uses agents.defaults.model")),
         Some(m) => {
             let (primary, fallbacks) = model_setting(m);
-            if primary.iter().chain(&fallbacks).any(|r| r.starts_with(&format!("{PROVIDER}/"))) {
+            if primary.iter().chain(&fallbacks).any(|r| r.starts_with(&format!("{provider_id}/"))) {
                 return Outcome::pass(format!(
-                    "the default agent `{id}` sets its own model, which includes {PROVIDER}"
+                    "the default agent `{id}` sets its own model, which includes {provider_id}"
                 ));
             }
             Outcome::warn(format!(
                 "the default agent `{id}` sets its own model ({}): it ignores agents.defaults.model, where clawlocal put the local model",
                 m
             ))
-            .with_fix(format!("remove `model` from agent `{id}`, or add {PROVIDER}/{} to it", p.receipt.as_ref().map_or("<id>", |r| r.model.id.as_str())))
+            .with_fix(format!("remove `model` from agent `{id}`, or add {provider_id}/{model_id} to it"))
         }
     }
 }

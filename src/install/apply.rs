@@ -113,7 +113,9 @@ uninstall stopped at step {} ({}); the receipt is kept: `clawlocal uninstall` ag
             });
         }
     }
-    if plan.purpose == Purpose::Init && !plan.steps.iter().any(|s| matches!(s, Step::Start { .. })) {
+    // An engine init that starts nothing says so (an `init --backend` has no engine to start).
+    let engine_init = plan.steps.iter().any(|s| matches!(s, Step::Fetch { .. }));
+    if plan.purpose == Purpose::Init && engine_init && !plan.steps.iter().any(|s| matches!(s, Step::Start { .. })) {
         applied.actions.push(done("start", None, Change::Skipped));
     }
     Ok(applied)
@@ -187,6 +189,10 @@ fn run(
             }
             applied.openclaw_file = outcome.file.clone();
             (outcome.status, Some(outcome.file))
+        }
+        Step::Backend { kind, url, model, key, .. } => {
+            super::backend::still_serves(*kind, url, model, key.as_deref(), host)?;
+            (Change::Unchanged, None)
         }
         Step::Chmod { path, mode, .. } => {
             use std::os::unix::fs::PermissionsExt;

@@ -4,6 +4,7 @@
 //! [`apply`] (runs exactly those steps, checks each guard, journals into the receipt, rolls a swap back).
 
 mod apply;
+pub mod backend;
 mod show;
 mod steps;
 mod survey;

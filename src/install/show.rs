@@ -46,7 +46,7 @@ fn planned(step: &Step, w: &dyn Seen) -> &'static str {
     };
     match step {
         Step::Journal { path, contents, .. } | Step::Write { path, contents, .. } => of(path, contents),
-        Step::Fetch { cached: true, .. } | Step::Engine { .. } => "unchanged",
+        Step::Fetch { cached: true, .. } | Step::Engine { .. } | Step::Backend { .. } => "unchanged",
         Step::InstallEngine { .. } => "created",
         Step::Fetch { .. } => "created",
         Step::Openclaw(p) if !p.changed => "unchanged",
@@ -135,8 +135,15 @@ fn description(step: &Step, w: &dyn Seen) -> String {
             let url = crate::plan::Endpoint::new(*port).health_url();
             format!("wait until {url} answers and /v1/models serves `{alias}`")
         }
+        Step::Backend { kind, url, version, model, context, .. } => format!(
+            "use {}{} at {url}, serving `{model}` (contextWindow {context}); nothing is downloaded or installed",
+            kind.label(),
+            version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+        ),
         Step::Openclaw(p) => format!(
-            "add provider `clawlocal` (api openai-completions) with model `{}` as {}, keeping comments and other providers{}",
+            "add provider `{}` ({}) with model `{}` as {}, keeping comments and other providers{}",
+            p.provider,
+            p.api,
             p.model_ref,
             if p.sets_primary() { "primary" } else { "fallback" },
             if p.validated_by_openclaw { "; `openclaw config validate` accepts the result" } else { "" }

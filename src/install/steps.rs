@@ -109,6 +109,16 @@ pub enum Step {
     },
     /// openclaw.json as prepared (and judged by OpenClaw) in the survey.
     Openclaw(Box<Prepared>),
+    /// `init --backend`: the server the user runs, as the survey found it; asked again that it still serves the
+    /// model right before openclaw.json is pointed at it.
+    Backend {
+        kind: crate::backends::Kind,
+        url: String,
+        version: Option<String>,
+        model: String,
+        context: u32,
+        key: Option<String>,
+    },
     /// Set a file's mode (`doctor --fix`: a key file others could read).
     Chmod {
         kind: &'static str,
@@ -186,6 +196,7 @@ impl Step {
             Self::Start { .. } => "start",
             Self::WaitHealthy { .. } => "health",
             Self::Openclaw(_) | Self::Unpatch(_) => "openclaw-config",
+            Self::Backend { .. } => "backend",
             Self::Chmod { kind, .. } => kind,
             Self::Stop { .. } | Self::Reload { .. } => "service",
             Self::StopServe { .. } => "engine",

@@ -310,3 +310,49 @@ pub fn removed(kind: &'static str, path: &Path, result: std::io::Result<()>) -> 
         Err(e) => Err(Error::io(format!("cannot remove {}", path.display()), &e)),
     }
 }
+
+/// An `init --backend` setup as uninstall needs it: the receipt and the unpatch prepared from its record.
+#[derive(Debug)]
+pub struct BackendInstalled {
+    pub layout: Layout,
+    pub receipt: crate::receipt::BackendReceipt,
+    pub openclaw: Result<PreparedUnpatch>,
+}
+
+impl super::Seen for BackendInstalled {
+    fn bytes(&self, _: &Path) -> Option<&[u8]> {
+        None
+    }
+    fn key(&self) -> Option<(String, PathBuf)> {
+        match &self.receipt.backend.key {
+            crate::receipt::KeySource::File(f) => {
+                let file = self.layout.on_host(f);
+                crate::openclaw::read_key(&file).ok().map(|k| (k, file))
+            }
+            _ => None,
+        }
+    }
+}
+
+pub fn survey_backend(layout: &Layout, receipt: crate::receipt::BackendReceipt, host: &dyn Host) -> BackendInstalled {
+    let config = layout.on_host(&receipt.openclaw_config);
+    let openclaw = openclaw_file::prepare_unpatch(host, &config, &crate::openclaw::records_path(layout));
+    BackendInstalled { layout: layout.clone(), receipt, openclaw }
+}
+
+/// The inverse of an `init --backend`: clawlocal's edit out of openclaw.json, then its own state, the receipt last.
+/// The server, its models and its settings are the user's and stay as they are. Pure.
+pub fn plan_backend(i: &BackendInstalled) -> Plan {
+    let layout = &i.layout;
+    let mut steps = Vec::new();
+    let mut blockers = Vec::new();
+    match &i.openclaw {
+        Ok(p) => steps.push(Step::Unpatch(Box::new(p.clone()))),
+        Err(e) => blockers.push(super::Blocker { step: 0, error: e.clone() }),
+    }
+    steps.push(Step::Remove { kind: "state", path: layout.state_dir.join("doctor-cache.json") });
+    steps.push(Step::RemoveTree { kind: "state", path: layout.state_dir.join("backups") });
+    steps.push(Step::Remove { kind: "receipt", path: layout.receipt_file() });
+    steps.push(Step::Tidy { dirs: vec![layout.config_dir.clone(), layout.state_dir.clone()] });
+    Plan { steps, blockers, swap: None, receipt: None, target: None, purpose: Purpose::Uninstall }
+}

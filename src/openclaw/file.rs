@@ -381,6 +381,9 @@ pub struct Prepared {
     /// The edit replaces what an earlier patch of another model added (its provider entry and refs).
     replaces_earlier: bool,
     pub model_ref: String,
+    /// The provider id the entry goes under, and the API it names.
+    pub provider: String,
+    pub api: &'static str,
     pub openclaw_version: Option<String>,
     /// The installed `openclaw config validate` accepted the edited file.
     pub validated_by_openclaw: bool,
@@ -478,6 +481,8 @@ pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Pa
     }
     spec.fields = version::fields_for(detected);
     let model_ref = spec.model_ref();
+    let (provider, api) =
+        (spec.provider_id().to_string(), spec.server.map_or("openai-completions", |k| k.api().as_str()));
 
     // An earlier patch of this file put another model in: take that edit out first, then make this one.
     let earlier = load_records(records)?
@@ -509,6 +514,8 @@ pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Pa
         changes: patched.changes,
         replaces_earlier: earlier.is_some(),
         model_ref,
+        provider,
+        api,
         openclaw_version: detected.map(|v| format!("{v} ({source})")),
         validated_by_openclaw,
         warnings,

@@ -274,27 +274,22 @@ pub fn comments(text: &str) -> Vec<String> {
     out
 }
 
-/// The paths whose value the patch may change: clawlocal's provider and the refs it adds.
-const CHANGEABLE: [&str; 6] = [
-    "agents.defaults.model",
-    "agents.defaults.models",
-    "agents.defaults.modelPolicy.allow",
-    "models.mode",
-    "models.providers.clawlocal",
-    "providers.clawlocal",
-];
+/// The paths whose value the patch may change besides the provider it writes: the refs it adds.
+const CHANGEABLE: [&str; 4] =
+    ["agents.defaults.model", "agents.defaults.models", "agents.defaults.modelPolicy.allow", "models.mode"];
 
-/// Every value of `before` that `after` lost or changed outside [`CHANGEABLE`], as `path lost|changed`.
-pub fn lost(before: &Value, after: &Value) -> Vec<String> {
-    fn walk(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
-        if CHANGEABLE.contains(&path) {
+/// Every value of `before` that `after` lost or changed outside [`CHANGEABLE`] and the entry of `provider` (the
+/// one the patch writes: `clawlocal`, or `ollama` for Ollama's native API), as `path lost|changed`.
+pub fn lost(before: &Value, after: &Value, provider: &str) -> Vec<String> {
+    fn walk(before: &Value, after: &Value, path: &str, ours: &[String; 2], out: &mut Vec<String>) {
+        if CHANGEABLE.contains(&path) || ours.iter().any(|p| p == path) {
             return;
         }
         match (before, after) {
             (Value::Object(b), Value::Object(a)) => {
                 for (k, v) in b {
                     match a.get(k) {
-                        Some(av) => walk(v, av, &join(path, k), out),
+                        Some(av) => walk(v, av, &join(path, k), ours, out),
                         None => out.push(format!("{} lost", join(path, k))),
                     }
                 }
@@ -303,8 +298,9 @@ pub fn lost(before: &Value, after: &Value) -> Vec<String> {
             _ => out.push(format!("{path} changed")),
         }
     }
+    let ours = [format!("models.providers.{provider}"), format!("providers.{provider}")];
     let mut out = Vec::new();
-    walk(before, after, "", &mut out);
+    walk(before, after, "", &ours, &mut out);
     out
 }
 
@@ -515,7 +511,7 @@ pub fn patch(text: &str, origin: &str, spec: &PatchSpec, section: Section) -> Re
     }
     let out = doc.finish(text, warnings, changes)?;
     // The invariant, checked on every run: nothing of the user's is lost, not even a comment.
-    let missing = lost(&doc.value, &out.value);
+    let missing = lost(&doc.value, &out.value, id);
     if !missing.is_empty() || comments(&out.text) != comments(text) {
         return Err(Error::failure(format!(
             "internal error: the edit of {origin} would lose {}",
@@ -1058,7 +1054,7 @@ mod tests {
                 assert!(out.changed, "{name}");
                 assert_eq!(comments(&out.text), comments(&text), "{name}: comments kept in order");
                 let (before, after) = (parse_json5(&text, name).unwrap(), parse_json5(&out.text, name).unwrap());
-                assert_eq!(lost(&before, &after), Vec::<String>::new(), "{name} {role:?}");
+                assert_eq!(lost(&before, &after, "clawlocal"), Vec::<String>::new(), "{name} {role:?}");
                 let ours = &after["models"]["providers"]["clawlocal"];
                 assert_eq!(ours["baseUrl"], "http://127.0.0.1:8765/v1");
                 assert_eq!(ours["api"], "openai-completions");
@@ -1425,7 +1421,7 @@ mod tests {
                 let role = if primary { Role::Primary } else { Role::Fallback };
                 let out = patch(&src, "gen.json5", &spec(role), Section::Whole).map_err(|e| TestCaseError::fail(format!("{src}: {}", e.message)))?;
                 let after = parse_json5(&out.text, "gen").unwrap();
-                prop_assert_eq!(lost(&config, &after), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
+                prop_assert_eq!(lost(&config, &after, "clawlocal"), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
                 let fallbacks = after["agents"]["defaults"]["model"]["fallbacks"].as_array().cloned().unwrap_or_default();
                 let ours = json!("clawlocal/qwen2.5-1.5b-instruct-q4_k_m");
                 let model = &after["agents"]["defaults"]["model"];
@@ -1450,7 +1446,7 @@ mod tests {
                 match patch(&src, "gen.json5", &spec(role), Section::Whole) {
                     Ok(out) => {
                         let after = parse_json5(&out.text, "gen").unwrap();
-                        prop_assert_eq!(lost(&config, &after), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
+                        prop_assert_eq!(lost(&config, &after, "clawlocal"), Vec::<String>::new(), "{}\n=>\n{}", src, out.text);
                         prop_assert_eq!(comments(&out.text), comments(&src));
                         prop_assert_eq!(&after["models"]["providers"]["clawlocal"]["api"], "openai-completions");
                         let again = patch(&out.text, "gen.json5", &spec(role), Section::Whole).unwrap();

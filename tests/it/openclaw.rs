@@ -127,7 +127,7 @@ fn check_shape(openclaw: &Path, name: &str, original: &[u8], role: &str) -> Resu
     if comments(&after) != comments(&text) {
         problems.push("comments changed".into());
     }
-    problems.extend(lost(&before_v, &after_v));
+    problems.extend(lost(&before_v, &after_v, "clawlocal"));
     let model = &after_v["agents"]["defaults"]["model"];
     let listed = model == MODEL_REF
         || model["primary"] == MODEL_REF

@@ -68,6 +68,13 @@ pub struct TinyModel {
     pub context_length: u32,
     pub seed: u64,
     pub name: String,
+    /// A GPT-2 style byte-level BPE vocabulary (`tokenizer.ggml.model` "gpt2", pre "qwen2") instead of
+    /// SentencePiece: what tinygrad's tokenizer reads (it refuses the "default" preset). Its reply is ` hello` and
+    /// the end of the turn (see [`CHANNELS`]). For tinygrad only: no merges, which llama.cpp would need.
+    pub bpe: bool,
+    /// Reply ` hello` and end the turn (see [`CHANNELS`]) instead of word salad up to the token limit: for servers
+    /// that are slow to generate. Always so with `bpe`.
+    pub says_hello: bool,
 }
 
 impl Default for TinyModel {
@@ -82,6 +89,8 @@ impl Default for TinyModel {
             context_length: 32_768,
             seed: 42,
             name: "tiny-random-llama".into(),
+            bpe: false,
+            says_hello: false,
         }
     }
 }
@@ -213,29 +222,37 @@ fn vocab() -> (Vec<String>, Vec<f32>, Vec<i32>) {
 /// name, ne (row length first), ggml type, data.
 type Tensor = (String, Vec<u64>, u32, Vec<u8>);
 
-/// A matrix of `rows` × `cols` normal(0, 0.02) values; `col0(r)` overrides column 0 (the bias channel),
-/// `zero_row0` keeps output dimension 0 untouched.
+/// A matrix of `rows` × `cols` normal(0, 0.02) values; `set(r, c)` overrides an entry (the channels below),
+/// and the first `untouched` output dimensions get nothing from it (a layer never writes into a channel).
 fn mat(
     t: &mut Vec<Tensor>,
     rng: &mut Rng,
     name: &str,
-    rows: usize,
-    cols: usize,
-    col0: &dyn Fn(usize) -> Option<f32>,
-    zero_row0: bool,
+    (rows, cols): (usize, usize),
+    set: &dyn Fn(usize, usize) -> Option<f32>,
+    untouched: usize,
 ) {
     let mut vals: Vec<f32> = (0..rows * cols).map(|_| rng.gauss(0.02)).collect();
     for r in 0..rows {
-        if let Some(v) = col0(r) {
-            vals[r * cols] = v;
+        for c in 0..CHANNELS.min(cols) {
+            if let Some(v) = set(r, c) {
+                vals[r * cols + c] = v;
+            }
         }
     }
-    if zero_row0 {
-        vals[..cols].iter_mut().for_each(|v| *v = 0.0);
-    }
+    vals[..untouched * cols].iter_mut().for_each(|v| *v = 0.0);
     let data = vals.iter().flat_map(|v| f16_bits(*v).to_le_bytes()).collect();
     t.push((name.to_string(), vec![cols as u64, rows as u64], GGML_F16, data));
 }
+
+/// Embedding dimensions with a meaning, carried unchanged through every layer by the residual stream: 0 is the
+/// constant bias channel; in a model that says hello 1 marks "the answer was said" (the token ` hello`) and 2 "the answer
+/// starts here" (the newline that ends the assistant header), so its greedy reply is ` hello` and then the end
+/// of the turn, on any server, without a token limit.
+const CHANNELS: usize = 3;
+const BIAS: usize = 0;
+const SAID: usize = 1;
+const STARTS: usize = 2;
 
 /// An RMS-norm weight of ones, F32 as llama.cpp expects.
 fn norm(t: &mut Vec<Tensor>, name: &str, n: usize) {
@@ -243,11 +260,48 @@ fn norm(t: &mut Vec<Tensor>, name: &str, n: usize) {
     t.push((name.to_string(), vec![n as u64], GGML_F32, data));
 }
 
+/// GPT-2's byte → printable character table (`bytes_to_unicode`).
+fn byte_char(b: u8) -> char {
+    let keeps = |b: u8| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
+    if keeps(b) {
+        return char::from(b);
+    }
+    let shifted = (0..=255u8).filter(|x| !keeps(*x)).position(|x| x == b).unwrap();
+    char::from_u32(256 + shifted as u32).unwrap()
+}
+
+/// The BPE vocabulary: `<|endoftext|>`, ChatML's controls, the 256 byte tokens, every prefix of every word with and
+/// without its leading space (`Ġ`).
+fn bpe_vocab() -> (Vec<String>, Vec<f32>, Vec<i32>) {
+    let mut toks: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+    let mut types = vec![TT_CONTROL; 3];
+    let mut seen: std::collections::HashSet<String> = toks.iter().cloned().collect();
+    let mut add = |t: String, toks: &mut Vec<String>, types: &mut Vec<i32>| {
+        if seen.insert(t.clone()) {
+            toks.push(t);
+            types.push(TT_NORMAL);
+        }
+    };
+    for b in 0..=255u8 {
+        add(byte_char(b).to_string(), &mut toks, &mut types);
+    }
+    for w in WORDS {
+        for full in [format!("{}{w}", byte_char(b' ')), (*w).to_string()] {
+            let chars: Vec<char> = full.chars().collect();
+            for n in 2..=chars.len() {
+                add(chars[..n].iter().collect(), &mut toks, &mut types);
+            }
+        }
+    }
+    let scores = vec![0.0; toks.len()];
+    (toks, scores, types)
+}
+
 impl TinyModel {
     pub fn bytes(&self) -> Vec<u8> {
         let mut rng = Rng(self.seed);
         let hd = self.n_embd / self.n_head;
-        let (toks, scores, types) = vocab();
+        let (toks, scores, types) = if self.bpe { bpe_vocab() } else { vocab() };
         let nv = toks.len();
 
         let mut kv = Buf(Vec::new());
@@ -281,8 +335,8 @@ impl TinyModel {
             kv.0.extend_from_slice(&v.to_le_bytes());
             n_kv += 1;
         }
-        put_str(&mut kv, "tokenizer.ggml.model", "llama");
-        put_str(&mut kv, "tokenizer.ggml.pre", "default");
+        put_str(&mut kv, "tokenizer.ggml.model", if self.bpe { "gpt2" } else { "llama" });
+        put_str(&mut kv, "tokenizer.ggml.pre", if self.bpe { "qwen2" } else { "default" });
         n_kv += 2;
         kv.key("tokenizer.ggml.tokens", T_ARR);
         kv.u32(T_STR);
@@ -303,17 +357,19 @@ impl TinyModel {
             kv.0.extend_from_slice(&t.to_le_bytes());
         }
         n_kv += 3;
+        // `<|im_end|>` ends a turn: id 4 in the SentencePiece vocabulary, 2 in the BPE one.
+        let (bos, end) = if self.bpe { (0u32, 2u32) } else { (1, 4) };
         for (k, v) in [
-            ("tokenizer.ggml.bos_token_id", 1u32),
-            ("tokenizer.ggml.eos_token_id", 4),
-            ("tokenizer.ggml.eot_token_id", 4),
+            ("tokenizer.ggml.bos_token_id", bos),
+            ("tokenizer.ggml.eos_token_id", end),
+            ("tokenizer.ggml.eot_token_id", end),
             ("tokenizer.ggml.padding_token_id", 0),
         ] {
             kv.key(k, T_U32);
             kv.u32(v);
             n_kv += 1;
         }
-        for (k, v) in [("tokenizer.ggml.add_bos_token", true), ("tokenizer.ggml.add_eos_token", false)] {
+        for (k, v) in [("tokenizer.ggml.add_bos_token", !self.bpe), ("tokenizer.ggml.add_eos_token", false)] {
             kv.key(k, T_BOOL);
             kv.0.push(u8::from(v));
             n_kv += 1;
@@ -323,24 +379,51 @@ impl TinyModel {
 
         let mut tensors: Vec<Tensor> = Vec::new();
         let t = &mut tensors;
-        let (none, zero) = (|_: usize| None, |_: usize| Some(0.0));
         let (embd, ff, heads, kv_heads) = (self.n_embd, self.n_ff, self.n_head, self.n_head_kv);
-        mat(t, &mut rng, "token_embd.weight", nv, embd, &|_| Some(1.0), false);
+        let hello_then_end = self.bpe || self.says_hello;
+        let channels = if hello_then_end { CHANNELS } else { 1 };
+        // The layers read no channel and write none.
+        let blind = |_: usize, c: usize| (c < channels).then_some(0.0);
+        let none = |_: usize, _: usize| None;
+        let id = |tok: &str| toks.iter().position(|t| t == tok).unwrap();
+        let (hello, newline) = match (hello_then_end, self.bpe) {
+            (false, _) => (usize::MAX, usize::MAX),
+            (true, true) => (id("\u{120}hello"), id("\u{10a}")),
+            (true, false) => (id("\u{2581}hello"), id("<0x0A>")),
+        };
+        let embedding = |r: usize, c: usize| match c {
+            BIAS => Some(1.0),
+            SAID if hello_then_end => Some(if r == hello { 1.0 } else { 0.0 }),
+            STARTS if hello_then_end => Some(if r == newline { 1.0 } else { 0.0 }),
+            _ => None,
+        };
+        mat(t, &mut rng, "token_embd.weight", (nv, embd), &embedding, 0);
         for i in 0..self.n_layer {
             let p = format!("blk.{i}.");
             norm(t, &format!("{p}attn_norm.weight"), embd);
-            mat(t, &mut rng, &format!("{p}attn_q.weight"), heads * hd, embd, &zero, false);
-            mat(t, &mut rng, &format!("{p}attn_k.weight"), kv_heads * hd, embd, &zero, false);
-            mat(t, &mut rng, &format!("{p}attn_v.weight"), kv_heads * hd, embd, &zero, false);
-            mat(t, &mut rng, &format!("{p}attn_output.weight"), embd, heads * hd, &none, true);
+            mat(t, &mut rng, &format!("{p}attn_q.weight"), (heads * hd, embd), &blind, 0);
+            mat(t, &mut rng, &format!("{p}attn_k.weight"), (kv_heads * hd, embd), &blind, 0);
+            mat(t, &mut rng, &format!("{p}attn_v.weight"), (kv_heads * hd, embd), &blind, 0);
+            mat(t, &mut rng, &format!("{p}attn_output.weight"), (embd, heads * hd), &none, channels);
             norm(t, &format!("{p}ffn_norm.weight"), embd);
-            mat(t, &mut rng, &format!("{p}ffn_gate.weight"), ff, embd, &zero, false);
-            mat(t, &mut rng, &format!("{p}ffn_up.weight"), ff, embd, &zero, false);
-            mat(t, &mut rng, &format!("{p}ffn_down.weight"), embd, ff, &none, true);
+            mat(t, &mut rng, &format!("{p}ffn_gate.weight"), (ff, embd), &blind, 0);
+            mat(t, &mut rng, &format!("{p}ffn_up.weight"), (ff, embd), &blind, 0);
+            mat(t, &mut rng, &format!("{p}ffn_down.weight"), (embd, ff), &none, channels);
         }
         norm(t, "output_norm.weight", embd);
-        // Control, byte and unknown tokens get a strongly negative logit through the bias channel.
-        mat(t, &mut rng, "output.weight", nv, embd, &|r| Some(if types[r] == TT_NORMAL { 0.0 } else { -4.0 }), false);
+        // Control, byte and unknown tokens get a strongly negative logit through the bias channel; in a model that
+        // says hello the end of the turn follows ` hello`, and ` hello` follows the assistant header's newline.
+        let bias = |r: usize| match types[r] {
+            TT_NORMAL => 0.0,
+            _ => -4.0,
+        };
+        let output = |r: usize, c: usize| match c {
+            BIAS => Some(bias(r)),
+            SAID if hello_then_end => Some(if r == end as usize { 10.0 } else { 0.0 }),
+            STARTS if hello_then_end => Some(if r == hello { 10.0 } else { 0.0 }),
+            _ => None,
+        };
+        mat(t, &mut rng, "output.weight", (nv, embd), &output, 0);
 
         let mut out = Buf(Vec::new());
         out.0.extend_from_slice(b"GGUF");

@@ -1,6 +1,8 @@
-//! The real components the e2e tests drive: llama-server / llama-quantize and the OpenClaw CLI.
+//! The real components the e2e tests drive: llama-server / llama-quantize, the OpenClaw CLI, and the Python
+//! servers (tinygrad, llama-cpp-python).
 //! Found through CLAWLOCAL_TEST_LLAMA_SERVER / CLAWLOCAL_TEST_OPENCLAW, else where scripts/ci/*.sh cache them.
-//! Missing locally: the test prints SKIPPED and passes. Missing under CI=true: the test fails.
+//! Missing locally: build.rs marks the test ignored (and it prints SKIPPED if run anyway). Missing under CI=true:
+//! the test fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,7 +53,11 @@ fn part(var: &str, prefix: &str, rel: &str, what: &str, test: &str) -> Option<Pa
             panic!("{test}: {what} is required under CI=true: set {var} (scripts/ci/ installs it; .ci/run sets it)")
         }
         None => {
-            let script = if prefix.starts_with("llama") { "llama-server" } else { "openclaw" };
+            let script = match prefix {
+                p if p.starts_with("llama") => "llama-server",
+                p if p.starts_with("py-") => "python-backends",
+                _ => "openclaw",
+            };
             skip(test, &format!("{what} not found; set {var} or run scripts/ci/{script}.sh"));
             None
         }
@@ -96,6 +102,22 @@ pub fn openclaw_validate(openclaw: &Path, config: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("openclaw config validate printed no JSON ({e}): {stdout}"))
 }
 
+/// The python of a venv with tinygrad (scripts/ci/python-backends.sh): `-m tinygrad.llm --serve` is its server.
+pub fn tinygrad_python(test: &str) -> Option<PathBuf> {
+    part("CLAWLOCAL_TEST_TINYGRAD_PYTHON", "py-tinygrad-", "bin/python", "tinygrad (a Python venv)", test)
+}
+
+/// The python of a venv with llama-cpp-python[server] (scripts/ci/python-backends.sh): `-m llama_cpp.server`.
+pub fn llama_cpp_python(test: &str) -> Option<PathBuf> {
+    part(
+        "CLAWLOCAL_TEST_LLAMA_CPP_PYTHON",
+        "py-llama-cpp-python-",
+        "bin/python",
+        "llama-cpp-python (a Python venv)",
+        test,
+    )
+}
+
 pub fn openclaw(test: &str) -> Option<PathBuf> {
     part("CLAWLOCAL_TEST_OPENCLAW", "openclaw-", "bin/openclaw", "the OpenClaw CLI", test)
 }
@@ -135,23 +157,28 @@ impl Server {
 
     /// A server some other command started (`clawlocal serve`): wait for /health 200 on `port`.
     pub fn adopt(child: Child, port: u16, log: PathBuf) -> Server {
+        Server::adopt_at(child, port, log, "/health", Duration::from_secs(60))
+    }
+
+    /// Another server (tinygrad, llama-cpp-python): ready when `path` answers 200 within `timeout`.
+    pub fn adopt_at(child: Child, port: u16, log: PathBuf, path: &str, timeout: Duration) -> Server {
         let mut server = Server { child, port, log };
-        server.wait_healthy(Duration::from_secs(60));
+        server.wait_ready(path, timeout);
         server
     }
 
-    fn wait_healthy(&mut self, timeout: Duration) {
+    fn wait_ready(&mut self, path: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("llama-server exited with {status}:\n{}", self.log_tail());
+                panic!("the server exited with {status}:\n{}", self.log_tail());
             }
-            if let Ok(r) = http::get(&format!("{}/health", self.url()))
+            if let Ok(r) = http::get(&format!("{}{path}", self.url()))
                 && r.status == 200
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "llama-server not healthy in {timeout:?}:\n{}", self.log_tail());
+            assert!(Instant::now() < deadline, "the server did not answer {path} in {timeout:?}:\n{}", self.log_tail());
             std::thread::sleep(Duration::from_millis(50));
         }
     }

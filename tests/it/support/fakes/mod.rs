@@ -40,10 +40,13 @@ impl Answer {
     }
 }
 
+type Handler = Arc<dyn Fn(&Seen) -> Answer + Send + Sync>;
+
 /// A fake listening on 127.0.0.1 (a free port), answering through `handler`; it logs every request.
 pub struct FakeServer {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    handler: Arc<Mutex<Handler>>,
 }
 
 impl FakeServer {
@@ -52,10 +55,11 @@ impl FakeServer {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        let handler = Arc::new(handler);
+        let handler: Arc<Mutex<Handler>> = Arc::new(Mutex::new(Arc::new(handler)));
+        let current = handler.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (log, handler) = (log.clone(), handler.clone());
+                let (log, handler) = (log.clone(), current.lock().unwrap().clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let mut line = String::new();
@@ -86,7 +90,13 @@ impl FakeServer {
                 });
             }
         });
-        FakeServer { url: format!("http://127.0.0.1:{port}"), seen }
+        FakeServer { url: format!("http://127.0.0.1:{port}"), seen, handler }
+    }
+
+    /// From now on, answer as `other` does (the server restarted with other settings, on the same address).
+    pub fn become_(&self, other: FakeServer) {
+        let next = other.handler.lock().unwrap().clone();
+        *self.handler.lock().unwrap() = next;
     }
 
     pub fn paths(&self) -> Vec<String> {
