@@ -20,12 +20,13 @@ fn main() {
         "CLAWLOCAL_TEST_ROOTFS",
         "CLAWLOCAL_TEST_TINYGRAD_PYTHON",
         "CLAWLOCAL_TEST_LLAMA_CPP_PYTHON",
+        "CLAWLOCAL_TEST_KUBERNETES_VALIDATE",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=build.rs");
     println!(
-        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_llama_source, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze, missing_tinygrad, missing_llama_cpp_python)"
+        "cargo::rustc-check-cfg=cfg(missing_llama_server, missing_llama_source, missing_openclaw, missing_rootfs, missing_podman, missing_systemd_analyze, missing_tinygrad, missing_llama_cpp_python, missing_kubernetes_validate, missing_cloud_init)"
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         return;
@@ -74,6 +75,12 @@ fn main() {
     }
     if given("CLAWLOCAL_TEST_LLAMA_CPP_PYTHON").is_none() && !cached("py-llama-cpp-python-", ".done") {
         missing.push("missing_llama_cpp_python");
+    }
+    if given("CLAWLOCAL_TEST_KUBERNETES_VALIDATE").is_none() && !cached("py-kubernetes-validate-", ".done") {
+        missing.push("missing_kubernetes_validate");
+    }
+    if !on_path("cloud-init") {
+        missing.push("missing_cloud_init");
     }
     if !on_path("systemd-analyze") {
         missing.push("missing_systemd_analyze");

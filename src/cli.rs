@@ -64,6 +64,10 @@ pub enum RenderTarget {
     Systemd,
     Launchd,
     Compose,
+    /// A kustomize directory: `kubectl apply -k DIR`
+    Kubernetes,
+    /// A cloud-init user-data file for every VM of a fleet
+    CloudInit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -370,6 +374,20 @@ pub struct RenderArgs {
     pub choice: ModelChoice,
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
+    /// kubernetes: the namespace the objects go into (and the Service's DNS name names)
+    #[arg(long, value_name = "NAME", default_value = "clawlocal")]
+    pub namespace: String,
+    /// kubernetes: the llama.cpp server image [default: the pinned official one for the profile's backend];
+    /// `NAME@sha256:…` pins it by digest
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// kubernetes, cloud-init: the clawlocal release archive the fleet installs
+    /// [default: this version's linux x86_64 archive on the release server]
+    #[arg(long, value_name = "URL")]
+    pub release_url: Option<String>,
+    /// kubernetes, cloud-init: the archive's sha256 [default: read from URL.sha256 now, then pinned in the files]
+    #[arg(long, value_name = "HEX")]
+    pub release_sha256: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

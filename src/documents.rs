@@ -174,6 +174,32 @@ pub struct RenderedFile {
     pub status: Change,
 }
 
+/// `render --target kubernetes|cloud-init --json` (schema: schemas/render-fleet.schema.json).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FleetRenderDocument {
+    /// `kubernetes` or `cloud-init`.
+    pub target: String,
+    pub files: Vec<FleetFileDoc>,
+    /// The engine image the manifests run (kubernetes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The model the lock pins: repo, commit and the first file's sha256.
+    pub repo: String,
+    pub commit: String,
+    pub sha256: String,
+    /// The clawlocal archive every node installs, and its pinned sha256.
+    pub release_url: String,
+    pub release_sha256: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FleetFileDoc {
+    pub path: PathBuf,
+    pub status: Change,
+    /// The generated API key file (kubernetes' Secret input, mode 0600): its content is never printed.
+    pub holds_key: bool,
+}
+
 /// What every command prints under `--json` when it fails, usage errors included (schema:
 /// schemas/error.schema.json).
 #[derive(Debug, Serialize, JsonSchema)]

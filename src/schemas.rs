@@ -27,6 +27,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("uninstall.schema.json", render(schemars::schema_for!(crate::documents::UninstallDocument))),
         ("status.schema.json", render(schemars::schema_for!(crate::documents::StatusDocument))),
         ("render.schema.json", render(schemars::schema_for!(crate::documents::RenderDocument))),
+        ("render-fleet.schema.json", render(schemars::schema_for!(crate::documents::FleetRenderDocument))),
         ("pull.schema.json", render(schemars::schema_for!(crate::hub::pull::PullDocument))),
         ("error.schema.json", render(schemars::schema_for!(crate::documents::ErrorDocument))),
     ]

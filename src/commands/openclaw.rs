@@ -117,6 +117,8 @@ fn finish(
             "--api-key-env {var:?} is not an environment variable name OpenClaw reads (A-Z, 0-9, _)"
         )));
     }
+    // OpenClaw trusts loopback only: a LAN host or a cluster Service needs the private-network opt-in.
+    let fields = Fields { allow_private_network: !crate::backends::is_loopback(&base_url), ..Fields::BASELINE };
     Ok(PatchSpec {
         base_url,
         api_key,
@@ -125,7 +127,7 @@ fn finish(
         context_window,
         max_tokens,
         role: args.role.map_or(crate::plan::Role::Fallback, Into::into),
-        fields: Fields::BASELINE,
+        fields,
         gateway_mode: args.gateway_mode.clone(),
         server,
         api_key_env: args.api_key_env.clone(),

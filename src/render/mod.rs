@@ -4,6 +4,7 @@
 //! `systemd_word` (quoting, `%` specifiers, `$` variables), `systemd_text`, `systemd_path`, `xml`, `yaml`
 //! (a double-quoted scalar, with compose's `$` interpolation escaped).
 
+pub mod fleet;
 pub mod service;
 
 use std::collections::HashMap;

@@ -11,6 +11,7 @@ mod compose;
 mod doctor;
 mod e2e;
 mod engine;
+mod fleet;
 mod install;
 mod lifecycle;
 mod openclaw;

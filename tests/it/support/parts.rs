@@ -55,6 +55,7 @@ fn part(var: &str, prefix: &str, rel: &str, what: &str, test: &str) -> Option<Pa
         None => {
             let script = match prefix {
                 p if p.starts_with("llama") => "llama-server",
+                "py-kubernetes-validate-" => "fleet-tools",
                 p if p.starts_with("py-") => "python-backends",
                 _ => "openclaw",
             };
@@ -116,6 +117,26 @@ pub fn llama_cpp_python(test: &str) -> Option<PathBuf> {
         "llama-cpp-python (a Python venv)",
         test,
     )
+}
+
+/// kubernetes-validate in its venv (scripts/ci/fleet-tools.sh).
+pub fn kubernetes_validate(test: &str) -> Option<PathBuf> {
+    let what = "kubernetes-validate";
+    part("CLAWLOCAL_TEST_KUBERNETES_VALIDATE", "py-kubernetes-validate-", "bin/kubernetes-validate", what, test)
+}
+
+/// Debian's cloud-init on PATH (scripts/ci/fleet-tools.sh installs it).
+pub fn cloud_init(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("cloud-init")).find(|c| c.is_file()));
+    match found {
+        Some(p) => Some(p),
+        None if under_ci() => panic!("{test}: cloud-init is required under CI=true (scripts/ci/fleet-tools.sh)"),
+        None => {
+            skip(test, "cloud-init not on PATH; run scripts/ci/fleet-tools.sh");
+            None
+        }
+    }
 }
 
 pub fn openclaw(test: &str) -> Option<PathBuf> {
