@@ -345,16 +345,22 @@ fn gateway_patch(
     );
     patch.base_url = fleet::service_url(spec.namespace, spec.port);
     patch.api_key_env = Some(fleet::KEY_ENV.into());
+    // The fields of the newest OpenClaw clawlocal knows (the gateway's version is not known here), as `openclaw
+    // patch` writes them when it cannot tell; a Service is a private host.
+    patch.fields = crate::openclaw::version::fields_for(None);
     patch.fields.allow_private_network = true;
+    let q = fleet::shell_quote;
     let head = format!(
         "// {} {} — the OpenClaw gateway's side. Merge it into the gateway's openclaw.json with\n\
-         //   clawlocal openclaw patch --base-url {} --model-id {} --context-window {} --api-key-env {}\n\
+         //   clawlocal openclaw patch --base-url {} --model-id {} --model-name {} --context-window {} --role {} --api-key-env {}\n\
          // and give the gateway's pod the label {}={} and the env {} from Secret {} (key api-key).\n",
         crate::render::MANAGED_MARK,
         env!("CARGO_PKG_VERSION"),
-        patch.base_url,
-        patch.model_id,
+        q(&patch.base_url),
+        q(&patch.model_id),
+        q(&patch.model_name),
         patch.context_window,
+        patch.role.as_str(),
         fleet::KEY_ENV,
         fleet::GATEWAY_LABEL.0,
         fleet::GATEWAY_LABEL.1,

@@ -479,7 +479,10 @@ pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Pa
             version::NEWEST_KNOWN
         ));
     }
+    // The version decides the optional fields; a server off loopback needs the private-network opt-in whatever it is.
+    let private = spec.fields.allow_private_network;
     spec.fields = version::fields_for(detected);
+    spec.fields.allow_private_network |= private;
     let model_ref = spec.model_ref();
     let (provider, api) =
         (spec.provider_id().to_string(), spec.server.map_or("openai-completions", |k| k.api().as_str()));

@@ -271,7 +271,7 @@ echo "clawlocal check: chat and tool call answered"
 }
 
 /// `word` quoted for sh when it needs it.
-fn shell_quote(word: &str) -> String {
+pub fn shell_quote(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c)) {
         word.to_string()
     } else {
@@ -348,7 +348,8 @@ pub fn kubernetes(spec: &FleetSpec<'_>) -> Result<Vec<FleetFile>> {
     }
     let http = |path: &str| json!({ "path": path, "port": "http" });
     let ready = format!(
-        "printf 'header = \"Authorization: Bearer %s\"\\n' \"$(cat {KEY_MOUNT}/api-key)\" | curl --fail --silent --max-time 4 -K - \"http://$POD_IP:{port}/v1/models\" | grep -q '\"id\":\"{alias}\"'",
+        "curl --fail --silent --max-time 2 --output /dev/null \"http://$POD_IP:{port}/health\" && \
+         printf 'header = \"Authorization: Bearer %s\"\\n' \"$(cat {KEY_MOUNT}/api-key)\" | curl --fail --silent --max-time 4 -K - \"http://$POD_IP:{port}/v1/models\" | grep -q '\"id\":\"{alias}\"'",
         port = spec.port,
         alias = server.alias.replace('\'', "")
     );

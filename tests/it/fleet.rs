@@ -172,7 +172,8 @@ fn kubernetes_manifests_are_hardened_sized_and_valid_for_two_kubernetes_versions
         assert_eq!(startup["httpGet"]["path"], "/health");
         assert!(startup["failureThreshold"].as_u64().unwrap() >= 30, "{startup}");
         let ready = engine["readinessProbe"]["exec"]["command"][2].as_str().unwrap();
-        assert!(ready.contains("/v1/models") && ready.contains("\"id\":\"tiny-f16\""), "{ready}");
+        assert!(ready.contains("/health") && ready.contains("/v1/models"), "{ready}");
+        assert!(ready.contains("\"id\":\"tiny-f16\""), "the alias: {ready}");
         assert!(!ready.contains("Bearer $(") || ready.contains("-K -"), "the key reaches curl on stdin: {ready}");
         assert!(engine["livenessProbe"]["tcpSocket"].is_object(), "a cheap liveness");
 
@@ -216,6 +217,30 @@ fn kubernetes_manifests_are_hardened_sized_and_valid_for_two_kubernetes_versions
         assert_eq!(p["request"]["allowPrivateNetwork"], true);
         assert_eq!(p["apiKey"]["id"], "CLAWLOCAL_API_KEY");
         assert_eq!(p["models"][0]["contextWindow"].as_u64(), Some(ctx_size), "OpenClaw's window = --ctx-size");
+        // The command the file names writes the same entry into an existing config.
+        let command = gateway.lines().nth(1).unwrap().trim_start_matches("//").trim();
+        let command = command.strip_prefix("clawlocal ").unwrap();
+        let by_hand = fleet.ctx.dir.path().join(format!("by-hand-{profile}.json"));
+        std::fs::write(&by_hand, "{}\n").unwrap();
+        let bin = std::env::var_os("CLAWLOCAL_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_clawlocal").into());
+        // As a user types it: the words through sh, clawlocal being the binary under test.
+        let patched = finish(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("\"$CLAWLOCAL_BIN\" --scope user {command} --config \"$0\""))
+                .arg(&by_hand)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("CLAWLOCAL_BIN", &bin)
+                .env("HOME", fleet.ctx.home())
+                .env("XDG_STATE_HOME", fleet.ctx.dir.path().join(format!("state-by-hand-{profile}")))
+                .env("CLAWLOCAL_OPENCLAW", &openclaw)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(patched.code, 0, "{command}: {}", patched.stderr);
+        let by_hand: Value = serde_json::from_slice(&std::fs::read(&by_hand).unwrap()).unwrap();
+        assert_eq!(by_hand, entry, "`{command}` writes what openclaw-gateway.json5 holds");
         let config = out.join("gateway-check/openclaw.json");
         std::fs::create_dir_all(config.parent().unwrap()).unwrap();
         std::fs::copy(out.join("openclaw-gateway.json5"), &config).unwrap();
