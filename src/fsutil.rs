@@ -17,6 +17,88 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// [`write_atomic`] with the new file's mode and owner set before it takes the name (a user file keeps its own).
 pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Option<(u32, u32)>) -> Result<()> {
+    let tmp = temp_with(path, bytes, mode, owner)?;
+    tmp.persist(path).map_err(|e| Error::io(format!("cannot replace {}", path.display()), &e.error))?;
+    sync_dir(parent(path))
+}
+
+/// [`write_atomic_as`] as a compare-and-swap: `path` gets `bytes` only if it still holds `expected` (`None`: it does
+/// not exist) at the instant the name is taken. Checking and then renaming leaves a gap in which another writer's
+/// rename is lost, so the new file is *exchanged* with the old one (`renameat2(RENAME_EXCHANGE)`, one atomic step)
+/// and what came out is compared: not `expected` → exchanged back, so the other writer's version stays, and
+/// `Ok(false)`. (A third version that replaced ours meanwhile is put back too.) Where the file system cannot
+/// exchange, a re-read right before the rename narrows the gap instead.
+pub fn replace_if_unchanged(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    owner: Option<(u32, u32)>,
+    expected: Option<&[u8]>,
+) -> Result<bool> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let dir = parent(path);
+    let tmp = temp_with(path, bytes, mode, owner)?;
+    let (tmp, tmp_path) =
+        tmp.keep().map_err(|e| Error::io(format!("cannot keep a temporary file in {}", dir.display()), &e.error))?;
+    drop(tmp);
+    let cleanup = |p: &Path| {
+        let _ = std::fs::remove_file(p);
+    };
+    let Some(expected) = expected else {
+        // Created: only if nobody created it meanwhile.
+        return match renameat_with(CWD, &tmp_path, CWD, path, RenameFlags::NOREPLACE) {
+            Ok(()) => sync_dir(dir).map(|()| true),
+            Err(rustix::io::Errno::EXIST) => {
+                cleanup(&tmp_path);
+                Ok(false)
+            }
+            Err(e) => {
+                cleanup(&tmp_path);
+                Err(Error::io(format!("cannot create {}", path.display()), &e.into()))
+            }
+        };
+    };
+    match renameat_with(CWD, &tmp_path, CWD, path, RenameFlags::EXCHANGE) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::NOTSUP) => {
+            // No exchange here: re-read, then rename.
+            let now = std::fs::read(path).ok();
+            if now.as_deref() != Some(expected) {
+                cleanup(&tmp_path);
+                return Ok(false);
+            }
+            std::fs::rename(&tmp_path, path)
+                .map_err(|e| Error::io(format!("cannot replace {}", path.display()), &e))?;
+            return sync_dir(dir).map(|()| true);
+        }
+        Err(e) => {
+            cleanup(&tmp_path);
+            return Err(Error::io(format!("cannot replace {}", path.display()), &e.into()));
+        }
+    }
+    // `tmp_path` now holds what was at `path` an instant ago.
+    if std::fs::read(&tmp_path).ok().as_deref() == Some(expected) {
+        cleanup(&tmp_path);
+        return sync_dir(dir).map(|()| true);
+    }
+    // Another writer got in first: give its version back.
+    let back = renameat_with(CWD, &tmp_path, CWD, path, RenameFlags::EXCHANGE);
+    if back.is_ok() && std::fs::read(&tmp_path).ok().as_deref() != Some(bytes) {
+        // And one more replaced ours in between: that newest one is what the file should hold.
+        let _ = renameat_with(CWD, &tmp_path, CWD, path, RenameFlags::EXCHANGE);
+    }
+    cleanup(&tmp_path);
+    sync_dir(dir)?;
+    Ok(false)
+}
+
+/// The temp file beside `path` holding `bytes` (mode and owner set, fsynced), not yet given a name.
+fn temp_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    owner: Option<(u32, u32)>,
+) -> Result<tempfile::NamedTempFile> {
     use std::os::unix::fs::PermissionsExt;
     let dir = parent(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), &e))?;
@@ -38,8 +120,7 @@ pub fn write_atomic_as(path: &Path, bytes: &[u8], mode: Option<u32>, owner: Opti
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), &e))?;
-    tmp.persist(path).map_err(|e| Error::io(format!("cannot replace {}", path.display()), &e.error))?;
-    sync_dir(dir)
+    Ok(tmp)
 }
 
 /// Remove the temp files a killed [`write_atomic`] of `path` left beside it (`.<name>.XXXXXX.tmp`); for uninstall,

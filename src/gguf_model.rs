@@ -21,6 +21,9 @@ fn swa_period(arch: &str) -> Option<usize> {
     })
 }
 
+/// The most layers a header may claim (the largest published models have under 200).
+pub const MAX_LAYERS: u32 = 4096;
+
 pub fn from_header(header: &Header, spec: &str, repo: &str, r: &Resolution) -> Result<Model> {
     let name = &r.files[0].name;
     let bad = |what: &str| Error::usage(format!("{spec}: the GGUF header of {name} has no {what}"));
@@ -29,6 +32,17 @@ pub fn from_header(header: &Header, spec: &str, repo: &str, r: &Resolution) -> R
     let small = |v: u64, what: &str| u32::try_from(v).map_err(|_| bad(&format!("plausible {what}")));
     let layers = small(need("block_count")?, "block count")?;
     let hidden = small(need("embedding_length")?, "embedding length")?;
+    // Per-layer tables are sized from block_count: a damaged header must not drive the allocation.
+    if layers == 0 || layers > MAX_LAYERS {
+        return Err(Error::usage(format!(
+            "{spec}: the GGUF header of {name} says {arch_name}.block_count = {layers}; a model has 1 to {MAX_LAYERS} layers"
+        ))
+        .with_hint("the file is damaged or not a model: nothing was downloaded"));
+    }
+    if hidden == 0 {
+        return Err(Error::usage(format!("{spec}: the GGUF header of {name} says {arch_name}.embedding_length = 0"))
+            .with_hint("the file is damaged or not a model: nothing was downloaded"));
+    }
     let heads = small(need("attention.head_count")?, "head count")?.max(1);
     let context = small(need("context_length")?, "context length")?;
     let mut unverified = Vec::new();
@@ -205,6 +219,23 @@ mod tests {
             ("context_length", Value::Uint(131072)),
             ("feed_forward_length", Value::Uint(9216)),
         ]
+    }
+
+    #[test]
+    fn a_header_claiming_no_or_absurdly_many_layers_is_refused_before_any_table_is_sized() {
+        for (layers, hidden) in [(1u64 << 31, 2560u64), (1 << 28, 2560), (0, 2560), (12, 0)] {
+            let mut kv = base(layers);
+            kv[1] = ("embedding_length", Value::Uint(hidden));
+            let err = from_header(
+                &header("llama", &kv, &[("token_embd.weight", &[2560, 1000])]),
+                "hf:o/n/m.gguf",
+                "o/n",
+                &resolution(),
+            )
+            .unwrap_err();
+            assert!(err.message.contains("says llama."), "{layers}/{hidden}: {}", err.message);
+            assert!(!err.message.contains("Uint("), "no Debug text: {}", err.message);
+        }
     }
 
     #[test]

@@ -322,6 +322,7 @@ pub fn resolve(spec: &str, host: &dyn Host) -> Result<Profile> {
 /// Parse profile text: JSON5 syntax (errors at line:column), then the JSON schema, then the types.
 pub fn parse(text: &str, origin: &str) -> Result<Profile> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    crate::openclaw::patch::check_depth(text, origin)?;
     let value: serde_json::Value = json5::from_str(text).map_err(|e| {
         let at = e.position().map(|p| format!(":{}:{}", p.line + 1, p.column + 1)).unwrap_or_default();
         Error::usage(format!("profile {origin}{at}: {e}"))

@@ -117,8 +117,38 @@ fn leftovers(args: &UninstallArgs, layout: &Layout, printer: &Printer) -> Result
             actions.push(remove_file("openclaw-temp", &candidate)?);
         }
     }
-    remove_state(layout, &mut actions)?;
+    // Without a receipt nothing says what an init made: the records of `clawlocal openclaw patch` (which
+    // `openclaw unpatch` needs) and the lock of `clawlocal pull` stay; `--purge` has used the lock and takes it.
+    crate::fsutil::remove_stray_temps(&layout.receipt_file());
+    let records = layout.state_dir.join("openclaw-patches.json");
+    let kept_records = std::fs::read_to_string(&records).is_ok_and(|t| t.contains("\"file\""));
+    for path in
+        [layout.state_dir.join("doctor-cache.json")].into_iter().chain(args.purge.then(|| layout.lock_file())).chain(
+            (!kept_records)
+                .then(|| [records.clone(), openclaw_file::records_lock_file(&records)])
+                .into_iter()
+                .flatten(),
+        )
+    {
+        crate::fsutil::remove_stray_temps(&path);
+        if path.exists() {
+            actions.push(remove_file("state", &path)?);
+        }
+    }
+    // clawlocal's logs go; the backups of openclaw.json stay while patches are recorded against them.
+    let backups = layout.state_dir.join("backups");
+    for dir in [(!kept_records).then_some(backups), Some(layout.log_dir.clone())].into_iter().flatten() {
+        if dir.exists() {
+            actions.push(remove_tree("state", &dir)?);
+        }
+    }
     remove_empty_dir(&layout.state_dir);
+    if kept_records {
+        printer.note(&format!(
+            "{} records patches made by `clawlocal openclaw patch`; they stay (undo them with `clawlocal openclaw unpatch`)",
+            records.display()
+        ));
+    }
     if actions.is_empty() {
         let what = format!("nothing to uninstall: no receipt at {}", layout.receipt_file().display());
         if printer.json {
@@ -147,25 +177,6 @@ fn purge_locked(layout: &Layout) -> Result<Vec<Done>> {
         }
     }
     Ok(actions)
-}
-
-/// clawlocal's state files other than the receipt: lock, patch records, doctor cache, backups, logs.
-fn remove_state(layout: &Layout, actions: &mut Vec<Done>) -> Result<()> {
-    crate::fsutil::remove_stray_temps(&layout.receipt_file());
-    for path in
-        [layout.lock_file(), layout.state_dir.join("openclaw-patches.json"), layout.state_dir.join("doctor-cache.json")]
-    {
-        crate::fsutil::remove_stray_temps(&path);
-        if path.exists() {
-            actions.push(remove_file("state", &path)?);
-        }
-    }
-    for dir in [layout.state_dir.join("backups"), layout.log_dir.clone()] {
-        if dir.exists() {
-            actions.push(remove_tree("state", &dir)?);
-        }
-    }
-    Ok(())
 }
 
 fn finish(actions: &[Done], printer: &Printer) {

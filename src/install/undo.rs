@@ -113,8 +113,12 @@ pub fn plan(i: &Installed, purge: bool) -> Plan {
         steps.push(Step::RemoveTree { kind: "engine", path: layout.engine_dir.clone() });
     }
     purge_steps(i, purge, &mut steps, &mut blockers);
-    for path in [layout.lock_file(), crate::openclaw::records_path(layout), layout.state_dir.join("doctor-cache.json")]
-    {
+    for path in [
+        layout.lock_file(),
+        crate::openclaw::records_path(layout),
+        openclaw_file::records_lock_file(&crate::openclaw::records_path(layout)),
+        layout.state_dir.join("doctor-cache.json"),
+    ] {
         steps.push(Step::Remove { kind: "state", path });
     }
     for dir in [layout.state_dir.join("backups"), layout.log_dir.clone()] {
@@ -351,6 +355,8 @@ pub fn plan_backend(i: &BackendInstalled) -> Plan {
         Err(e) => blockers.push(super::Blocker { step: 0, error: e.clone() }),
     }
     steps.push(Step::Remove { kind: "state", path: layout.state_dir.join("doctor-cache.json") });
+    let records_lock = openclaw_file::records_lock_file(&crate::openclaw::records_path(layout));
+    steps.push(Step::Remove { kind: "state", path: records_lock });
     steps.push(Step::RemoveTree { kind: "state", path: layout.state_dir.join("backups") });
     steps.push(Step::Remove { kind: "receipt", path: layout.receipt_file() });
     steps.push(Step::Tidy { dirs: vec![layout.config_dir.clone(), layout.state_dir.clone()] });

@@ -204,16 +204,10 @@ pub fn diff(path: &Path, before: &str, after: &str) -> String {
     similar::TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(&name, &name).to_string()
 }
 
-/// Write `text` over `path` (whose old bytes were `before`), refusing when the file changed since it was read.
+/// Write `text` over `path` (whose old bytes were `before`), refusing when the file changed since it was read —
+/// up to the instant the new file takes the name (`fsutil::replace_if_unchanged`): another writer's version is
+/// never lost.
 fn replace(path: &Path, before: Option<&(String, fs::Metadata)>, text: &str) -> Result<()> {
-    let now = read(path)?;
-    if now.as_ref().map(|(t, _)| t) != before.map(|(t, _)| t) {
-        return Err(Error::failure(format!(
-            "{} changed while clawlocal was editing it; nothing was written",
-            path.display()
-        ))
-        .with_hint("run the command again"));
-    }
     let (mode, owner) = match before {
         Some((_, meta)) => (meta.mode() & 0o7777, Some((meta.uid(), meta.gid()))),
         None => (0o600, None),
@@ -225,7 +219,35 @@ fn replace(path: &Path, before: Option<&(String, fs::Metadata)>, text: &str) -> 
         use std::os::unix::fs::PermissionsExt;
         let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
     }
-    fsutil::write_atomic_as(path, text.as_bytes(), Some(mode), owner)
+    let expected = before.map(|(t, _)| t.as_bytes());
+    if fsutil::replace_if_unchanged(path, text.as_bytes(), Some(mode), owner, expected)? {
+        Ok(())
+    } else {
+        Err(changed_meanwhile(path, "nothing was written"))
+    }
+}
+
+/// Another writer changed the file between clawlocal's read and its write.
+fn changed_meanwhile(path: &Path, what: &str) -> Error {
+    Error::failure(format!("{} changed while clawlocal was editing it; {what}", path.display()))
+        .with_hint("run the command again")
+}
+
+fn is_changed_meanwhile(e: &Error) -> bool {
+    e.message.contains(" changed while clawlocal was editing it; ")
+}
+
+/// How often a patch or unpatch is made again from the file's new content when another writer got in first.
+const EDIT_ATTEMPTS: usize = 5;
+
+/// The records file's own lock: two patches of different configs never lose each other's record.
+fn records_lock(records: &Path) -> Result<FileLock> {
+    FileLock::acquire(&records_lock_file(records), || {})
+}
+
+/// `.openclaw-patches.json.clawlocal.lock` beside the records (named as the configs' locks); uninstall removes it.
+pub fn records_lock_file(records: &Path) -> PathBuf {
+    sibling(records, "clawlocal.lock")
 }
 
 /// The installed OpenClaw CLI (`CLAWLOCAL_OPENCLAW`, else `openclaw` on PATH) and its version line.
@@ -409,6 +431,16 @@ impl Prepared {
 /// Patch the config OpenClaw reads at `config` (see module docs). `spec.fields` is replaced by what the installed
 /// OpenClaw accepts.
 pub fn patch_file(host: &dyn Host, config: &Path, spec: PatchSpec, opts: &Options) -> Result<Outcome> {
+    let mut attempt = 1;
+    loop {
+        match patch_once(host, config, spec.clone(), opts) {
+            Err(e) if is_changed_meanwhile(&e) && attempt < EDIT_ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
+}
+
+fn patch_once(host: &dyn Host, config: &Path, spec: PatchSpec, opts: &Options) -> Result<Outcome> {
     let prepared = prepare(host, config, spec, opts.records)?;
     if opts.dry_run {
         let mut outcome = Outcome::unchanged(config, &prepared.file, prepared.warnings.clone());
@@ -536,11 +568,7 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
     outcome.validated_by_openclaw = p.validated_by_openclaw;
     let current = read(&p.file)?;
     if current.as_ref().map(|(t, _)| t) != p.before.as_ref() {
-        return Err(Error::failure(format!(
-            "{} changed since clawlocal read it; nothing was written",
-            p.file.display()
-        ))
-        .with_hint("run the command again"));
+        return Err(changed_meanwhile(&p.file, "nothing was written"));
     }
     if !p.changed {
         return Ok(outcome);
@@ -555,7 +583,9 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
 
     // The record is written ahead of the file: a run killed between the two leaves a record that unpatch can
     // replay (on the untouched file it takes out nothing), never a patched file with no record to undo it.
+    let _records_lock = records_lock(&p.records)?;
     let mut records = load_records(&p.records)?;
+    let records_before = records.clone();
     let after_sha256 = sha256(p.after.as_bytes());
     match records.patches.iter_mut().find(|r| r.file == p.file) {
         Some(r) => {
@@ -591,7 +621,11 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
         }),
     }
     save_records(&p.records, &records)?;
-    replace(&p.file, current.as_ref(), &p.after)?;
+    if let Err(e) = replace(&p.file, current.as_ref(), &p.after) {
+        // Nothing was written: neither is the record.
+        save_records(&p.records, &records_before)?;
+        return Err(e);
+    }
     Ok(outcome)
 }
 
@@ -630,6 +664,16 @@ impl PreparedUnpatch {
 /// Undo what clawlocal's patches of `config` added: the original bytes when the file is still exactly what
 /// clawlocal wrote, else a CST edit that removes only clawlocal's parts.
 pub fn unpatch_file(host: &dyn Host, config: &Path, opts: &Options) -> Result<Outcome> {
+    let mut attempt = 1;
+    loop {
+        match unpatch_once(host, config, opts) {
+            Err(e) if is_changed_meanwhile(&e) && attempt < EDIT_ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
+}
+
+fn unpatch_once(host: &dyn Host, config: &Path, opts: &Options) -> Result<Outcome> {
     let prepared = prepare_unpatch(host, config, opts.records)?;
     if opts.dry_run {
         let mut outcome = Outcome::unchanged(config, &prepared.file, prepared.warnings.clone());
@@ -696,11 +740,7 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
     let Some(record) = &p.record else { return Ok(outcome) };
     let current = read(&p.file)?;
     if current.as_ref().map(|(t, _)| t) != p.before.as_ref() {
-        return Err(Error::failure(format!(
-            "{} changed since clawlocal read it; nothing was undone",
-            p.file.display()
-        ))
-        .with_hint("run the command again"));
+        return Err(changed_meanwhile(&p.file, "nothing was undone"));
     }
     if let Some(text) = &p.before {
         outcome.backup = Some(backup(&p.file, text.as_bytes())?);
@@ -709,7 +749,11 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
                 fs::remove_file(&p.file).map_err(|e| Error::io(format!("cannot remove {}", p.file.display()), &e))?;
                 fsutil::sync_dir(fsutil::parent(&p.file))?;
             }
-            (Some(after), Change::Restored | Change::Updated) => replace(&p.file, current.as_ref(), after)?,
+            (Some(after), Change::Restored | Change::Updated) => {
+                replace(&p.file, current.as_ref(), after).map_err(|e| {
+                    if is_changed_meanwhile(&e) { changed_meanwhile(&p.file, "nothing was undone") } else { e }
+                })?
+            }
             _ => {}
         }
         outcome.status = p.status;
@@ -718,6 +762,7 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
         outcome.redundant_backups =
             record.backup.iter().chain(&record.later_backups).chain(outcome.backup.iter()).cloned().collect();
     }
+    let _records_lock = records_lock(&p.records)?;
     let mut records = load_records(&p.records)?;
     records.patches.retain(|r| r.file != record.file);
     save_records(&p.records, &records)?;

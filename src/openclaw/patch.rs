@@ -239,11 +239,53 @@ pub struct Patched {
 
 /// Check that `text` is JSON5 as OpenClaw reads it; the error names `origin:line:col`.
 pub fn parse_json5(text: &str, origin: &str) -> Result<Value> {
+    check_depth(text, origin)?;
     json5::from_str(text.strip_prefix(BOM).unwrap_or(text)).map_err(|e| {
         let at = e.position().map(|p| format!(":{}:{}", p.line + 1, p.column + 1)).unwrap_or_default();
         Error::usage(format!("{origin}{at}: {e}"))
             .with_hint("fix the syntax (OpenClaw cannot read it either); clawlocal changed nothing")
     })
+}
+
+/// How deeply objects and arrays may nest in a config clawlocal reads. OpenClaw's own configs nest under ten
+/// levels; the parsers recurse per level, so a text tens of thousands deep would overflow the stack.
+pub const MAX_DEPTH: usize = 256;
+
+/// Refuse a JSON5 text nested deeper than [`MAX_DEPTH`] before any parser recurses into it, naming where.
+pub fn check_depth(text: &str, origin: &str) -> Result<()> {
+    let b = text.as_bytes();
+    let (mut i, mut quote, mut depth) = (0, None::<u8>, 0usize);
+    while i < b.len() {
+        match (quote, b[i]) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), b'\\') => i += 1,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b[i]),
+            (None, b'/') if b.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(b.len(), |e| i + e);
+                continue;
+            }
+            (None, b'/') if b.get(i + 1) == Some(&b'*') => {
+                i = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+                continue;
+            }
+            (None, b'{' | b'[') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    let line = text[..i].matches('\n').count() + 1;
+                    let col = text[..i].rfind('\n').map_or(i, |n| i - n - 1) + 1;
+                    return Err(Error::usage(format!(
+                        "{origin}:{line}:{col}: nested deeper than {MAX_DEPTH} levels; clawlocal does not read it"
+                    ))
+                    .with_hint("an OpenClaw config nests a few levels deep: this file is damaged or generated; clawlocal changed nothing"));
+                }
+            }
+            (None, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The `//` and `/* */` comments of a JSON5 text, in order: a patch must keep every one.
@@ -1011,6 +1053,22 @@ fn to_cst(v: &Value) -> CstInputValue {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn deep_nesting_is_refused_before_any_parser_recurses() {
+        let deep = |n: usize| format!("{}{}\n", "[".repeat(n), "]".repeat(n));
+        assert!(check_depth(&deep(MAX_DEPTH), "ok.json").is_ok());
+        let e = check_depth(&deep(100_000), "deep.json").unwrap_err();
+        assert!(e.message.starts_with(&format!("deep.json:1:{}: nested deeper than", MAX_DEPTH + 1)), "{}", e.message);
+        assert!(parse_json5(&deep(100_000), "deep.json").is_err(), "no stack overflow");
+        // Brackets in strings and comments are not nesting.
+        let text =
+            format!("{{ a: \"{}\", /* {} */ b: 1 }} // {}", "[".repeat(1000), "{".repeat(1000), "[".repeat(1000));
+        assert!(check_depth(&text, "s.json").is_ok());
+        let doc = format!("{{\"x\": {}1{}}}", "[".repeat(300), "]".repeat(300));
+        let e = patch(&doc, "p.json", &spec(Role::Primary), Section::Whole).unwrap_err();
+        assert!(e.message.contains("nested deeper than"), "{}", e.message);
+    }
     use super::*;
 
     /// A copy of ../shared/fixtures/openclaw (with its README of expected outcomes).

@@ -394,3 +394,133 @@ fn bundled_openclaw_schema_matches_the_installed_cli() {
     );
     assert_eq!(version, clawlocal::openclaw::version::NEWEST_KNOWN.to_string(), "NEWEST_KNOWN follows the pinned CLI");
 }
+
+/// Another program renaming a new openclaw.json every ~20 ms (as OpenClaw's own writer does) while clawlocal
+/// patches it again and again: none of the other writer's keys is lost — clawlocal's write takes the name only
+/// if the file still holds what it edited (an atomic exchange, then a check), and the edit is made again from
+/// the new content when it did not.
+#[test]
+fn a_concurrent_writers_changes_are_never_lost() {
+    let s = Scratch::new(None);
+    let config = s.config();
+    std::fs::write(&config, "{\n  \"gateway\": { \"mode\": \"local\" }\n}\n").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (config, stop) = (config.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut written = 0u32;
+            let tmp = config.with_file_name(".writer.tmp");
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(text) = std::fs::read_to_string(&config) else { continue };
+                let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                doc["writer"][format!("k{written}")] = serde_json::json!(written);
+                std::fs::write(&tmp, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+                std::fs::rename(&tmp, &config).unwrap();
+                written += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            written
+        })
+    };
+    let (mut ok, mut refused) = (0, 0);
+    for i in 0..150 {
+        let id = if i % 2 == 0 { "model-a" } else { "model-b" };
+        let args =
+            ["openclaw", "patch", "--config", config.to_str().unwrap(), "--base-url", "http://127.0.0.1:8765/v1"];
+        let run = s.run(&[&args[..], &["--model-id", id, "--context-window", "32768"]].concat());
+        match run.code {
+            0 => ok += 1,
+            _ => {
+                assert!(run.stderr.contains(" changed "), "a clean refusal: {}", run.stderr);
+                refused += 1;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let lost: Vec<u32> = (0..written).filter(|k| doc["writer"][format!("k{k}")].is_null()).collect();
+    parts::note(&format!("concurrent writer: {written} writes, clawlocal {ok} patches done, {refused} refused"));
+    assert!(written > 20 && ok > 0, "the race ran: {written} writes, {ok} patches");
+    assert_eq!(lost, Vec::<u32>::new(), "the other writer's keys are all there");
+}
+
+/// Two patches of different config files at once, round after round: both records kept, so both unpatch.
+#[test]
+fn concurrent_patches_of_two_configs_keep_both_records() {
+    let s = Scratch::new(None);
+    let configs = [s.put("one.json", b"{}\n"), s.put("two.json", b"{}\n")];
+    for round in 0..8 {
+        let runs: Vec<_> = configs
+            .iter()
+            .map(|config| {
+                let mut cmd = s.ctx.command();
+                cmd.env("XDG_STATE_HOME", s.ctx.dir.path().join("state")).env("PATH", "/usr/bin:/bin");
+                cmd.args(["--scope", "user", "openclaw", "patch", "--config", config.to_str().unwrap()])
+                    .args(["--base-url", "http://127.0.0.1:8765/v1", "--context-window", "32768", "--model-id"])
+                    .arg(format!("m{round}"))
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in runs {
+            let run = finish(child.wait_with_output().unwrap());
+            assert_eq!(run.code, 0, "round {round}: {}", run.stderr);
+        }
+        let records: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(s.ctx.dir.path().join("state/clawlocal/openclaw-patches.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(records["patches"].as_array().unwrap().len(), 2, "round {round}: {records:#}");
+    }
+    for config in &configs {
+        let undo = s.run(&["openclaw", "unpatch", "--config", config.to_str().unwrap()]);
+        assert_eq!(undo.code, 0, "{}", undo.stderr);
+        assert_eq!(std::fs::read(config).unwrap(), b"{}\n", "{}", config.display());
+    }
+}
+
+/// Nothing installed, but a standalone `openclaw patch`: `uninstall --yes` says there is nothing to uninstall and
+/// keeps the patch's record, so `openclaw unpatch` still gives the file back byte for byte (no clawlocal provider
+/// or ref left).
+#[test]
+fn uninstall_without_a_receipt_keeps_a_standalone_patchs_record() {
+    let s = Scratch::new(None);
+    let original = b"// mine\n{\n  \"gateway\": { \"mode\": \"local\" }\n}\n";
+    let config = s.put("openclaw.json", original);
+    assert_eq!(s.patch("primary", &[]).code, 0);
+    let gone = s.run(&["uninstall", "--yes"]);
+    assert_eq!(gone.code, 0, "{}", gone.stderr);
+    assert!(gone.stderr.contains("nothing to uninstall"), "{}", gone.stderr);
+    assert!(gone.stderr.contains("clawlocal openclaw unpatch"), "{}", gone.stderr);
+    let undo = s.unpatch();
+    assert_eq!(undo.code, 0, "{}", undo.stderr);
+    assert!(!undo.stdout.contains("nothing to undo") && !undo.stderr.contains("nothing to undo"), "{}", undo.stderr);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert_eq!(text.as_bytes(), original, "byte for byte");
+    assert!(!text.contains("clawlocal"), "{text}");
+}
+
+/// Two patches with different models (each role), then one unpatch: no `clawlocal` provider or ref is left, and
+/// the file is byte for byte what it was.
+#[test]
+fn two_patches_with_different_models_then_unpatch_leave_nothing_of_clawlocal() {
+    for role in ["fallback", "primary"] {
+        let s = Scratch::new(None);
+        let original = b"{\n  // mine\n  \"agents\": { \"defaults\": { \"model\": { \"primary\": \"anthropic/claude-sonnet-4-5\" } } }\n}\n";
+        let config = s.put("openclaw.json", original);
+        for id in ["first-model", "second-model"] {
+            let args =
+                ["openclaw", "patch", "--config", config.to_str().unwrap(), "--base-url", "http://127.0.0.1:8765/v1"];
+            let run = s.run(&[&args[..], &["--model-id", id, "--context-window", "32768", "--role", role]].concat());
+            assert_eq!(run.code, 0, "{role} {id}: {}", run.stderr);
+        }
+        let undo = s.unpatch();
+        assert_eq!(undo.code, 0, "{}", undo.stderr);
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(!text.contains("clawlocal"), "{role}: {text}");
+        assert_eq!(text.as_bytes(), original, "{role}: byte for byte");
+    }
+}
