@@ -313,6 +313,13 @@ pub fn contract(kind: Kind, model: &ServedModel, asked: Option<u32>) -> crate::e
     Ok(window)
 }
 
+/// Whether an `apiKey` value is a non-secret marker (clawlocal's, a provider's own, OpenClaw's local ones) rather
+/// than a key someone could use.
+pub fn is_key_marker(key: &str) -> bool {
+    ["ollama-local", "lmstudio", "vllm-local", "sglang-local", "clawlocal-no-key", "custom-local", "secretref-managed"]
+        .contains(&key)
+}
+
 /// What goes into `apiKey` when the server needs no key: the marker OpenClaw's own docs use for that provider.
 pub fn key_marker(kind: Kind) -> &'static str {
     match kind {

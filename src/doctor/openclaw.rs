@@ -545,6 +545,23 @@ pub fn config_file_mode(p: &mut Probe) -> Outcome {
     let path = cfg(p).path.clone();
     let Ok(meta) = std::fs::metadata(&path) else { return Outcome::skip(format!("cannot stat {}", path.display())) };
     let mode = meta.permissions().mode() & 0o777;
+    // clawlocal's provider (or Ollama's it wrote) with a usable key inline, readable by others: a leak.
+    let inline_key = ["clawlocal", "ollama"].iter().find_map(|id| {
+        cfg(p)
+            .value
+            .pointer(&format!("/models/providers/{id}/apiKey"))
+            .and_then(Value::as_str)
+            .filter(|k| !crate::backends::is_key_marker(k))
+    });
+    if mode & 0o077 != 0 && inline_key.is_some() {
+        return Outcome::fail(
+            format!(
+                "{} has mode {mode:o} and holds the engine's API key inline: other users can read it",
+                path.display()
+            ),
+            format!("chmod 600 {}", path.display()),
+        );
+    }
     if mode & 0o077 != 0 {
         return Outcome::warn(format!(
             "{} has mode {mode:o} and holds API keys: other users can read them",

@@ -207,11 +207,12 @@ pub fn diff(path: &Path, before: &str, after: &str) -> String {
 /// Write `text` over `path` (whose old bytes were `before`), refusing when the file changed since it was read —
 /// up to the instant the new file takes the name (`fsutil::replace_if_unchanged`): another writer's version is
 /// never lost.
-fn replace(path: &Path, before: Option<&(String, fs::Metadata)>, text: &str) -> Result<()> {
+fn replace(path: &Path, before: Option<&(String, fs::Metadata)>, text: &str, private: bool) -> Result<()> {
     let (mode, owner) = match before {
         Some((_, meta)) => (meta.mode() & 0o7777, Some((meta.uid(), meta.gid()))),
         None => (0o600, None),
     };
+    let mode = if private { mode & !0o077 } else { mode };
     let dir = fsutil::parent(path);
     if !dir.exists() {
         // OpenClaw keeps its state dir private.
@@ -411,6 +412,8 @@ pub struct Prepared {
     pub validated_by_openclaw: bool,
     pub warnings: Vec<String>,
     records: PathBuf,
+    /// The edit writes a usable key inline: the file is written readable by its owner only.
+    private: bool,
 }
 
 impl Prepared {
@@ -532,6 +535,18 @@ pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Pa
     warnings.extend(patched.warnings.iter().cloned());
     schema::check(&patched.value, section, &file_origin)?;
     let changed = patched.text != text;
+    // A usable key written inline into a file others can read: the file becomes its owner's only.
+    let inline_key = spec.api_key_env.is_none() && !crate::backends::is_key_marker(&spec.api_key);
+    let mode = current.as_ref().map(|(_, m)| m.mode() & 0o777);
+    let private = changed && inline_key && mode.is_some_and(|m| m & 0o077 != 0);
+    if private {
+        warnings.push(format!(
+            "{} had mode {:o} and now holds the API key: it is written with mode {:o} (its owner only)",
+            file.display(),
+            mode.unwrap_or(0),
+            mode.unwrap_or(0) & 0o700
+        ));
+    }
     let mut validated_by_openclaw = false;
     if let Some((program, _)) = cli.as_ref().filter(|_| changed) {
         let include = include.as_deref().map(|include| Include { root_text: &root_text, include });
@@ -555,6 +570,7 @@ pub fn prepare(host: &dyn Host, config: &Path, mut spec: PatchSpec, records: &Pa
         validated_by_openclaw,
         warnings,
         records: records.to_path_buf(),
+        private,
     })
 }
 
@@ -621,7 +637,7 @@ pub fn commit(p: &Prepared) -> Result<Outcome> {
         }),
     }
     save_records(&p.records, &records)?;
-    if let Err(e) = replace(&p.file, current.as_ref(), &p.after) {
+    if let Err(e) = replace(&p.file, current.as_ref(), &p.after, p.private) {
         // Nothing was written: neither is the record.
         save_records(&p.records, &records_before)?;
         return Err(e);
@@ -750,7 +766,7 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
                 fsutil::sync_dir(fsutil::parent(&p.file))?;
             }
             (Some(after), Change::Restored | Change::Updated) => {
-                replace(&p.file, current.as_ref(), after).map_err(|e| {
+                replace(&p.file, current.as_ref(), after, false).map_err(|e| {
                     if is_changed_meanwhile(&e) { changed_meanwhile(&p.file, "nothing was undone") } else { e }
                 })?
             }

@@ -253,44 +253,43 @@ pub const MAX_DEPTH: usize = 256;
 
 /// Refuse a JSON5 text nested deeper than [`MAX_DEPTH`] before any parser recurses into it, naming where.
 pub fn check_depth(text: &str, origin: &str) -> Result<()> {
-    let b = text.as_bytes();
-    let (mut i, mut quote, mut depth) = (0, None::<u8>, 0usize);
-    while i < b.len() {
-        match (quote, b[i]) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), b'\\') => i += 1,
-            (Some(_), _) => {}
-            (None, b'"' | b'\'') => quote = Some(b[i]),
-            (None, b'/') if b.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(b.len(), |e| i + e);
-                continue;
+    let (mut depth, mut too_deep) = (0usize, None);
+    scan(
+        text,
+        |_| {},
+        |i, c| {
+            match c {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            (None, b'/') if b.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
-                continue;
+            if depth > MAX_DEPTH {
+                too_deep = Some(i);
             }
-            (None, b'{' | b'[') => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    let line = text[..i].matches('\n').count() + 1;
-                    let col = text[..i].rfind('\n').map_or(i, |n| i - n - 1) + 1;
-                    return Err(Error::usage(format!(
-                        "{origin}:{line}:{col}: nested deeper than {MAX_DEPTH} levels; clawlocal does not read it"
-                    ))
-                    .with_hint("an OpenClaw config nests a few levels deep: this file is damaged or generated; clawlocal changed nothing"));
-                }
-            }
-            (None, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    Ok(())
+            too_deep.is_none()
+        },
+    );
+    let Some(i) = too_deep else { return Ok(()) };
+    let line = text[..i].matches('\n').count() + 1;
+    let col = text[..i].rfind('\n').map_or(i, |n| i - n - 1) + 1;
+    Err(Error::usage(format!(
+        "{origin}:{line}:{col}: nested deeper than {MAX_DEPTH} levels; clawlocal does not read it"
+    ))
+    .with_hint(
+        "an OpenClaw config nests a few levels deep: this file is damaged or generated; clawlocal changed nothing",
+    ))
 }
 
 /// The `//` and `/* */` comments of a JSON5 text, in order: a patch must keep every one.
 pub fn comments(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    scan(text, |c| out.push(if c.starts_with("//") { c.trim_end().to_string() } else { c.to_string() }), |_, _| true);
+    out
+}
+
+/// One pass over a JSON5 text: `comment` gets each comment, `code` each byte outside strings and comments (with
+/// its index) until it returns false.
+fn scan(text: &str, mut comment: impl FnMut(&str), mut code: impl FnMut(usize, u8) -> bool) {
     let b = text.as_bytes();
     let (mut i, mut quote) = (0, None::<u8>);
     while i < b.len() {
@@ -299,21 +298,24 @@ pub fn comments(text: &str) -> Vec<String> {
             (Some(_), b'\\') => i += 1,
             (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(b[i]),
-            (None, b'/') if b.get(i + 1) == Some(&b'/') => {
-                let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
-                out.push(text[i..end].trim_end().to_string());
+            (None, b'/') if matches!(b.get(i + 1), Some(b'/' | b'*')) => {
+                let end = if b[i + 1] == b'/' {
+                    text[i..].find('\n').map_or(text.len(), |e| i + e)
+                } else {
+                    text[i + 2..].find("*/").map_or(text.len(), |e| i + 2 + e + 2)
+                };
+                comment(&text[i..end]);
                 i = end;
+                continue;
             }
-            (None, b'/') if b.get(i + 1) == Some(&b'*') => {
-                let end = text[i + 2..].find("*/").map_or(text.len(), |e| i + 2 + e + 2);
-                out.push(text[i..end].to_string());
-                i = end;
+            (None, c) => {
+                if !code(i, c) {
+                    return;
+                }
             }
-            _ => {}
         }
         i += 1;
     }
-    out
 }
 
 /// The paths whose value the patch may change besides the provider it writes: the refs it adds.

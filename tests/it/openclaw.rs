@@ -524,3 +524,41 @@ fn two_patches_with_different_models_then_unpatch_leave_nothing_of_clawlocal() {
         assert_eq!(text.as_bytes(), original, "{role}: byte for byte");
     }
 }
+
+/// A 0644 openclaw.json that is to hold the engine's key inline is written 0600 (with a note); doctor's
+/// `security.config-file` fails when the key is readable by others again. A key marker needs no such care.
+#[test]
+fn an_inline_key_never_lands_in_a_file_others_can_read() {
+    let s = Scratch::new(None);
+    let config = s.put("openclaw.json", b"{}\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let key = s.ctx.dir.path().join("api-key");
+    std::fs::write(&key, "clawlocal-0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = s.patch("fallback", &["--api-key-file", key.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("had mode 644 and now holds the API key"), "{}", run.stderr);
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let doctor = |s: &Scratch| {
+        let mut cmd = s.ctx.command();
+        cmd.env("XDG_STATE_HOME", s.ctx.dir.path().join("state")).env("OPENCLAW_CONFIG_PATH", &config);
+        finish(cmd.args(["--scope", "user", "--json", "doctor", "--only", "security.config-file"]).output().unwrap())
+    };
+    assert_eq!(doctor(&s).code, 0, "{}", doctor(&s).stdout);
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let report = doctor(&s);
+    assert_eq!(report.code, 1, "{}", report.stdout);
+    let check = &report.json()["checks"][0];
+    assert_eq!(
+        (check["status"].as_str(), check["fix"].as_str()),
+        (Some("fail"), Some(&*format!("chmod 600 {}", config.display())))
+    );
+
+    // A marker is no secret: the file keeps its mode.
+    let s = Scratch::new(None);
+    let config = s.put("openclaw.json", b"{}\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(s.patch("fallback", &[]).code, 0);
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o644);
+}
