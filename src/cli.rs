@@ -186,6 +186,9 @@ pub struct PullArgs {
     /// Use only what clawlocal.lock pins; refuse to resolve anything new (CI)
     #[arg(long)]
     pub locked: bool,
+    /// Hash a blob already in the cache again (else its size is checked); a damaged one is fetched again
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,20 @@ pub enum Value {
     },
 }
 
+/// A metadata value as a person reads it (in errors): `64`, `-1`, `0.5`, `true`, `"text"`, `an array of 3`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Uint(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Array { len, .. } => write!(f, "an array of {len}"),
+        }
+    }
+}
+
 impl Value {
     pub fn as_u64(&self) -> Option<u64> {
         match *self {
@@ -218,7 +232,7 @@ pub fn parse(reader: impl Read) -> std::result::Result<Header, GgufError> {
             _ => {
                 return Err(GgufError::Invalid {
                     at: r.pos,
-                    what: format!("general.alignment {v:?} is not a power of two"),
+                    what: format!("general.alignment {v} is not a power of two up to 1 MiB"),
                 });
             }
         },

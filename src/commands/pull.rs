@@ -14,17 +14,18 @@ pub fn run(args: &PullArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
     let layout = layout::resolve(host, global.scope.map(Into::into), global.root.as_deref(), None)?;
     let want = wanted(&args.model, args.quant.as_deref())?;
     let config = HubConfig::from_env(host, global.offline);
-    let doc = pull(&want, &layout, config, args.locked, printer)?;
+    let doc = pull(&want, &layout, config, args.locked, args.verify, printer)?;
     if printer.json {
         printer.document(&serde_json::to_value(&doc).expect("the pull document serialises"));
     } else {
-        let how = if doc.downloaded_bytes == 0 {
-            "already in the cache".to_string()
-        } else {
-            format!("downloaded {}", human(doc.downloaded_bytes))
+        // A blob already there was checked by size (its name is its sha256); `--verify` hashes it again.
+        let how = match (doc.downloaded_bytes, args.verify) {
+            (0, false) => "size verified; already in the cache (`--verify` hashes it again)".to_string(),
+            (0, true) => "sha256 verified again; already in the cache".to_string(),
+            (n, _) => format!("sha256 verified; downloaded {}", human(n)),
         };
         printer.data(&format!(
-            "{} {} ({}, sha256 verified; {how})\n{}",
+            "{} {} ({}, {how})\n{}",
             doc.repo,
             doc.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(" "),
             human(doc.size),

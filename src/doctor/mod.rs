@@ -163,6 +163,7 @@ pub const CHECKS: &[Def] = &[
     def("server.chat", "A chat completion answers", &["server.model"], server::chat),
     def("server.tools", "A tool call works", &["server.chat"], server::tools),
     def("openclaw.config", "openclaw.json found and parses", &[], openclaw::config),
+    def("openclaw.records", "clawlocal's patch records readable", &[], openclaw::records),
     def("openclaw.schema", "clawlocal's entries match OpenClaw's schema", &["openclaw.config"], openclaw::schema),
     def("openclaw.cli", "`openclaw config validate` accepts the config", &["openclaw.config"], openclaw::cli),
     def("openclaw.provider", "Provider `clawlocal` declared", &["openclaw.config"], openclaw::provider_check),
@@ -215,6 +216,7 @@ pub const BACKEND_CHECKS: &[Def] = &[
     def("backend.chat", "A chat answer", &["backend.model"], backend::chat),
     def("backend.tools", "A tool call, as OpenClaw sends it", &["backend.chat"], backend::tools),
     def("openclaw.config", "openclaw.json found and parses", &[], openclaw::config),
+    def("openclaw.records", "clawlocal's patch records readable", &[], openclaw::records),
     def("openclaw.schema", "clawlocal's entries match OpenClaw's schema", &["openclaw.config"], openclaw::schema),
     def("openclaw.cli", "`openclaw config validate` accepts the config", &["openclaw.config"], openclaw::cli),
     def(

@@ -541,6 +541,22 @@ pub fn gateway(p: &mut Probe) -> Outcome {
     }
 }
 
+/// clawlocal's patch records (what `unpatch` and `uninstall` take out): readable, of this version.
+pub fn records(p: &mut Probe) -> Outcome {
+    let path = crate::openclaw::records_path(p.layout);
+    match crate::openclaw::file::check_records(&path) {
+        Ok(0) => Outcome::pass(format!("no patch recorded in {}", path.display())),
+        Ok(n) => Outcome::pass(format!("{n} patch record(s) in {}", path.display())),
+        Err(e) => Outcome::fail(
+            e.message,
+            format!(
+                "`clawlocal uninstall` (or `clawlocal openclaw unpatch`) then takes clawlocal's parts out by their names; or restore {} from a backup",
+                path.display()
+            ),
+        ),
+    }
+}
+
 pub fn config_file_mode(p: &mut Probe) -> Outcome {
     let path = cfg(p).path.clone();
     let Ok(meta) = std::fs::metadata(&path) else { return Outcome::skip(format!("cannot stat {}", path.display())) };

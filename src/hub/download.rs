@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
 
 /// Space kept free beyond the download itself, so the disk is not filled to the last byte.
-const FREE_SPACE_MARGIN: u64 = 64 << 20;
+pub const FREE_SPACE_MARGIN: u64 = 64 << 20;
 const BUFFER: usize = 1 << 20;
 
 /// Where a download reports how far it is. Implemented by the printer (bar, lines or JSON) and by tests.
@@ -72,6 +72,21 @@ pub fn fetch(
         let what = what.to_string();
         move |e: std::io::Error| Error::io(format!("{what} {p}"), &e)
     };
+    // Room first: a refused download leaves no empty partial behind.
+    let partial = std::fs::metadata(&part_path).map_or(0, |m| m.len());
+    let need = file.size - if partial > file.size { 0 } else { partial };
+    let free = fsutil::free_space(&blobs)?;
+    if free < need.saturating_add(FREE_SPACE_MARGIN) {
+        return Err(Error::failure(format!(
+            "not enough disk space for {}: it needs {} more (+ a {} margin), {} has {} free",
+            file.name,
+            crate::size::human(need),
+            crate::size::human(FREE_SPACE_MARGIN),
+            blobs.display(),
+            crate::size::human(free)
+        ))
+        .with_hint("free some space, or set HF_HUB_CACHE to a folder on a bigger disk"));
+    }
     let mut part = File::options()
         .read(true)
         .write(true)
@@ -91,18 +106,6 @@ pub fn fetch(
         if copied != have {
             return Err(Error::failure(format!("{} shrank while it was read", part_path.display())));
         }
-    }
-    let free = fsutil::free_space(&blobs)?;
-    let need = file.size - have;
-    if free < need.saturating_add(FREE_SPACE_MARGIN) {
-        return Err(Error::failure(format!(
-            "not enough disk space for {}: it needs {} more, {} has {} free",
-            file.name,
-            crate::size::human(need),
-            blobs.display(),
-            crate::size::human(free)
-        ))
-        .with_hint("free some space, or set HF_HUB_CACHE to a folder on a bigger disk"));
     }
     part.seek(SeekFrom::Start(have)).map_err(io("cannot seek in"))?;
     let resumed_from = have;

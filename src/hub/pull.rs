@@ -204,11 +204,14 @@ pub fn inspect(want: &Wanted, layout: &Layout, config: HubConfig, printer: &Prin
 }
 
 /// Resolve (lock, cache or Hub), fetch every file, link the snapshot, write refs and the lock.
+/// `verify`: a blob already in the cache at its size is hashed again; one whose bytes are not its sha256 (damaged in
+/// place) is taken away and fetched again.
 pub fn pull(
     want: &Wanted,
     layout: &Layout,
     config: HubConfig,
     locked: bool,
+    verify: bool,
     printer: &Printer,
 ) -> Result<PullDocument> {
     let lock_path = layout.lock_file();
@@ -216,6 +219,21 @@ pub fn pull(
     let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
     let client = Client::new(config);
     let resolution = resolve(want, &lock, &lock_path, &cache, &client, locked, printer)?;
+    if verify {
+        for file in &resolution.files {
+            let blob = cache.blob(&file.sha256);
+            if cache.blob_len(&file.sha256) != Some(file.size) {
+                continue;
+            }
+            if download::sha256_file(&blob)? != file.sha256 {
+                printer.warn(&format!(
+                    "{} in the cache is damaged (its bytes are not sha256 {}): fetching it again",
+                    file.name, file.sha256
+                ));
+                std::fs::remove_file(&blob).map_err(|e| Error::io(format!("cannot remove {}", blob.display()), &e))?;
+            }
+        }
+    }
     let files = fetch(want, &resolution, layout, &client, printer)?;
     if !locked && lock.upsert(locked_entry(want, &resolution)) {
         lock.save(&lock_path)?;
@@ -260,6 +278,22 @@ pub fn fetch(
 ) -> Result<Vec<PulledFile>> {
     let cache = RepoCache::new(&layout.hub_cache, &want.hub.repo);
     let offline = client.config.offline;
+    if !offline {
+        // The whole set before its first byte: a split model must not fetch shard 1 and then run out of room.
+        let missing: Vec<(&str, u64)> = resolution
+            .files
+            .iter()
+            .filter(|f| cache.blob_len(&f.sha256) != Some(f.size))
+            .map(|f| {
+                let partial = std::fs::metadata(cache.incomplete(&f.sha256)).map_or(0, |m| m.len()).min(f.size);
+                (f.name.as_str(), f.size - partial)
+            })
+            .collect();
+        if !missing.is_empty() {
+            let dir = existing_ancestor(&layout.hub_cache);
+            check_room(&missing, crate::fsutil::free_space(&dir)?, &dir)?;
+        }
+    }
     let mut files = Vec::new();
     for file in &resolution.files {
         let target = Target { repo: &want.hub.repo, revision: &resolution.commit, file: &file.name };
@@ -296,6 +330,32 @@ pub fn fetch(
         cache.write_ref(&want.hub.revision, &resolution.commit)?;
     }
     Ok(files)
+}
+
+/// The nearest folder of `path` that exists (the cache may not exist before the first pull).
+fn existing_ancestor(path: &Path) -> PathBuf {
+    path.ancestors().find(|p| p.is_dir()).unwrap_or(Path::new("/")).to_path_buf()
+}
+
+/// Room for every file still to fetch (`(name, bytes)`), plus the download margin, in `free` bytes at `dir`.
+fn check_room(missing: &[(&str, u64)], free: u64, dir: &Path) -> Result<()> {
+    let need: u64 = missing.iter().map(|(_, n)| n).sum();
+    let margin = download::FREE_SPACE_MARGIN;
+    if free >= need.saturating_add(margin) {
+        return Ok(());
+    }
+    let what = match missing {
+        [(name, _)] => format!("{name}: it needs"),
+        _ => format!("the {} files of the set: they need", missing.len()),
+    };
+    Err(Error::failure(format!(
+        "not enough disk space for {what} {} (+ a {} margin), {} has {} free; nothing was downloaded",
+        crate::size::human(need),
+        crate::size::human(margin),
+        dir.display(),
+        crate::size::human(free)
+    ))
+    .with_hint("free some space, or set HF_HUB_CACHE to a folder on a bigger disk"))
 }
 
 /// Offline: the commit from `refs/<revision>`, each file's sha256 from its snapshot link.
@@ -345,7 +405,22 @@ fn check_pins(want: &Wanted, r: &Resolution) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::ModelSpec;
+    use super::{ModelSpec, Path, check_room, download};
+
+    #[test]
+    fn room_is_checked_for_the_whole_set_before_the_first_byte() {
+        let mib = 1u64 << 20;
+        let set = [("m-00001-of-00002.gguf", 40 * mib), ("m-00002-of-00002.gguf", 40 * mib)];
+        // 100 MiB free holds either shard, not both with the margin.
+        let e = check_room(&set, 100 * mib, Path::new("/cache")).unwrap_err();
+        assert!(
+            e.message.contains("the 2 files of the set") && e.message.contains("nothing was downloaded"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("margin"), "{}", e.message);
+        assert!(check_room(&set, 80 * mib + download::FREE_SPACE_MARGIN, Path::new("/cache")).is_ok());
+    }
 
     #[test]
     fn a_model_spec_reads_back_as_it_was_written() {

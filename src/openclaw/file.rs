@@ -65,7 +65,15 @@ impl Outcome {
 }
 
 /// What clawlocal patched, kept in `<state>/openclaw-patches.json` (mode 0600) for `unpatch`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// How many patch records `path` holds, or why it cannot be read (for doctor).
+pub fn check_records(path: &Path) -> Result<usize> {
+    load_records(path).map(|r| r.patches.len())
+}
+
+/// The records file's format version (`openclaw-patches.json`'s `version`).
+const RECORDS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Records {
     version: u32,
     patches: Vec<Record>,
@@ -371,11 +379,24 @@ fn validate_with_cli(
 
 fn load_records(path: &Path) -> Result<Records> {
     match fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Error::usage(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
-                .with_hint("clawlocal keeps what it patched there; fix or delete the file")
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Records { version: 1, patches: Vec::new() }),
+        Ok(text) => {
+            let records: Records = serde_json::from_str(&text).map_err(|e| {
+                Error::usage(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+                    .with_hint("clawlocal keeps what it patched there; fix or delete the file")
+            })?;
+            if records.version != RECORDS_VERSION {
+                return Err(Error::usage(format!(
+                    "{}: version {} of the patch records; this clawlocal reads version {RECORDS_VERSION}",
+                    path.display(),
+                    records.version
+                ))
+                .with_hint("a newer clawlocal wrote it: use that one, or restore the file from its backup"));
+            }
+            Ok(records)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Records { version: RECORDS_VERSION, patches: Vec::new() })
+        }
         Err(e) => Err(Error::io(format!("cannot read {}", path.display()), &e)),
     }
 }
@@ -664,6 +685,8 @@ pub struct PreparedUnpatch {
     pub status: Change,
     pub warnings: Vec<String>,
     records: PathBuf,
+    /// No usable record: clawlocal's parts were found by their names.
+    by_markers: bool,
 }
 
 impl PreparedUnpatch {
@@ -705,10 +728,14 @@ pub fn prepare_unpatch(host: &dyn Host, config: &Path, records: &Path) -> Result
     refuse_read_only(host, config)?;
     let mut warnings = Vec::new();
     let config_real = real_path(config, &mut warnings)?;
-    let record = load_records(records)?
-        .patches
-        .into_iter()
-        .find(|r| r.config == config || r.config == config_real || r.file == config_real);
+    let record = match load_records(records) {
+        Ok(r) => r.patches.into_iter().find(|r| r.config == config || r.config == config_real || r.file == config_real),
+        // Unreadable records must not leave clawlocal's provider behind for good: its parts go by their names.
+        Err(e) if e.exit == crate::error::Exit::Usage => {
+            return unpatch_by_markers(config, config_real, records, warnings, &e);
+        }
+        Err(e) => return Err(e),
+    };
     let mut p = PreparedUnpatch {
         config: config.to_path_buf(),
         file: record.as_ref().map_or_else(|| config_real.clone(), |r| r.file.clone()),
@@ -719,6 +746,7 @@ pub fn prepare_unpatch(host: &dyn Host, config: &Path, records: &Path) -> Result
         status: Change::Unchanged,
         warnings,
         records: records.to_path_buf(),
+        by_markers: false,
     };
     let Some(record) = record else {
         p.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
@@ -744,6 +772,54 @@ pub fn prepare_unpatch(host: &dyn Host, config: &Path, records: &Path) -> Result
         let out = patch::unpatch(&text, &origin, &record.changes, record.section)?;
         if out.changed { (Some(out.text), Change::Updated) } else { (Some(text.clone()), Change::Unchanged) }
     };
+    p.before = Some(text);
+    Ok(p)
+}
+
+/// The unpatch when the records cannot be read (`why`): clawlocal's parts of the config found by their names.
+fn unpatch_by_markers(
+    config: &Path,
+    config_real: PathBuf,
+    records: &Path,
+    mut warnings: Vec<String>,
+    why: &Error,
+) -> Result<PreparedUnpatch> {
+    warnings.push(format!(
+        "{} (clawlocal's patch records) cannot be read ({}): clawlocal's parts of {} are taken out by their names \
+         (provider `clawlocal`, `clawlocal/…` refs); a primary it replaced cannot be put back",
+        records.display(),
+        why.message,
+        config.display()
+    ));
+    let mut p = PreparedUnpatch {
+        config: config.to_path_buf(),
+        file: config_real.clone(),
+        config_real: config_real.clone(),
+        record: None,
+        before: None,
+        after: None,
+        status: Change::Unchanged,
+        warnings,
+        records: records.to_path_buf(),
+        by_markers: true,
+    };
+    let Some((text, _)) = read(&config_real)? else { return Ok(p) };
+    let out = patch::unpatch_by_markers(&text, &config.display().to_string())?;
+    if out.changed {
+        p.record = Some(Record {
+            config: config.to_path_buf(),
+            file: config_real,
+            section: Section::Whole,
+            created_file: false,
+            before_sha256: None,
+            backup: None,
+            later_backups: Vec::new(),
+            after_sha256: String::new(),
+            changes: patch::Changes::default(),
+            model_ref: None,
+        });
+        (p.after, p.status) = (Some(out.text), Change::Updated);
+    }
     p.before = Some(text);
     Ok(p)
 }
@@ -778,6 +854,10 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
         outcome.redundant_backups =
             record.backup.iter().chain(&record.later_backups).chain(outcome.backup.iter()).cloned().collect();
     }
+    if p.by_markers {
+        // The unreadable records stay as they are (uninstall removes them with clawlocal's state).
+        return Ok(outcome);
+    }
     let _records_lock = records_lock(&p.records)?;
     let mut records = load_records(&p.records)?;
     records.patches.retain(|r| r.file != record.file);
@@ -788,6 +868,18 @@ pub fn commit_unpatch(p: &PreparedUnpatch) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_of_another_format_version_are_refused_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openclaw-patches.json");
+        std::fs::write(&path, "{\"version\": 99, \"patches\": []}").unwrap();
+        let e = load_records(&path).unwrap_err();
+        assert!(e.message.contains("version 99 of the patch records"), "{}", e.message);
+        assert_eq!(e.exit, crate::error::Exit::Usage);
+        std::fs::write(&path, "{\"version\": 1, \"patches\": []}").unwrap();
+        assert!(load_records(&path).is_ok());
+    }
 
     #[test]
     fn backup_stamps_are_utc_calendar_times() {

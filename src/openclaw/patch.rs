@@ -656,6 +656,56 @@ pub fn unpatch(text: &str, origin: &str, changes: &Changes, section: Section) ->
     doc.finish(text, Vec::new(), Changes::default())
 }
 
+/// When no record of a patch is usable: one of clawlocal's parts found by its names — the `clawlocal` provider,
+/// a `clawlocal/…` ref as primary, fallback or allow-list entry — as the `Changes` that take it out (a primary
+/// clawlocal replaced cannot be known, so it is removed, not restored). `None`: nothing of clawlocal's is left.
+fn marker_changes(value: &Value) -> Option<Changes> {
+    let ours = |v: &Value| v.as_str().filter(|r| r.starts_with(&format!("{PROVIDER}/"))).map(String::from);
+    let defaults = &value["agents"]["defaults"];
+    let changes = Changes {
+        previous_provider: None,
+        fallback_added: defaults["model"]["fallbacks"].as_array().and_then(|a| a.iter().find_map(ours)),
+        primary: ours(&defaults["model"]["primary"]).map(|reference| PrimaryChange {
+            reference,
+            previous: None,
+            previous_to_fallbacks: false,
+            was_fallback_at: Vec::new(),
+        }),
+        allow_list_added: defaults["models"]
+            .as_object()
+            .and_then(|m| m.keys().find(|k| k.starts_with(&format!("{PROVIDER}/"))).cloned()),
+        policy_allow_added: defaults["modelPolicy"]["allow"].as_array().and_then(|a| a.iter().find_map(ours)),
+        // Containers a patch creates, removed only when nothing else is left in them.
+        created: ["models.providers", "agents.defaults.model.fallbacks", "agents.defaults.models"]
+            .map(String::from)
+            .to_vec(),
+        ..Changes::default()
+    };
+    let provider = value["models"]["providers"].get(PROVIDER).is_some();
+    let any = provider
+        || changes.fallback_added.is_some()
+        || changes.primary.is_some()
+        || changes.allow_list_added.is_some()
+        || changes.policy_allow_added.is_some();
+    any.then_some(changes)
+}
+
+/// Take clawlocal's parts out of `text` by their names alone (no record): see [`marker_changes`].
+pub fn unpatch_by_markers(text: &str, origin: &str) -> Result<Patched> {
+    let mut current = text.to_string();
+    // One ref of each kind per pass; a config holds a handful at most.
+    for _ in 0..32 {
+        let Some(changes) = marker_changes(&parse_json5(&current, origin)?) else { break };
+        let out = unpatch(&current, origin, &changes, Section::Whole)?;
+        if out.text == current {
+            break;
+        }
+        current = out.text;
+    }
+    let value = parse_json5(&current, origin)?;
+    Ok(Patched { changed: current != text, text: current, value, warnings: Vec::new(), changes: Changes::default() })
+}
+
 fn remove_if_empty(root: &CstObject, path: &str, section: Section) {
     let mut keys: Vec<&str> = path.split('.').collect();
     if section == Section::Models {

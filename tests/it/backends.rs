@@ -662,3 +662,36 @@ fn real_llama_cpp_python_server_answers_openclaw_through_init_backend_openai() {
     assert_eq!(check(&report, "backend.chat")["status"], "pass", "{report:#}");
     drop(server);
 }
+
+/// The patch records broken after `init --backend` (a FAKE vLLM): doctor's `openclaw.records` fails with what to
+/// do, and `uninstall` still takes clawlocal's provider and refs out of openclaw.json by their names; the user's
+/// own contents and comment stay as they were.
+#[test]
+fn broken_patch_records_are_reported_and_uninstall_still_takes_clawlocals_parts_out() {
+    let ctx = Ctx::new();
+    let vllm = vllm::Vllm::default().start();
+    let setup = Setup::new(&ctx, "broken-records");
+    let env = [("CLAWLOCAL_VLLM_URL", vllm.url.as_str())];
+    let init = setup.run(&ctx, &env, &["init", "--backend", "vllm", "--yes"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let records = setup.state.join("clawlocal/openclaw-patches.json");
+    std::fs::write(&records, "{ \"version\": 1, \"patches\": [ {").unwrap();
+    let doctor = setup.run(&ctx, &env, &["--json", "doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    let report = doctor.json();
+    let c = check(&report, "openclaw.records");
+    assert_eq!(c["status"], "fail", "{report:#}");
+    assert!(c["fix"].as_str().unwrap().contains("by their names"), "{c:#}");
+
+    let gone = setup.run(&ctx, &env, &["uninstall", "--yes"]);
+    assert_eq!(gone.code, 0, "{}\n{}", gone.stdout, gone.stderr);
+    assert!(gone.stderr.contains("taken out by their names"), "{}", gone.stderr);
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    assert!(!text.contains("clawlocal"), "no clawlocal provider or ref: {text}");
+    assert!(text.starts_with("// my gateway\n"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&text.replace("// my gateway\n", "")).unwrap();
+    let original: serde_json::Value =
+        serde_json::from_str(&String::from_utf8_lossy(&setup.original).replace("// my gateway\n", "")).unwrap();
+    assert_eq!((&doc["gateway"], &doc["agents"]), (&original["gateway"], &original["agents"]), "{text}");
+    assert!(!setup.state.join("clawlocal/receipt.json").exists());
+}

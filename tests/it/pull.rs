@@ -116,9 +116,25 @@ fn pull_lands_the_hubs_bytes_in_the_hf_cache_and_a_second_pull_fetches_no_body()
     s.hub.clear_log();
     let third = s.pull(&[&s.spec()]);
     assert_eq!(third.code, 0, "{}", third.stderr);
-    assert!(third.stdout.contains("already in the cache"), "{}", third.stdout);
+    assert!(third.stdout.contains("size verified; already in the cache"), "{}", third.stdout);
     assert!(s.body_requests().is_empty(), "no body request: {:?}", s.hub.log());
     assert!(s.hub.log().iter().all(|l| l.method == "HEAD"));
+
+    // Damaged in place at the same size: a plain pull says only the size was checked; `--verify` hashes it,
+    // names the damage and fetches the blob again.
+    let blob = s.repo_dir().join(format!("blobs/{}", s.sha()));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+    let plain = s.pull(&[&s.spec()]);
+    assert!(plain.stdout.contains("size verified"), "{}", plain.stdout);
+    let verified = s.pull(&["--verify", &s.spec()]);
+    assert_eq!(verified.code, 0, "{}", verified.stderr);
+    assert!(verified.stderr.contains("is damaged"), "{}", verified.stderr);
+    assert_eq!(sha256_of(&blob), s.sha(), "fetched again, verified");
+    let again = s.pull(&["--verify", &s.spec()]);
+    assert!(again.stdout.contains("sha256 verified again; already in the cache"), "{}", again.stdout);
 }
 
 #[test]
@@ -420,5 +436,26 @@ fn a_file_larger_than_the_free_space_is_refused_before_any_byte_is_fetched() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("error: not enough disk space for tiny-llama-F16.gguf"), "{}", run.stderr);
     assert!(run.stderr.contains("HF_HUB_CACHE"), "the hint says where else to put it: {}", run.stderr);
+    assert!(run.stderr.contains("margin"), "the margin is named: {}", run.stderr);
     assert!(s.body_requests().is_empty());
+    // No empty partial, lock or claim is left by the refusal.
+    let left: Vec<String> = walk(&s.cache());
+    assert_eq!(left, Vec::<String>::new(), "nothing in the cache");
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
 }
