@@ -145,7 +145,7 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, hint: &str) -> Res
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        Err(e) => return Err(unreadable_state(path, &e, hint)),
     };
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map(Some).map_err(|e| {
@@ -153,6 +153,14 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, hint: &str) -> Res
         Error::usage(format!("{}:{}:{}: field `{}`: {inner}", path.display(), inner.line(), inner.column(), e.path()))
             .with_hint(hint)
     })
+}
+
+/// A state file that exists but cannot be read (not UTF-8, a folder, no permission): like one that does not parse,
+/// the user's to fix, so exit 2 whichever file it is.
+pub fn unreadable_state(path: &Path, err: &std::io::Error, hint: &str) -> Error {
+    let mut e = Error::io(format!("cannot read {}", path.display()), err).with_hint(hint);
+    e.exit = crate::error::Exit::Usage;
+    e
 }
 
 /// Make a rename or a new entry in `dir` durable.

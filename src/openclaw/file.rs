@@ -397,7 +397,9 @@ fn load_records(path: &Path) -> Result<Records> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Ok(Records { version: RECORDS_VERSION, patches: Vec::new() })
         }
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), &e)),
+        Err(e) => {
+            Err(fsutil::unreadable_state(path, &e, "clawlocal keeps what it patched there; fix or delete the file"))
+        }
     }
 }
 

@@ -562,3 +562,31 @@ fn an_inline_key_never_lands_in_a_file_others_can_read() {
     assert_eq!(s.patch("fallback", &[]).code, 0);
     assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o644);
 }
+
+/// A state file that exists but cannot be read (here: not UTF-8) is the user's to fix, like one that does not
+/// parse: exit 2 with the file named, whichever file it is (receipt, lock, patch records).
+#[test]
+fn unreadable_state_files_exit_2_naming_the_file() {
+    for (file, args) in [
+        ("receipt.json", vec!["status"]),
+        ("clawlocal.lock", vec!["pull", "hf:clawlocal-test/tiny-GGUF/tiny-F16.gguf", "--offline"]),
+        // (unpatch and uninstall go on without it, by clawlocal's names: see the broken-records test)
+        (
+            "openclaw-patches.json",
+            vec!["openclaw", "patch", "--base-url", "http://127.0.0.1:8765/v1", "--model-id", "m"],
+        ),
+    ] {
+        let s = Scratch::new(None);
+        let config = s.put("openclaw.json", b"{}\n");
+        let state = s.ctx.dir.path().join("state/clawlocal");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join(file), b"\xff\xfe not text").unwrap();
+        let mut words: Vec<&str> = args.clone();
+        if file == "openclaw-patches.json" {
+            words.extend(["--context-window", "32768", "--config", config.to_str().unwrap()]);
+        }
+        let run = s.run(&words);
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("cannot read {}", state.join(file).display())), "{file}: {}", run.stderr);
+    }
+}
