@@ -139,14 +139,7 @@ fn report(d: &Desired, layout: &Layout, applied: &Applied, host: &dyn Host, prin
             actions: applied.actions.clone(),
         }));
     } else {
-        let rows: Vec<Vec<String>> = applied
-            .actions
-            .iter()
-            .map(|a| {
-                let path = a.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-                vec![a.status.as_str().to_string(), a.kind.to_string(), path]
-            })
-            .collect();
+        let rows = action_rows(&applied.actions);
         let next = if d.options.service == crate::profile::ServiceKind::None {
             "\nRun `clawlocal serve` to start the engine (no service unit was installed)."
         } else {
@@ -192,4 +185,15 @@ pub(super) fn blocked_or_declined(
         }
     }
     Ok(())
+}
+
+/// The applied actions as table rows: status, kind, path.
+pub(super) fn action_rows(actions: &[install::Done]) -> Vec<Vec<String>> {
+    actions
+        .iter()
+        .map(|a| {
+            let path = a.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            vec![a.status.as_str().to_string(), a.kind.to_string(), path]
+        })
+        .collect()
 }

@@ -81,14 +81,7 @@ pub fn run(kind: Kind, args: &InitArgs, global: &GlobalArgs, host: &dyn Host, pr
             actions: applied.actions.clone(),
         }));
     } else {
-        let rows: Vec<Vec<String>> = applied
-            .actions
-            .iter()
-            .map(|a| {
-                let path = a.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-                vec![a.status.as_str().to_string(), a.kind.to_string(), path]
-            })
-            .collect();
+        let rows = super::init::action_rows(&applied.actions);
         let checked =
             doctor.as_ref().map(|r| format!("\n{}", super::doctor::render_short(r, printer))).unwrap_or_default();
         printer.data(&format!(

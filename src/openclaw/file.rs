@@ -692,6 +692,29 @@ pub struct PreparedUnpatch {
 }
 
 impl PreparedUnpatch {
+    /// An unpatch that changes nothing (yet): the caller fills in what it found.
+    fn nothing(
+        config: &Path,
+        config_real: PathBuf,
+        file: PathBuf,
+        records: &Path,
+        warnings: Vec<String>,
+        by_markers: bool,
+    ) -> Self {
+        PreparedUnpatch {
+            config: config.to_path_buf(),
+            config_real,
+            file,
+            record: None,
+            before: None,
+            after: None,
+            status: Change::Unchanged,
+            warnings,
+            records: records.to_path_buf(),
+            by_markers,
+        }
+    }
+
     pub fn diff(&self) -> String {
         match (&self.before, self.status) {
             (Some(before), Change::Removed | Change::Restored | Change::Updated) => {
@@ -738,18 +761,8 @@ pub fn prepare_unpatch(host: &dyn Host, config: &Path, records: &Path) -> Result
         }
         Err(e) => return Err(e),
     };
-    let mut p = PreparedUnpatch {
-        config: config.to_path_buf(),
-        file: record.as_ref().map_or_else(|| config_real.clone(), |r| r.file.clone()),
-        config_real,
-        record: None,
-        before: None,
-        after: None,
-        status: Change::Unchanged,
-        warnings,
-        records: records.to_path_buf(),
-        by_markers: false,
-    };
+    let file = record.as_ref().map_or_else(|| config_real.clone(), |r| r.file.clone());
+    let mut p = PreparedUnpatch::nothing(config, config_real, file, records, warnings, false);
     let Some(record) = record else {
         p.warnings.push(format!("clawlocal has no record of patching {}; nothing to undo", config.display()));
         return Ok(p);
@@ -793,18 +806,7 @@ fn unpatch_by_markers(
         why.message,
         config.display()
     ));
-    let mut p = PreparedUnpatch {
-        config: config.to_path_buf(),
-        file: config_real.clone(),
-        config_real: config_real.clone(),
-        record: None,
-        before: None,
-        after: None,
-        status: Change::Unchanged,
-        warnings,
-        records: records.to_path_buf(),
-        by_markers: true,
-    };
+    let mut p = PreparedUnpatch::nothing(config, config_real.clone(), config_real.clone(), records, warnings, true);
     let Some((text, _)) = read(&config_real)? else { return Ok(p) };
     let out = patch::unpatch_by_markers(&text, &config.display().to_string())?;
     if out.changed {
