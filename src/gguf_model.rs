@@ -24,25 +24,35 @@ fn swa_period(arch: &str) -> Option<usize> {
 /// The most layers a header may claim (the largest published models have under 200).
 pub const MAX_LAYERS: u32 = 4096;
 
+/// What makes a header's model facts impossible, when they are: a block count of 0 or above [`MAX_LAYERS`], an
+/// embedding length of 0. Facts the header does not have are not judged here (an adapter or a vocabulary-only
+/// GGUF has none); `from_header` asks for them.
+pub fn implausible(header: &Header) -> Option<String> {
+    let arch = header.architecture()?;
+    if let Some(layers) = header.arch_u64("block_count")
+        && (layers == 0 || layers > u64::from(MAX_LAYERS))
+    {
+        return Some(format!("{arch}.block_count = {layers}; a model has 1 to {MAX_LAYERS} layers"));
+    }
+    if header.arch_u64("embedding_length") == Some(0) {
+        return Some(format!("{arch}.embedding_length = 0"));
+    }
+    None
+}
+
 pub fn from_header(header: &Header, spec: &str, repo: &str, r: &Resolution) -> Result<Model> {
     let name = &r.files[0].name;
     let bad = |what: &str| Error::usage(format!("{spec}: the GGUF header of {name} has no {what}"));
     let arch_name = header.architecture().ok_or_else(|| bad("general.architecture"))?.to_string();
     let need = |key: &str| header.arch_u64(key).ok_or_else(|| bad(&format!("{arch_name}.{key}")));
     let small = |v: u64, what: &str| u32::try_from(v).map_err(|_| bad(&format!("plausible {what}")));
-    let layers = small(need("block_count")?, "block count")?;
-    let hidden = small(need("embedding_length")?, "embedding length")?;
     // Per-layer tables are sized from block_count: a damaged header must not drive the allocation.
-    if layers == 0 || layers > MAX_LAYERS {
-        return Err(Error::usage(format!(
-            "{spec}: the GGUF header of {name} says {arch_name}.block_count = {layers}; a model has 1 to {MAX_LAYERS} layers"
-        ))
-        .with_hint("the file is damaged or not a model: nothing was downloaded"));
-    }
-    if hidden == 0 {
-        return Err(Error::usage(format!("{spec}: the GGUF header of {name} says {arch_name}.embedding_length = 0"))
+    if let Some(why) = implausible(header) {
+        return Err(Error::usage(format!("{spec}: the GGUF header of {name} says {why}"))
             .with_hint("the file is damaged or not a model: nothing was downloaded"));
     }
+    let layers = small(need("block_count")?, "block count")?;
+    let hidden = small(need("embedding_length")?, "embedding length")?;
     let heads = small(need("attention.head_count")?, "head count")?.max(1);
     let context = small(need("context_length")?, "context length")?;
     let mut unverified = Vec::new();

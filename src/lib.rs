@@ -12,6 +12,8 @@ pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod fsutil;
+#[cfg(test)]
+mod fuzz;
 pub mod gguf;
 pub mod gguf_model;
 pub mod hardware;

@@ -140,9 +140,13 @@ pub fn fetch(
     }
     if file.name.ends_with(".gguf") {
         let opened = File::open(&part_path).map_err(io("cannot open"))?;
-        if let Err(e) = crate::gguf::from_file(opened, file.size) {
+        let why = match crate::gguf::from_file(opened, file.size) {
+            Err(e) => Some(e.to_string()),
+            Ok(header) => crate::gguf_model::implausible(&header),
+        };
+        if let Some(why) = why {
             discard();
-            return Err(Error::failure(format!("{} from {} is not a usable GGUF file: {e}", file.name, t.repo)));
+            return Err(Error::failure(format!("{} from {} is not a usable GGUF file: {why}", file.name, t.repo)));
         }
     }
     std::fs::rename(&part_path, &blob).map_err(io("cannot rename"))?;

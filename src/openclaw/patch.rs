@@ -270,8 +270,7 @@ pub fn check_depth(text: &str, origin: &str) -> Result<()> {
         },
     );
     let Some(i) = too_deep else { return Ok(()) };
-    let line = text[..i].matches('\n').count() + 1;
-    let col = text[..i].rfind('\n').map_or(i, |n| i - n - 1) + 1;
+    let (line, col) = line_col(text, i);
     Err(Error::usage(format!(
         "{origin}:{line}:{col}: nested deeper than {MAX_DEPTH} levels; clawlocal does not read it"
     ))
@@ -348,6 +347,164 @@ pub fn lost(before: &Value, after: &Value, provider: &str) -> Vec<String> {
     out
 }
 
+/// What JSON5 (and OpenClaw's parser, npm `json5`) accepts outside strings that jsonc-parser's CST does not:
+/// U+FEFF as whitespace mid-file, identifier parts that are not alphanumeric (combining marks, connector
+/// punctuation, ZWNJ/ZWJ), and identifiers written with `\uXXXX` escapes. Each gets a one-character stand-in
+/// jsonc-parser does accept (a space separator for U+FEFF, a Yi syllable for an identifier part or a whole escaped
+/// identifier) that the text does not contain; the CST is edited over the stand-ins and they are swapped back in
+/// the output, so the user's bytes stay as they were.
+#[derive(Default)]
+struct StandIns {
+    /// (the original text, its stand-in)
+    pairs: Vec<(String, char)>,
+}
+
+/// Keys the patcher looks up by name: an escaped identifier that spells one of them would be invisible to the CST
+/// under its stand-in, so such a file is refused rather than edited beside the key.
+const LOOKED_UP: &[&str] = &[
+    "agents",
+    "defaults",
+    "model",
+    "models",
+    "primary",
+    "fallbacks",
+    "mode",
+    "providers",
+    "modelPolicy",
+    "allow",
+    "gateway",
+    "$include",
+    "clawlocal",
+    "ollama",
+];
+
+impl StandIns {
+    /// `text` (already accepted as JSON5) with every such part outside strings and comments replaced.
+    fn replace(text: &str, origin: &str) -> Result<(String, StandIns)> {
+        let ident =
+            |c: char| c.is_alphanumeric() || c == '$' || c == '_' || (!c.is_ascii() && !c.is_whitespace() && c != BOM);
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        let mut skip_until = 0;
+        scan(
+            text,
+            |_| {},
+            |i, b| {
+                if i < skip_until || !text.is_char_boundary(i) {
+                    return true;
+                }
+                if b == b'\\' {
+                    // An escape in an identifier: the whole identifier is one stand-in.
+                    let start =
+                        text[..i].char_indices().rev().take_while(|(_, c)| ident(*c)).last().map_or(i, |(j, _)| j);
+                    let mut end = i;
+                    loop {
+                        let rest = &text[end..];
+                        if rest.starts_with("\\u")
+                            && rest.len() >= 6
+                            && rest.as_bytes()[2..6].iter().all(u8::is_ascii_hexdigit)
+                        {
+                            end += 6;
+                        } else if let Some(c) = rest.chars().next().filter(|c| ident(*c)) {
+                            end += c.len_utf8();
+                        } else {
+                            break;
+                        }
+                    }
+                    if let Some(last) = found.last()
+                        && last.1 > start
+                    {
+                        found.pop();
+                    }
+                    found.push((start, end.max(i + 1)));
+                    skip_until = end;
+                } else if b >= 0x80 {
+                    let c = text[i..].chars().next().expect("a char starts here");
+                    if c == BOM || (!c.is_whitespace() && !c.is_alphanumeric()) {
+                        found.push((i, i + c.len_utf8()));
+                    }
+                }
+                true
+            },
+        );
+        if found.is_empty() {
+            return Ok((text.to_string(), StandIns::default()));
+        }
+        let mut spaces =
+            ('\u{2000}'..='\u{200a}').chain(['\u{202f}', '\u{205f}', '\u{3000}']).filter(|c| !text.contains(*c));
+        let mut letters = ('\u{a000}'..='\u{a48c}').filter(|c| !text.contains(*c));
+        let mut standins = StandIns::default();
+        let mut out = String::with_capacity(text.len());
+        let mut from = 0;
+        for (start, end) in found {
+            let original = &text[start..end];
+            if original.contains('\\') {
+                let decoded = decode_identifier(original);
+                if LOOKED_UP.contains(&decoded.as_str()) {
+                    let (line, col) = line_col(text, start);
+                    return Err(Error::usage(format!(
+                        "{origin}:{line}:{col}: the key `{original}` spells `{decoded}` with escapes; clawlocal edits `{decoded}` only when it is written plainly"
+                    ))
+                    .with_hint(format!("write it as `{decoded}` (OpenClaw reads both the same); clawlocal changed nothing")));
+                }
+            }
+            let stand_in = match standins.pairs.iter().find(|(o, _)| o == original) {
+                Some((_, s)) => Some(*s),
+                None => {
+                    let next = if original == "\u{feff}" { spaces.next() } else { letters.next() };
+                    next.inspect(|s| standins.pairs.push((original.to_string(), *s)))
+                }
+            };
+            // Running out needs a file with all of them in it already; the CST parse then names the place.
+            if let Some(s) = stand_in {
+                out.push_str(&text[from..start]);
+                out.push(s);
+                from = end;
+            }
+        }
+        out.push_str(&text[from..]);
+        Ok((out, standins))
+    }
+
+    fn restore(&self, text: String) -> String {
+        if self.pairs.is_empty() {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match self.pairs.iter().find(|(_, s)| *s == c) {
+                Some((o, _)) => out.push_str(o),
+                None => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// An identifier's name with its `\uXXXX` escapes decoded (JSON5 allows them in identifiers).
+fn decode_identifier(raw: &str) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find("\\u") {
+        out.push_str(&rest[..at]);
+        let hex = &rest[at + 2..(at + 6).min(rest.len())];
+        match u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[at..at + 2]),
+        }
+        rest = &rest[(at + 6).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
 /// A parsed config: the CST, whether it had a BOM, and the origin for messages.
 struct Doc {
     root: CstRootNode,
@@ -356,6 +513,7 @@ struct Doc {
     bom: bool,
     origin: String,
     style: Style,
+    standins: StandIns,
 }
 
 impl Doc {
@@ -365,10 +523,11 @@ impl Doc {
             Some(rest) => (true, rest),
             None => (false, text),
         };
+        let (body, standins) = StandIns::replace(body, origin)?;
         let options = ParseOptions { allow_missing_commas: false, ..ParseOptions::default() };
-        let root = CstRootNode::parse(body, &options).map_err(|e| Error::usage(format!("{origin}: {e}")))?;
+        let root = CstRootNode::parse(&body, &options).map_err(|e| Error::usage(format!("{origin}: {e}")))?;
         let style = Style::of(&CstNode::Container(root.clone().into()));
-        Ok(Doc { root, value, bom, origin: origin.to_string(), style })
+        Ok(Doc { root, value, bom, origin: origin.to_string(), style, standins })
     }
 
     fn refuse(&self, what: impl std::fmt::Display) -> Error {
@@ -386,7 +545,7 @@ impl Doc {
 
     fn finish(&self, before: &str, warnings: Vec<String>, changes: Changes) -> Result<Patched> {
         self.style.apply();
-        let mut out = self.root.to_string();
+        let mut out = self.standins.restore(self.root.to_string());
         if self.bom {
             out.insert(0, BOM);
         }
@@ -1104,7 +1263,7 @@ fn to_cst(v: &Value) -> CstInputValue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
 
     #[test]
     fn deep_nesting_is_refused_before_any_parser_recurses() {
@@ -1126,7 +1285,7 @@ mod tests {
     /// A copy of ../shared/fixtures/openclaw (with its README of expected outcomes).
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openclaw");
 
-    fn spec(role: Role) -> PatchSpec {
+    pub(crate) fn spec(role: Role) -> PatchSpec {
         PatchSpec {
             base_url: "http://127.0.0.1:8765/v1".into(),
             api_key: "clawlocal-no-key".into(),
@@ -1302,6 +1461,39 @@ mod tests {
                 assert_eq!(meaning(&back2.text), meaning(text), "{name} {role:?}: after a repeated patch");
             }
         }
+    }
+
+    /// JSON5 that OpenClaw's parser (npm json5) accepts and jsonc-parser's CST does not (issue 21 item 10): U+FEFF
+    /// as whitespace mid-file, identifiers with a combining mark, a connector and a ZWJ. Patched and unpatched,
+    /// every one of those characters is where it was.
+    #[test]
+    fn json5_whitespace_and_identifier_parts_the_cst_lacks_are_kept() {
+        let text = "{\u{feff}\n  cafe\u{301}: 1,\n  a\u{203f}b: { x\u{200d}y: 'kept \u{feff}' },\n  \u{feff}agents: { defaults: { model: 'cloud/m' } }, // note\n}\n";
+        assert!(parse_json5(text, "u.json5").is_ok(), "valid JSON5");
+        assert!(CstRootNode::parse(text, &ParseOptions::default()).is_err(), "the CST alone refuses it");
+        let out =
+            patch(text, "u.json5", &spec(Role::Primary), Section::Whole).unwrap_or_else(|e| panic!("{}", e.message));
+        for c in ['\u{feff}', '\u{301}', '\u{203f}', '\u{200d}'] {
+            assert_eq!(out.text.matches(c).count(), text.matches(c).count(), "{c:?} kept\n{}", out.text);
+        }
+        assert!(!out.text.contains('\u{2000}') && !out.text.contains('\u{a000}'), "no stand-in left\n{}", out.text);
+        let (before, after) = (parse_json5(text, "u").unwrap(), parse_json5(&out.text, "u").unwrap());
+        assert_eq!(lost(&before, &after, "clawlocal"), Vec::<String>::new());
+        assert_eq!(after["agents"]["defaults"]["model"]["primary"], "clawlocal/qwen2.5-1.5b-instruct-q4_k_m");
+        let back = unpatch(&out.text, "u.json5", &out.changes, Section::Whole).unwrap();
+        assert_eq!(parse_json5(&back.text, "u").unwrap(), before);
+        assert_eq!(comments(&back.text), comments(text));
+
+        // Identifiers written with escapes: kept as written; one that spells a key the patch edits is refused.
+        let text = "{ caf\\u00e9: 1, \\u0041b\\u0043: { d: 2 }, agents: { defaults: {} } }\n";
+        let out =
+            patch(text, "e.json5", &spec(Role::Primary), Section::Whole).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(out.text.contains("caf\\u00e9: 1,") && out.text.contains("\\u0041b\\u0043: { d: 2 }"), "{}", out.text);
+        let keys: Vec<String> = parse_json5(&out.text, "e").unwrap().as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let text = "{\n  \\u0061gents: { defaults: { model: 'cloud/m' } },\n}\n";
+        let e = patch(text, "e.json5", &spec(Role::Primary), Section::Whole).unwrap_err();
+        assert!(e.message.starts_with("e.json5:2:3: the key `\\u0061gents` spells `agents`"), "{}", e.message);
     }
 
     #[test]

@@ -267,6 +267,39 @@ fn a_file_that_is_not_a_gguf_is_rejected_even_when_its_checksum_matches() {
     assert_eq!(std::fs::read_dir(blobs).unwrap().count(), 0, "nothing kept");
 }
 
+/// A well-formed GGUF whose header claims 2^28 layers (issue 21 item 4): `plan` refuses it by its header, and so
+/// does `pull` once its bytes are in, without keeping them.
+#[test]
+fn a_gguf_claiming_an_impossible_layer_count_is_refused_by_pull_and_plan() {
+    let s = Setup::new();
+    let mut huge = s.model.clone();
+    let key = b"llama.block_count";
+    let at = huge.windows(key.len()).position(|w| w == key).expect("the key is in the header") + key.len();
+    assert_eq!(huge[at..at + 4], 4u32.to_le_bytes(), "a u32 value");
+    huge[at + 4..at + 8].copy_from_slice(&(1u32 << 28).to_le_bytes());
+    s.hub.add_repo("o/huge", &[("huge.gguf", huge)]);
+    let run = s.pull(&["hf:o/huge/huge.gguf"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("huge.gguf from o/huge is not a usable GGUF file: llama.block_count = 268435456; a model has 1 to 4096 layers"),
+        "{}",
+        run.stderr
+    );
+    let blobs = s.cache().join("models--o--huge/blobs");
+    assert_eq!(std::fs::read_dir(blobs).unwrap().count(), 0, "nothing kept");
+    let plan = s
+        .ctx
+        .command()
+        .env("HF_ENDPOINT", s.hub.endpoint())
+        .env("HF_HUB_CACHE", s.cache())
+        .args(["--scope", "user", "plan", "--profile", "vps-8gb", "--model", "hf:o/huge/huge.gguf"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("llama.block_count = 268435456; a model has 1 to 4096 layers"), "{stderr}");
+}
+
 #[test]
 fn split_ggufs_download_as_a_set_at_one_commit() {
     let s = Setup::new();
