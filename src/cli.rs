@@ -93,6 +93,9 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the engine in the foreground with exactly the unit's arguments
     Serve(ServeArgs),
+    /// Measure the installed model on this box through the running engine: prefill of a long prompt and
+    /// generation speed (llama-server's own timings); recorded in the receipt
+    Bench(BenchArgs),
     /// Find, check or install llama-server
     #[command(subcommand)]
     Engine(EngineCommand),
@@ -240,6 +243,16 @@ pub struct InitArgs {
     /// Seconds to wait for the started engine to answer /health
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub health_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tokens in the prompt to prefill (capped at the context less what is generated)
+    #[arg(long, value_name = "N", default_value_t = 16_384)]
+    pub prompt_tokens: u64,
+    /// Tokens to generate after it
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub generate: u64,
 }
 
 #[derive(Debug, Args)]

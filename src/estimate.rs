@@ -12,12 +12,17 @@ use crate::size::MIB;
 pub const N_UBATCH: u64 = 512;
 /// The prompt the speed estimate prefills: about what OpenClaw's agent sends on a first turn.
 pub const REFERENCE_PROMPT_TOKENS: u64 = 16_384;
-/// Runtime baseline of a llama-server process: binary, threads, HTTP server, slots.
-pub const RUNTIME_BASE_BYTES: u64 = 192 * MIB;
+/// Runtime baseline of a llama-server process on the CPU (binary, threads, HTTP server, slots): its peak RSS less
+/// llama.cpp's own buffers, −8 to +10 MiB over the calibration rows (docs/estimate-calibration.md).
+pub const RUNTIME_BASE_BYTES: u64 = 16 * MIB;
+/// The same on a GPU build: not calibrated yet (no GPU machine), the earlier figure.
+pub const GPU_RUNTIME_BASE_BYTES: u64 = 192 * MIB;
 /// Tokenizer tables per vocabulary entry (gguf-parser's figure).
 pub const TOKENIZER_BYTES_PER_TOKEN: u64 = 96;
 /// A CUDA context and cuBLAS workspace on the card.
 pub const CUDA_CONTEXT_BYTES: u64 = 512 * MIB;
+/// The most prompt cache clawlocal gives llama-server (`--cache-ram`; also its default).
+pub const PROMPT_CACHE_CAP_BYTES: u64 = 8192 * MIB;
 /// Safety margin on weights + KV + compute, in percent.
 pub const MARGIN_PERCENT: u64 = 5;
 /// An estimated (not Hub-reported) file size is raised by this much, in percent.
@@ -52,6 +57,10 @@ pub struct Estimate {
     pub total_bytes: u64,
     pub weights_bytes: u64,
     pub kv_bytes: u64,
+    /// llama-server's prompt cache (`--cache-ram`): earlier conversations' KV state kept in RAM, at most one
+    /// full context's worth and only what the budget leaves (0 until a selection fits it to a budget).
+    #[serde(default)]
+    pub prompt_cache_bytes: u64,
     pub compute_bytes: u64,
     /// Runtime baseline + tokenizer (+ CUDA context) + the safety margin.
     pub overhead_bytes: u64,
@@ -99,11 +108,18 @@ pub fn kv_bytes(arch: &Arch, context: u64, cache: CacheType) -> u64 {
     attention + arch.recurrent.map_or(0, |r| u64::from(r.layers) * r.state_bytes)
 }
 
-/// Compute buffers with flash attention on (the engine passes `-fa on`): the largest activation of one
-/// micro-batch (the logits, vocab-wide, or the FFN) plus the hidden-state buffers, all f32.
-pub fn compute_bytes(arch: &Arch) -> u64 {
-    let widest = u64::from(arch.vocab).max(3 * u64::from(arch.ff));
-    4 * N_UBATCH * (widest + 4 * u64::from(arch.hidden))
+/// Compute buffers. On the CPU, as the pinned build reserves them (ggml-alloc's measure of the worst-case graph:
+/// its `CPU compute buffer size` and `CPU output buffer size` lines, matched to the 0.01 MiB over real shapes by
+/// scripts/bench-estimate.sh): one micro-batch's f32 FFN activations (3·ff: gate, up, their product) and hidden
+/// states (4·hidden), the f16 KQ mask over the context (2 bytes per cell per micro-batch token), and the logits of
+/// one output row (f32 × vocab). On a GPU (not calibrated yet): the widest f32 activation of one micro-batch (the
+/// logits, vocab-wide, or the FFN) plus the hidden-state buffers.
+pub fn compute_bytes(arch: &Arch, context: u64, on_gpu: bool) -> u64 {
+    let (ff, hidden, vocab) = (u64::from(arch.ff), u64::from(arch.hidden), u64::from(arch.vocab));
+    if !on_gpu {
+        return 4 * N_UBATCH * (3 * ff + 4 * hidden) + 2 * N_UBATCH * context + 4 * vocab;
+    }
+    4 * N_UBATCH * (vocab.max(3 * ff) + 4 * hidden)
 }
 
 pub fn estimate(
@@ -112,26 +128,40 @@ pub fn estimate(
     known_size: Option<u64>,
     context: u64,
     cache: CacheType,
-    cuda: bool,
+    device: Device,
 ) -> Estimate {
     let (weights, source) = weights_bytes(model, quant, known_size);
     let kv = kv_bytes(&model.arch, context, cache);
-    let compute = compute_bytes(&model.arch);
-    let runtime = RUNTIME_BASE_BYTES
+    // On the CPU the engine reads the weights into memory (`--load-mode none|mlock`, engine::args): the tensors
+    // the backend repacks (Q4_0, Q4_K, IQ4_NL, MXFP4 on x86-64) move into its `CPU_REPACK` buffer instead of
+    // staying mapped beside it, so the weights count once, at the file's size.
+    let compute = compute_bytes(&model.arch, context, device.offloaded);
+    let runtime = (if device.offloaded { GPU_RUNTIME_BASE_BYTES } else { RUNTIME_BASE_BYTES })
         + u64::from(model.arch.vocab) * TOKENIZER_BYTES_PER_TOKEN
-        + if cuda { CUDA_CONTEXT_BYTES } else { 0 };
+        + if device.cuda { CUDA_CONTEXT_BYTES } else { 0 };
     let margin = (weights + kv + compute).div_ceil(100 / MARGIN_PERCENT);
     let overhead = runtime + margin;
     Estimate {
         total_bytes: weights + kv + compute + overhead,
         weights_bytes: weights,
         kv_bytes: kv,
+        prompt_cache_bytes: 0,
         compute_bytes: compute,
         overhead_bytes: overhead,
         margin_bytes: margin,
         weights_source: source,
         kv_cache_type: cache,
     }
+}
+
+/// The estimate of a candidate that fits `budget`, with the prompt cache it gets: what the budget leaves, up to
+/// one context's KV cache (the conversation OpenClaw switched away from), in whole MiB. The engine's
+/// `--cache-ram` is exactly this, so the peak after many conversations stays within the total.
+pub fn with_prompt_cache(mut e: Estimate, budget: u64) -> Estimate {
+    let cache = budget.saturating_sub(e.total_bytes).min(e.kv_bytes).min(PROMPT_CACHE_CAP_BYTES) / MIB * MIB;
+    e.prompt_cache_bytes = cache;
+    e.total_bytes += cache;
+    e
 }
 
 /// Rough throughput on a device, for choosing and for showing.
@@ -184,6 +214,9 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, quant_spec};
 
+    const CPU: Device = Device { bandwidth_gbps: 10.0, compute_gflops: 100.0, cuda: false, offloaded: false };
+    const CARD: Device = Device { bandwidth_gbps: 900.0, compute_gflops: 70_000.0, cuda: true, offloaded: true };
+
     /// Qwen2.5-1.5B-Instruct Q4_K_M, by hand from the research notes: 28 layers, 2 KV heads of 128,
     /// vocab 151936, hidden 1536, FFN 8960, official file 1,117,320,736 bytes.
     #[test]
@@ -195,12 +228,13 @@ mod tests {
 
         let kv_per_token = 28 * 2 * 2 * 128 * 2; // layers · (K,V) · kv_heads · head_dim · f16 bytes
         assert_eq!(kv_per_token, 28_672);
-        let compute = 4 * 512 * (151_936 + 4 * 1536); // f32 · ubatch · (logits + hidden buffers)
-        let runtime = 192 * 1024 * 1024 + 151_936 * 96;
+        let runtime = 16 * 1024 * 1024 + 151_936 * 96;
         for (context, kv) in [(16_384u64, 469_762_048u64), (32_768, 939_524_096)] {
             assert_eq!(kv_per_token * context, kv);
+            // f32 · ubatch · (3 FFN rows + 4 hidden rows) + f16 mask · ubatch · context + f32 logits of one row
+            let compute = 4 * 512 * (3 * 8960 + 4 * 1536) + 2 * 512 * context + 4 * 151_936;
             let margin = (1_117_320_736 + kv + compute).div_ceil(20);
-            let e = estimate(model, quant, size, context, CacheType::F16, false);
+            let e = estimate(model, quant, size, context, CacheType::F16, CPU);
             assert_eq!(e.weights_bytes, 1_117_320_736);
             assert_eq!(e.weights_source, "hub");
             assert_eq!(e.kv_bytes, kv, "KV at {context}");
@@ -209,8 +243,52 @@ mod tests {
             assert_eq!(e.overhead_bytes, runtime + margin);
             assert_eq!(e.total_bytes, 1_117_320_736 + kv + compute + runtime + margin);
         }
-        // 16K: 1,117,320,736 + 469,762,048 + 323,747,840 + 215,912,448 + 95,541,532
-        assert_eq!(estimate(model, quant, size, 16_384, CacheType::F16, false).total_bytes, 2_222_284_604);
+        // 16K: 1,117,320,736 + 469,762,048 + 85,018,112 + 31,363,072 + 83,605,045
+        assert_eq!(estimate(model, quant, size, 16_384, CacheType::F16, CPU).total_bytes, 1_787_069_013);
+        // On a card: the GPU compute term and runtime (not calibrated yet), a CUDA context.
+        let e = estimate(model, quant, size, 16_384, CacheType::F16, CARD);
+        assert_eq!(e.compute_bytes, 4 * 512 * (151_936 + 4 * 1536));
+        assert_eq!(e.overhead_bytes - e.margin_bytes, GPU_RUNTIME_BASE_BYTES + 151_936 * 96 + CUDA_CONTEXT_BYTES);
+    }
+
+    /// The CPU compute term against the `CPU compute buffer size` + `CPU output buffer size` the pinned
+    /// llama-server logged for real shapes (FFN width, hidden, vocabulary, context, MiB) in
+    /// docs/estimate-calibration.json (scripts/bench-estimate.sh). Within 2% each.
+    #[test]
+    fn cpu_compute_buffer_matches_what_the_pinned_build_logged() {
+        for (name, ff, hidden, vocab, context, logged_mib) in [
+            ("qwen2.5-0.5b", 4864u32, 896u32, 151_936u32, 16_384u64, 51.51 + 0.58),
+            ("qwen2.5-0.5b", 4864, 896, 151_936, 32_768, 67.51 + 0.58),
+            ("qwen2.5-1.5b", 8960, 1536, 151_936, 16_384, 80.51 + 0.58),
+            ("qwen2.5-1.5b", 8960, 1536, 151_936, 32_768, 96.51 + 0.58),
+            ("llama-3.2-1b", 8192, 2048, 128_256, 16_384, 80.01 + 0.49),
+            ("llama-3.2-1b", 8192, 2048, 128_256, 32_768, 96.01 + 0.49),
+            ("gemma-3-1b", 6912, 1152, 262_144, 16_384, 66.27 + 1.0),
+            ("gemma-3-1b", 6912, 1152, 262_144, 32_768, 82.27 + 1.0),
+            ("qwen3-0.6b", 3072, 1024, 151_936, 16_384, 42.01 + 0.58),
+            ("qwen3-0.6b", 3072, 1024, 151_936, 32_768, 58.01 + 0.58),
+        ] {
+            let mut arch = Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap().arch.clone();
+            (arch.ff, arch.hidden, arch.vocab) = (ff, hidden, vocab);
+            let mib = compute_bytes(&arch, context, false) as f64 / MIB as f64;
+            let ratio = mib / logged_mib;
+            assert!((0.98..=1.02).contains(&ratio), "{name} at {context}: {mib:.2} MiB vs {logged_mib:.2} logged");
+        }
+    }
+
+    /// The prompt cache takes what the budget leaves, at most one context's KV, in whole MiB; none when the
+    /// estimate fills the budget.
+    #[test]
+    fn the_prompt_cache_is_what_the_budget_leaves_up_to_one_context() {
+        let model = Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap();
+        let quant = quant_spec("Q4_K_M").unwrap();
+        let e = estimate(model, quant, None, 16_384, CacheType::F16, CPU);
+        let roomy = with_prompt_cache(e.clone(), e.total_bytes + 10 * e.kv_bytes);
+        assert_eq!(roomy.prompt_cache_bytes, e.kv_bytes / MIB * MIB);
+        assert_eq!(roomy.total_bytes, e.total_bytes + roomy.prompt_cache_bytes);
+        let tight = with_prompt_cache(e.clone(), e.total_bytes + 100 * MIB + 5);
+        assert_eq!(tight.prompt_cache_bytes, 100 * MIB);
+        assert_eq!(with_prompt_cache(e.clone(), e.total_bytes - 1).prompt_cache_bytes, 0);
     }
 
     #[test]
@@ -259,8 +337,7 @@ mod tests {
     #[test]
     fn speed_follows_bandwidth_and_compute() {
         let m = Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap();
-        let device = Device { bandwidth_gbps: 10.0, compute_gflops: 100.0, cuda: false };
-        let s = speed(m, 1_000_000_000, CacheType::F16, device);
+        let s = speed(m, 1_000_000_000, CacheType::F16, CPU);
         let bytes = 1e9 + 469_762_048.0;
         assert!((s.generation_tps - 10e9 / bytes).abs() < 1e-9);
         let flops = 2.0 * 1_543_714_304.0 * 16_384.0 + 4.0 * 28.0 * 12.0 * 128.0 * 16_384.0 * 16_384.0 / 2.0;

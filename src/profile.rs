@@ -156,6 +156,8 @@ pub struct Device {
     pub bandwidth_gbps: f64,
     pub compute_gflops: f64,
     pub cuda: bool,
+    /// The model runs on an accelerator (CUDA, Metal, Vulkan), not on the CPU backend.
+    pub offloaded: bool,
 }
 
 impl Profile {
@@ -226,12 +228,14 @@ impl Profile {
                     bandwidth_gbps: acc.memory_bandwidth_gbps.unwrap_or(if cuda { 400.0 } else { 100.0 }),
                     compute_gflops: acc.compute_gflops.unwrap_or(if cuda { 20_000.0 } else { 3_000.0 }),
                     cuda,
+                    offloaded: true,
                 }
             }
             None => Device {
                 bandwidth_gbps: self.memory_bandwidth_gbps.unwrap_or(20.0),
                 compute_gflops: self.compute_gflops.unwrap_or(60.0 * f64::from(self.cores)),
                 cuda: false,
+                offloaded: false,
             },
         }
     }

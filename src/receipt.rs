@@ -43,6 +43,25 @@ pub struct Receipt {
     /// Every file init wrote or verified, with its sha256 when init finished (uninstall keeps a unit edited since).
     #[serde(default)]
     pub files: Vec<FileRecord>,
+    /// The last `clawlocal bench` of this model with these arguments on this box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<Bench>,
+}
+
+/// `clawlocal bench`'s measurement, from llama-server's own timings (schema: schemas/bench.schema.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Bench {
+    /// The OpenClaw model id measured.
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub prefill_seconds: f64,
+    pub prefill_tokens_per_second: f64,
+    pub generated_tokens: u64,
+    pub generation_tokens_per_second: f64,
+    /// Prefill of OpenClaw's 16,384-token first prompt at the measured rate.
+    pub prefill_16k_seconds: f64,
+    /// Both at least what OpenClaw needs to be usable (the thresholds the selection uses).
+    pub usable: bool,
 }
 
 fn finished() -> bool {
@@ -65,7 +84,7 @@ impl Receipt {
 
     /// The same installation, ignoring the bookkeeping of how far init got.
     pub fn same_install(&self, other: &Receipt) -> bool {
-        let strip = |r: &Receipt| Receipt { complete: true, files: Vec::new(), ..r.clone() };
+        let strip = |r: &Receipt| Receipt { complete: true, files: Vec::new(), bench: None, ..r.clone() };
         strip(self) == strip(other)
     }
 }

@@ -21,6 +21,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("catalog.schema.json", render(schemars::schema_for!(Catalog))),
         ("plan.schema.json", render(schemars::schema_for!(PlanDocument))),
         ("lock.schema.json", render(schemars::schema_for!(LockFile))),
+        ("bench.schema.json", render(schemars::schema_for!(crate::receipt::Bench))),
         ("doctor.schema.json", render(schemars::schema_for!(crate::doctor::Report))),
         ("init.schema.json", render(schemars::schema_for!(crate::documents::InitDocument))),
         ("dry-run.schema.json", render(schemars::schema_for!(crate::documents::DryRunDocument))),

@@ -273,7 +273,10 @@ fn judge(
     };
     let weights = crate::estimate::weights_bytes(model, spec, files.size).0;
     let make = |context: u32, cache: CacheType, fits: bool, reason: String| {
-        let est = estimate(model, spec, files.size, u64::from(context), cache, device.cuda);
+        let est = estimate(model, spec, files.size, u64::from(context), cache, device);
+        // The prompt cache lives in RAM: it counts against a RAM budget (CPU, unified memory), not a card's VRAM.
+        let in_ram = !profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
+        let est = if fits && in_ram { crate::estimate::with_prompt_cache(est, budget.bytes) } else { est };
         let sp = speed(model, est.weights_bytes, cache, device);
         Candidate {
             model: model.id.clone(),
@@ -318,7 +321,7 @@ fn judge(
     }
     for cache in [CacheType::F16, CacheType::Q8_0] {
         for &context in &tiers {
-            let est = estimate(model, spec, files.size, u64::from(context), cache, device.cuda);
+            let est = estimate(model, spec, files.size, u64::from(context), cache, device);
             if est.total_bytes <= budget.bytes {
                 let mut reason =
                     format!("needs {} of {} at context {context}", human(est.total_bytes), human(budget.bytes));
@@ -338,7 +341,7 @@ fn judge(
         }
     }
     let smallest = tiers[tiers.len() - 1];
-    let est = estimate(model, spec, files.size, u64::from(smallest), CacheType::Q8_0, device.cuda);
+    let est = estimate(model, spec, files.size, u64::from(smallest), CacheType::Q8_0, device);
     make(
         smallest,
         CacheType::Q8_0,

@@ -8,9 +8,26 @@ Bodies can be throttled (bytes per second) so a probe can kill a download midway
 
 import hashlib
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class DiskFile:
+    """A file served from disk: sliced like bytes, read only for the range asked."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.size = os.path.getsize(self.path)
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, part):
+        with open(self.path, "rb") as f:
+            f.seek(part.start or 0)
+            return f.read((part.stop if part.stop is not None else self.size) - (part.start or 0))
 
 
 class HubMock:
@@ -50,8 +67,15 @@ class HubMock:
         return f"http://127.0.0.1:{self.port}"
 
     def add_repo(self, repo, files):
-        commit = hashlib.sha1(repo.encode() + b"".join(hashlib.sha256(b).digest() for _, b in files)).hexdigest()
-        self.repos[repo] = {"commit": commit, "files": {n: (b, hashlib.sha256(b).hexdigest()) for n, b in files}}
+        """`files`: (name, bytes), or (name, Path(...), sha256) for a file served from disk."""
+        table = {}
+        for f in files:
+            if isinstance(f[1], (bytes, bytearray)):
+                table[f[0]] = (bytes(f[1]), hashlib.sha256(f[1]).hexdigest())
+            else:
+                table[f[0]] = (DiskFile(f[1]), f[2])
+        commit = hashlib.sha1(repo.encode() + "".join(sha for _, sha in table.values()).encode()).hexdigest()
+        self.repos[repo] = {"commit": commit, "files": table}
         return commit
 
     def stop(self):

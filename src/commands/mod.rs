@@ -1,6 +1,7 @@
 //! One module per subcommand: thin orchestration over the library, printing through `Printer`.
 
 pub mod backends;
+pub mod bench;
 pub mod doctor;
 pub mod engine;
 pub mod init;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli, host: &dyn Host, printer: &Printer) -> Result<Exit> {
         Command::Init(args) => init::run(args, global, host, printer),
         Command::Render(args) => render::run(args, global, host, printer),
         Command::Serve(args) => serve::run(args, global, host, printer),
+        Command::Bench(args) => bench::run(args, global, host, printer),
         Command::Engine(cmd) => engine::run(cmd, global, host, printer),
         Command::Openclaw(cmd) => openclaw::run(cmd, global, host, printer),
         Command::Doctor(args) => doctor::run(args, global, host, printer),

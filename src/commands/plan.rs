@@ -158,8 +158,13 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
             human(s.download_bytes),
             if e.weights_source == "hub" { "" } else { " (estimated)" },
         ));
+        let cache = if e.prompt_cache_bytes > 0 {
+            format!(" + prompt cache {}", human(e.prompt_cache_bytes))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "Memory    {} of {}: weights {} + KV cache {} ({}) + compute {} + overhead {}\n",
+            "Memory    {} of {}: weights {} + KV cache {} ({}) + compute {} + overhead {}{cache}\n",
             human(e.total_bytes),
             human(s.budget_bytes),
             human(e.weights_bytes),

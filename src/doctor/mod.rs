@@ -162,6 +162,7 @@ pub const CHECKS: &[Def] = &[
     def("server.context", "Engine context ≥ OpenClaw contextWindow ≥ 16000", &["server.model"], server::context),
     def("server.chat", "A chat completion answers", &["server.model"], server::chat),
     def("server.tools", "A tool call works", &["server.chat"], server::tools),
+    def("server.speed", "Measured speed is usable for OpenClaw", &["host.receipt"], server::speed),
     def("openclaw.config", "openclaw.json found and parses", &[], openclaw::config),
     def("openclaw.records", "clawlocal's patch records readable", &[], openclaw::records),
     def("openclaw.schema", "clawlocal's entries match OpenClaw's schema", &["openclaw.config"], openclaw::schema),
@@ -573,6 +574,7 @@ mod fake_host_tests {
             created: receipt::Created::default(),
             complete: true,
             files: Vec::new(),
+            bench: None,
         }
     }
 

@@ -343,3 +343,24 @@ pub fn tools(p: &mut Probe) -> Outcome {
         Err(e) => Outcome::fail(format!("{url}: {e}"), start_fix(p)),
     }
 }
+
+/// What `clawlocal bench` measured on this box (the receipt keeps it while the model and its arguments stay): a
+/// warning below what OpenClaw needs, the thresholds the selection uses.
+pub fn speed(p: &mut Probe) -> Outcome {
+    let Some(b) = p.r().bench.clone() else {
+        return Outcome::skip(format!("not measured on this box yet: `{}` measures it", p.clawlocal("bench")));
+    };
+    let detail = format!(
+        "measured {:.1} tokens/s generating, a 16K prompt in ~{:.0} s ({:.0} tokens/s prefill)",
+        b.generation_tokens_per_second, b.prefill_16k_seconds, b.prefill_tokens_per_second
+    );
+    if b.usable {
+        return Outcome::pass(detail);
+    }
+    Outcome::warn(format!(
+        "{detail}: below what OpenClaw needs (≥ {} tokens/s, a 16K prompt in ≤ {:.0} s), so its agent will time out",
+        crate::estimate::MIN_GENERATION_TPS,
+        crate::estimate::MAX_PREFILL_SECONDS
+    ))
+    .with_fix(format!("{} (a smaller model or quant)", p.clawlocal("init --profile auto")))
+}

@@ -66,26 +66,31 @@ pub fn server_args(profile: &Profile, selection: &Selection, features: Features)
         parallel: if small { 1 } else { 4 },
         cache: selection.kv_cache_type,
         gpu_margin_mib,
-        mlock: accelerator.is_none() && selection.estimate.total_bytes.saturating_mul(10) <= selection.budget_bytes * 9,
+        mlock: accelerator.is_none()
+            && (selection.estimate.total_bytes - selection.estimate.prompt_cache_bytes).saturating_mul(10)
+                <= selection.budget_bytes * 9,
         cache_ram_mib: cache_ram_mib(profile, selection),
         features,
     }
 }
 
 /// llama-server's own default for `--cache-ram`; clawlocal never allows more.
-pub const DEFAULT_CACHE_RAM_MIB: u64 = 8192;
+pub const DEFAULT_CACHE_RAM_MIB: u64 = crate::estimate::PROMPT_CACHE_CAP_BYTES / MIB;
 
-/// RAM left for the prompt cache: on CPU-only and Apple (unified memory) boxes the budget less the whole estimate;
-/// with a card of its own (CUDA, Vulkan) the weights and KV live in VRAM, so the RAM the unit may use less the mapped model file.
-/// Rounded down to MiB and capped at llama-server's default.
+/// RAM for the prompt cache: on CPU-only and Apple (unified memory) boxes the estimate's own prompt-cache term
+/// (what the budget leaves, up to one context's KV: `estimate::with_prompt_cache`), so the engine's growth is
+/// counted; with a card of its own (CUDA, Vulkan) the weights and KV live in VRAM, so the RAM the unit may use
+/// less the mapped model file, up to one context's KV too. In MiB, capped at llama-server's default.
 fn cache_ram_mib(profile: &Profile, selection: &Selection) -> u64 {
     let discrete = profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
-    let left = if discrete {
-        crate::render::memory_max(profile).saturating_sub(selection.estimate.weights_bytes)
+    let bytes = if discrete {
+        crate::render::memory_max(profile)
+            .saturating_sub(selection.estimate.weights_bytes)
+            .min(selection.estimate.kv_bytes)
     } else {
-        selection.budget_bytes.saturating_sub(selection.estimate.total_bytes)
+        selection.estimate.prompt_cache_bytes
     };
-    (left / MIB).min(DEFAULT_CACHE_RAM_MIB)
+    (bytes / MIB).min(DEFAULT_CACHE_RAM_MIB)
 }
 
 impl ServerArgs {
@@ -123,12 +128,17 @@ impl ServerArgs {
             // A CPU profile stays on the CPU even where the box has a GPU.
             (None, _) => add("--n-gpu-layers", Some("0".into())),
         }
-        if self.mlock {
-            if self.features.load_mode {
-                add("--load-mode", Some("mmap+mlock".into()));
-            } else {
-                add("--mlock", None);
-            }
+        // On the CPU the weights are read into memory, not mapped: the backend repacks Q4_0 / Q4_K / IQ4_NL
+        // tensors into a buffer of its own, and with a mapping their original pages stay resident beside the
+        // copy (pinned, with mlock) — 2234 → 1644 MiB for Qwen2.5-1.5B Q4_K_M at 16K. The estimate counts one copy.
+        // (A build without `--load-mode` keeps its mapping: older than the pinned release.)
+        let on_cpu = self.gpu_margin_mib.is_none();
+        match (self.features.load_mode, on_cpu, self.mlock) {
+            (true, true, true) => add("--load-mode", Some("mlock".into())),
+            (true, true, false) => add("--load-mode", Some("none".into())),
+            (true, false, true) => add("--load-mode", Some("mmap+mlock".into())),
+            (false, _, true) => add("--mlock", None),
+            (_, _, false) => {}
         }
         if self.features.cache_ram {
             add("--cache-ram", Some(self.cache_ram_mib.to_string()));
@@ -231,7 +241,12 @@ mod tests {
     fn mlock_spelling_follows_the_engine_and_quantized_kv_brings_flash_attention() {
         let (a, argv) = args_for("vps-32gb", Request::default(), Features::PINNED);
         assert!(a.mlock, "a 32 GB box has room to lock the weights");
-        assert_eq!(value(&argv, "--load-mode"), Some("mmap+mlock"));
+        assert_eq!(value(&argv, "--load-mode"), Some("mlock"), "read into memory and locked: one copy of the weights");
+        let unlocked = ServerArgs { mlock: false, ..a };
+        let argv = unlocked.argv(Placement { model: "m", host: "h", port: 1, api_key_file: None });
+        assert_eq!(value(&argv, "--load-mode"), Some("none"), "read into memory, not mapped, on the CPU");
+        let (a, argv) = args_for("gpu-24gb", Request::default(), Features::PINNED);
+        assert!(!a.mlock && !argv.iter().any(|x| x == "--load-mode"), "a card keeps llama.cpp's default: {argv:?}");
         let (_, old) = args_for(
             "vps-32gb",
             Request::default(),
@@ -270,15 +285,22 @@ mod tests {
             let (a, argv) = args_for(name, Request::default(), Features::PINNED);
             assert!(a.cache_ram_mib <= DEFAULT_CACHE_RAM_MIB, "{name}");
             if p.accelerator.is_none() {
-                let left = s.budget_bytes - s.estimate.total_bytes;
-                assert_eq!(a.cache_ram_mib, (left / MIB).min(DEFAULT_CACHE_RAM_MIB), "{name}");
+                // Counted in the estimate: what the budget leaves before it, up to one context's KV cache.
+                let before = s.estimate.total_bytes - s.estimate.prompt_cache_bytes;
+                let left = (s.budget_bytes - before).min(s.estimate.kv_bytes);
+                assert_eq!(a.cache_ram_mib * MIB, s.estimate.prompt_cache_bytes, "{name}");
+                assert_eq!(a.cache_ram_mib, left / MIB, "{name}");
+                assert!(s.estimate.total_bytes <= s.budget_bytes, "{name}: the cache stays within the budget");
             }
             assert_eq!(value(&argv, "--cache-ram"), Some(a.cache_ram_mib.to_string().as_str()), "{name}");
         }
         // A model that fills the budget leaves no room: no prompt cache at all rather than an OOM kill later.
         let p = profile::bundled("vps-8gb").unwrap();
         let mut s = select(&p, Catalog::bundled(), &Request::default()).selection.unwrap();
-        s.estimate.total_bytes = s.budget_bytes + 1;
+        s.estimate = crate::estimate::with_prompt_cache(
+            crate::estimate::Estimate { total_bytes: s.budget_bytes + 1, prompt_cache_bytes: 0, ..s.estimate },
+            s.budget_bytes,
+        );
         assert_eq!(server_args(&p, &s, Features::PINNED).cache_ram_mib, 0);
         let old = Features { cache_ram: false, ..Features::PINNED };
         let argv = server_args(&p, &s, old).argv(Placement { model: "m", host: "h", port: 1, api_key_file: None });

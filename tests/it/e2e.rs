@@ -406,3 +406,125 @@ fn e2e_init_service_none_then_serve_answers_with_the_alias() {
         assert_eq!(action["status"], expected, "{action}");
     }
 }
+
+/// Issue 22: the engine's growth is counted. Ten distinct conversations of 6,000 tokens each (their saved states
+/// together several times the prompt cache), against the
+/// engine `clawlocal serve` runs with init's argv, leave llama-server's peak RSS (VmHWM) within the estimate init
+/// recorded: the prompt cache that keeps earlier conversations (`--cache-ram`) is exactly the estimate's
+/// prompt-cache term, at most one context's KV cache.
+#[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
+fn e2e_ten_long_conversations_stay_within_the_estimate() {
+    let Some(s) = crate::support::sandbox::Setup::new("e2e_ten_long_conversations_stay_within_the_estimate") else {
+        return;
+    };
+    s.init("none", &[]);
+    let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(s.receipt()).unwrap()).unwrap();
+    let estimate = receipt["model"]["estimate_bytes"].as_u64().unwrap();
+    let printed = s.run(&["--json", "serve", "--print"]).json();
+    let args: Vec<String> = serde_json::from_value(printed["args"].clone()).unwrap();
+    let after = |flag: &str| args.iter().position(|a| a == flag).map(|i| args[i + 1].clone());
+    let cache_mib: u64 = after("--cache-ram").expect("the prompt cache is sized").parse().unwrap();
+    assert!(cache_mib > 0, "vps-8gb has room to keep a conversation: {args:?}");
+    let key = std::fs::read_to_string(after("--api-key-file").unwrap()).unwrap().trim().to_string();
+    let server = s.serve();
+    let hwm = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches(" kB")
+            .trim()
+            .parse()
+            .unwrap();
+        kib * 1024
+    };
+    let vocab = TinyModel::default().vocab_size() as u64;
+    let mut peaks = Vec::new();
+    for conversation in 0..10u64 {
+        // Distinct token sequences: no conversation shares a prefix with another, so each is a new cache entry.
+        let prompt: Vec<u64> =
+            (0..6_000u64).map(|i| 5 + (conversation * 7_919 + i * (conversation + 3)) % (vocab - 5)).collect();
+        let body = json!({"prompt": prompt, "n_predict": 4, "cache_prompt": true}).to_string();
+        let r = http::request(
+            "POST",
+            &format!("{}/completion", server.url()),
+            &[("Authorization", &format!("Bearer {key}")), ("Content-Type", "application/json")],
+            Some(body.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert!(r.json()["tokens_evaluated"].as_u64().unwrap() >= 6_000, "a long conversation");
+        peaks.push(hwm());
+    }
+    let mib = |b: u64| b / (1 << 20);
+    parts::note(&format!(
+        "10 conversations of 6000 tokens: VmHWM {} MiB after the first, {} MiB after the last; estimate {} MiB (prompt cache {cache_mib} MiB)",
+        mib(peaks[0]),
+        mib(peaks[9]),
+        mib(estimate)
+    ));
+    assert!(
+        peaks[9] <= estimate,
+        "peak {} MiB above the estimate {} MiB: {}",
+        mib(peaks[9]),
+        mib(estimate),
+        server.log_tail()
+    );
+    assert!(peaks[9] - peaks[0] <= (cache_mib + 16) << 20, "growth beyond the prompt cache: {peaks:?}");
+}
+
+/// Issue 22: `clawlocal bench` measures the installed model through the engine it runs (llama-server's own
+/// timings), records it in the receipt, and doctor's `server.speed` reads it.
+#[test]
+#[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
+fn e2e_bench_measures_prefill_and_generation_and_the_receipt_keeps_it() {
+    let Some(s) =
+        crate::support::sandbox::Setup::new("e2e_bench_measures_prefill_and_generation_and_the_receipt_keeps_it")
+    else {
+        return;
+    };
+    s.init("none", &[]);
+    let (_, before) = s.doctor(&[]);
+    let speed = |doc: &serde_json::Value| {
+        doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "server.speed").cloned().unwrap()
+    };
+    assert_eq!(speed(&before)["status"], "skip", "not measured yet: {}", speed(&before));
+    let stopped = s.run(&["bench"]);
+    assert_eq!(stopped.code, 1, "no engine running: {}", stopped.stderr);
+    assert!(stopped.stderr.contains("the engine does not answer at http://127.0.0.1:"), "{}", stopped.stderr);
+
+    let server = s.serve();
+    let run = s.run(&["--json", "bench", "--prompt-tokens", "4096", "--generate", "16"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(doc["model"], "tiny-f16");
+    assert_eq!(doc["prompt_tokens"], 4096, "{doc}");
+    assert_eq!(doc["generated_tokens"], 16, "{doc}");
+    for key in ["prefill_seconds", "prefill_tokens_per_second", "generation_tokens_per_second", "prefill_16k_seconds"] {
+        assert!(doc[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {doc}");
+    }
+    let expected_16k = 16_384.0 / doc["prefill_tokens_per_second"].as_f64().unwrap();
+    assert!((doc["prefill_16k_seconds"].as_f64().unwrap() - expected_16k).abs() < 1e-6, "{doc}");
+    let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(s.receipt()).unwrap()).unwrap();
+    assert_eq!(receipt["bench"], doc, "the receipt has the same measurement");
+    parts::note(&format!(
+        "bench of the tiny model: {:.0} tokens/s prefill, {:.0} tokens/s generation",
+        doc["prefill_tokens_per_second"].as_f64().unwrap(),
+        doc["generation_tokens_per_second"].as_f64().unwrap()
+    ));
+    let (_, after) = s.doctor(&[]);
+    let check = speed(&after);
+    let expected = if doc["usable"] == true { "pass" } else { "warn" };
+    assert_eq!(check["status"], expected, "{check}");
+    assert!(check["detail"].as_str().unwrap().contains("tokens/s generating"), "{check}");
+    drop(server);
+
+    // An identical init keeps the measurement (same model, same arguments) and reports nothing changed.
+    let again = s.run_init("none", crate::support::sandbox::SPEC, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(s.receipt()).unwrap()).unwrap();
+    assert_eq!(receipt["bench"], doc, "kept across an identical init");
+}

@@ -298,6 +298,11 @@ fn bpe_vocab() -> (Vec<String>, Vec<f32>, Vec<i32>) {
 }
 
 impl TinyModel {
+    /// Tokens in its vocabulary (ids for a prompt given as token ids).
+    pub fn vocab_size(&self) -> usize {
+        if self.bpe { bpe_vocab() } else { vocab() }.0.len()
+    }
+
     pub fn bytes(&self) -> Vec<u8> {
         let mut rng = Rng(self.seed);
         let hd = self.n_embd / self.n_head;

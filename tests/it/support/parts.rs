@@ -204,6 +204,11 @@ impl Server {
         }
     }
 
+    /// The process id (llama-server's own, for a `clawlocal serve`, which execs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
