@@ -20,6 +20,7 @@ use crate::layout::Layout;
 use crate::output::Printer;
 use crate::render::service::{self, Ours};
 use crate::render::{Rendered, Target};
+use crate::size::human;
 
 /// One step as it ran.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -155,16 +156,29 @@ fn run(
         }
         Step::Engine { path, .. } => (Change::Unchanged, Some(path.clone())),
         Step::Write { .. } => (write(step, env, printer, applied, undo)?, path_of(step)),
-        Step::Trial { program, args, from, to } => {
-            let took = service::trial(host, program, args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
+        Step::Trial { program, args, from, to, budget } => {
+            let run = service::trial(host, program, args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
                 Error::failure(format!(
                     "the new model {to} did not load, so nothing was switched: OpenClaw still uses clawlocal/{from}\n{why}"
                 ))
                 .with_hint("the log above names the cause; the model stays in the Hugging Face cache")
             })?;
+            // The estimate is checked before anything is fetched; this is what the engine really took.
+            let measured = run.peak_bytes.map(|p| format!(", peak memory {}", human(p))).unwrap_or_default();
+            if let (Some(peak), Some(budget)) = (run.peak_bytes, budget)
+                && peak > *budget
+            {
+                return Err(Error::failure(format!(
+                    "the new model {to} took {} of memory in a trial run, above the budget of {} by {}, so nothing was switched: OpenClaw still uses clawlocal/{from}",
+                    human(peak),
+                    human(*budget),
+                    human(peak - budget)
+                ))
+                .with_hint("the estimate missed what this model really takes here: choose a smaller context (`--context N`) or quant (`--quant Q`), `clawlocal plan` shows their estimates; the model stays in the Hugging Face cache"));
+            }
             printer.note(&format!(
-                "the new model {to} loaded in a trial run ({:.1}s); switching from {from}",
-                took.as_secs_f64()
+                "the new model {to} loaded in a trial run ({:.1}s{measured}); switching from {from}",
+                run.took.as_secs_f64()
             ));
             (Change::Unchanged, None)
         }

@@ -94,6 +94,8 @@ pub enum Step {
         args: Vec<String>,
         from: String,
         to: String,
+        /// The RAM budget the engine's measured peak must stay within (None when the model lives in VRAM).
+        budget: Option<u64>,
     },
     /// Enable and (re)start the service.
     Start {
@@ -465,7 +467,15 @@ fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p
     b.steps.push(write(FileKind::ApiKey, layout.api_key_file(), p.key_bytes.clone(), 0o600));
     if let Some(old) = p.swap.as_ref().filter(|_| !d.start) {
         let (from, to) = (old.model.id.clone(), p.finished.model.id.clone());
-        b.steps.push(Step::Trial { program: engine.path.clone(), args: p.finished.serve.args.clone(), from, to });
+        let in_ram = !d.profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
+        let budget = in_ram.then_some(d.selection.budget_bytes);
+        b.steps.push(Step::Trial {
+            program: engine.path.clone(),
+            args: p.finished.serve.args.clone(),
+            from,
+            to,
+            budget,
+        });
     }
     let unit_changed = p.units.iter().any(|u| w.bytes(&u.path) != Some(u.text.as_bytes()));
     for unit in &p.units {

@@ -262,13 +262,20 @@ fn wait_healthy_unless(
 /// Start the engine with `args` on a free loopback port until `/health` answers, then stop it: a new model proven
 /// to load with this engine before anything is pointed at it (a swap that no service manager restarts). The error
 /// carries the reason and the engine's last log lines.
+/// A trial run that answered: how long the load took, and the engine's peak resident memory once it answered
+/// (VmHWM; None where /proc has no such line).
+pub struct TrialRun {
+    pub took: Duration,
+    pub peak_bytes: Option<u64>,
+}
+
 pub fn trial(
     host: &dyn Host,
     program: &Path,
     args: &[String],
     log_dir: &Path,
     timeout: Duration,
-) -> std::result::Result<Duration, String> {
+) -> std::result::Result<TrialRun, String> {
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free loopback port for a trial run: {e}"))?
@@ -284,15 +291,27 @@ pub fn trial(
         let status = child.try_wait().ok().flatten()?;
         Some(format!("llama-server exited ({status}) before it answered"))
     });
+    // Weights, KV cache and compute buffers are all allocated by the time it answers.
+    let peak_bytes = host
+        .read_to_string(Path::new(&format!("/proc/{}/status", child.id())))
+        .ok()
+        .and_then(|status| peak_from_status(&status));
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir(log_dir);
-    outcome.map_err(|why| {
+    outcome.map(|took| TrialRun { took, peak_bytes }).map_err(|why| {
         let lines: Vec<&str> = text.lines().collect();
         format!("{why}\n--- last log lines ---\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
     })
+}
+
+/// `VmHWM:   123456 kB` in /proc/PID/status, in bytes.
+pub fn peak_from_status(status: &str) -> Option<u64> {
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    Some(kib * 1024)
 }
 
 /// The last lines of the engine's log, from wherever the service manager keeps it.
@@ -316,6 +335,14 @@ pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<Stri
 mod tests {
     use super::*;
     use crate::host::FakeHost;
+
+    #[test]
+    fn the_peak_is_read_from_vmhwm_in_bytes() {
+        let status = "Name:\tllama-server\nVmPeak:\t 2000000 kB\nVmHWM:\t  656404 kB\nVmRSS:\t  600000 kB\n";
+        assert_eq!(peak_from_status(status), Some(656_404 * 1024));
+        assert_eq!(peak_from_status("Name:\tx\n"), None, "a kernel thread has no VmHWM");
+        assert_eq!(peak_from_status("VmHWM:\t lots kB\n"), None);
+    }
 
     fn layout(dir: &Path) -> Layout {
         let host = FakeHost::linux().with_env("HOME", "/home/u");

@@ -75,6 +75,9 @@ pub struct TinyModel {
     /// Reply ` hello` and end the turn (see [`CHANNELS`]) instead of word salad up to the token limit: for servers
     /// that are slow to generate. Always so with `bpe`.
     pub says_hello: bool,
+    /// Extra vocabulary entries of 1,500 bytes each: a tokenizer that takes far more memory in llama.cpp (the GGUF
+    /// metadata and the vocabulary's own copies) than the estimate's bytes per token.
+    pub long_tokens: usize,
 }
 
 impl Default for TinyModel {
@@ -91,6 +94,7 @@ impl Default for TinyModel {
             name: "tiny-random-llama".into(),
             bpe: false,
             says_hello: false,
+            long_tokens: 0,
         }
     }
 }
@@ -306,7 +310,12 @@ impl TinyModel {
     pub fn bytes(&self) -> Vec<u8> {
         let mut rng = Rng(self.seed);
         let hd = self.n_embd / self.n_head;
-        let (toks, scores, types) = if self.bpe { bpe_vocab() } else { vocab() };
+        let (mut toks, mut scores, mut types) = if self.bpe { bpe_vocab() } else { vocab() };
+        for i in 0..self.long_tokens {
+            toks.push(format!("{i:08}{}", "x".repeat(1492)));
+            scores.push(0.0);
+            types.push(1);
+        }
         let nv = toks.len();
 
         let mut kv = Buf(Vec::new());
