@@ -2,7 +2,7 @@
 # Calibrate the memory estimate against llama-server itself (issue 22): random-weight GGUFs with the shapes of
 # real models (scripts/bench-estimate/shapes.py), quantized by the pinned llama-quantize, served with clawlocal's
 # own argv; llama.cpp's buffer lines and the process's VmHWM against `clawlocal plan`'s estimate, estimate ÷
-# measured per row and the worst. Models are cached in ~/.cache/clawlocal-ci/bench-estimate (about 12 GB).
+# measured per row and the worst. Models are cached in ~/.cache/clawlocal-ci/bench-estimate (about 18 GB).
 #
 # usage: scripts/bench-estimate.sh [--shapes a,b] [--quants Q4_K_M,Q8_0] [--contexts 16384,24576,32768]
 #                                  [--out docs/estimate-calibration.md]
