@@ -122,8 +122,8 @@ class Box:
         return plan["selection"]["estimate"]
 
 
-def measure(binary, engine, hub, work, shape, quant, context, profile_text):
-    b = Box(hub, work, args.gguf_py, args.quantize, shape, quant, profile_text)
+def measure(binary, engine, hub, work, gguf_py, quantize, shape, quant, context, profile_text):
+    b = Box(hub, work, gguf_py, quantize, shape, quant, profile_text)
     box, path, port, env, spec, profile = b.dir, b.path, b.port, b.env, b.spec, b.profile
     try:
         estimate = b.estimate(binary, context)
@@ -230,7 +230,8 @@ if __name__ == "__main__":
             for quant in args.quants.split(","):
                 for context in map(int, args.contexts.split(",")):
                     print(f"{shape} {quant} ctx {context}", flush=True)
-                    row = measure(args.bin, args.engine, hub, args.work, shape, quant, context, profile)
+                    row = measure(args.bin, args.engine, hub, args.work, args.gguf_py, args.quantize, shape, quant,
+                                  context, profile)
                     print(f"  measured {row['measured_mib']:.0f} MiB, estimate {row['estimate_mib']:.0f} MiB, "
                           f"buffers {row['buffers']}", flush=True)
                     rows.append(row)
