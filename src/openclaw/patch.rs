@@ -410,9 +410,8 @@ impl StandIns {
                             break;
                         }
                     }
-                    if let Some(last) = found.last()
-                        && last.1 > start
-                    {
+                    // Parts of this identifier recorded before its first escape are inside its span now.
+                    while found.last().is_some_and(|last| last.1 > start) {
                         found.pop();
                     }
                     found.push((start, end.max(i + 1)));
@@ -1491,6 +1490,12 @@ pub(crate) mod tests {
         assert!(out.text.contains("caf\\u00e9: 1,") && out.text.contains("\\u0041b\\u0043: { d: 2 }"), "{}", out.text);
         let keys: Vec<String> = parse_json5(&out.text, "e").unwrap().as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys.len(), 4, "{keys:?}");
+        // Combining marks before the escape in the same identifier: one span, kept as written.
+        let text = "{ a\u{301}b\u{301}c\\u0041: 1 }\n";
+        assert!(parse_json5(text, "m").is_ok(), "valid JSON5");
+        let out =
+            patch(text, "m.json5", &spec(Role::Primary), Section::Whole).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(out.text.contains("a\u{301}b\u{301}c\\u0041: 1"), "{}", out.text);
         let text = "{\n  \\u0061gents: { defaults: { model: 'cloud/m' } },\n}\n";
         let e = patch(text, "e.json5", &spec(Role::Primary), Section::Whole).unwrap_err();
         assert!(e.message.starts_with("e.json5:2:3: the key `\\u0061gents` spells `agents`"), "{}", e.message);
