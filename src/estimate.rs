@@ -154,6 +154,13 @@ pub fn estimate(
     }
 }
 
+impl Estimate {
+    /// The engine's memory once it has loaded, before earlier conversations fill its prompt cache.
+    pub fn before_prompt_cache(&self) -> u64 {
+        self.total_bytes - self.prompt_cache_bytes
+    }
+}
+
 /// The estimate of a candidate that fits `budget`, with the prompt cache it gets: what the budget leaves, up to
 /// one context's KV cache (the conversation OpenClaw switched away from), in whole MiB. The engine's
 /// `--cache-ram` is exactly this, so the peak after many conversations stays within the total.

@@ -169,6 +169,12 @@ impl Profile {
         self.accelerator.is_some()
     }
 
+    /// The model's weights and KV cache live in RAM (CPU only, or Apple's unified memory), not in a card's VRAM:
+    /// then RAM-side growth such as the prompt cache counts against the budget.
+    pub fn model_in_ram(&self) -> bool {
+        !self.accelerator.as_ref().is_some_and(|a| a.kind.discrete())
+    }
+
     /// OpenClaw's rule, made explicit: RAM budget = min(available, memory − reserve); a CUDA card's budget is
     /// min(free, VRAM − max(1 GiB, 10%)) and cards are not summed; Metal may use `usable_fraction` of memory.
     pub fn budget(&self) -> Budget {

@@ -275,8 +275,8 @@ fn judge(
     let make = |context: u32, cache: CacheType, fits: bool, reason: String| {
         let est = estimate(model, spec, files.size, u64::from(context), cache, device);
         // The prompt cache lives in RAM: it counts against a RAM budget (CPU, unified memory), not a card's VRAM.
-        let in_ram = !profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
-        let est = if fits && in_ram { crate::estimate::with_prompt_cache(est, budget.bytes) } else { est };
+        let est =
+            if fits && profile.model_in_ram() { crate::estimate::with_prompt_cache(est, budget.bytes) } else { est };
         let sp = speed(model, est.weights_bytes, cache, device);
         Candidate {
             model: model.id.clone(),

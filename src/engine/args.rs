@@ -67,8 +67,7 @@ pub fn server_args(profile: &Profile, selection: &Selection, features: Features)
         cache: selection.kv_cache_type,
         gpu_margin_mib,
         mlock: accelerator.is_none()
-            && (selection.estimate.total_bytes - selection.estimate.prompt_cache_bytes).saturating_mul(10)
-                <= selection.budget_bytes * 9,
+            && selection.estimate.before_prompt_cache().saturating_mul(10) <= selection.budget_bytes * 9,
         cache_ram_mib: cache_ram_mib(profile, selection),
         features,
     }
@@ -82,13 +81,12 @@ pub const DEFAULT_CACHE_RAM_MIB: u64 = crate::estimate::PROMPT_CACHE_CAP_BYTES /
 /// counted; with a card of its own (CUDA, Vulkan) the weights and KV live in VRAM, so the RAM the unit may use
 /// less the mapped model file, up to one context's KV too. In MiB, capped at llama-server's default.
 fn cache_ram_mib(profile: &Profile, selection: &Selection) -> u64 {
-    let discrete = profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
-    let bytes = if discrete {
+    let bytes = if profile.model_in_ram() {
+        selection.estimate.prompt_cache_bytes
+    } else {
         crate::render::memory_max(profile)
             .saturating_sub(selection.estimate.weights_bytes)
             .min(selection.estimate.kv_bytes)
-    } else {
-        selection.estimate.prompt_cache_bytes
     };
     (bytes / MIB).min(DEFAULT_CACHE_RAM_MIB)
 }

@@ -467,8 +467,7 @@ fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p
     b.steps.push(write(FileKind::ApiKey, layout.api_key_file(), p.key_bytes.clone(), 0o600));
     if let Some(old) = p.swap.as_ref().filter(|_| !d.start) {
         let (from, to) = (old.model.id.clone(), p.finished.model.id.clone());
-        let in_ram = !d.profile.accelerator.as_ref().is_some_and(|a| a.kind.discrete());
-        let budget = in_ram.then_some(d.selection.budget_bytes);
+        let budget = d.profile.model_in_ram().then_some(d.selection.budget_bytes);
         b.steps.push(Step::Trial {
             program: engine.path.clone(),
             args: p.finished.serve.args.clone(),

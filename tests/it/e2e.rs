@@ -430,16 +430,7 @@ fn e2e_ten_long_conversations_stay_within_the_estimate() {
     let server = s.serve();
     let hwm = || {
         let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .unwrap()
-            .trim()
-            .trim_end_matches(" kB")
-            .trim()
-            .parse()
-            .unwrap();
-        kib * 1024
+        clawlocal::render::service::peak_from_status(&status).expect("llama-server's VmHWM")
     };
     let vocab = TinyModel::default().vocab_size() as u64;
     let mut peaks = Vec::new();
