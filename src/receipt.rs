@@ -46,6 +46,34 @@ pub struct Receipt {
     /// The last `clawlocal bench` of this model with these arguments on this box.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<Bench>,
+    /// What the engine really took when init last started this model with these arguments on this box.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
+}
+
+/// The engine's memory as measured by init right after it loaded the model: the figure the fit was judged by,
+/// and doctor's `host.memory` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Peak resident memory (VmHWM) once `/health` answered.
+    pub peak_bytes: u64,
+    /// `trial` (a spare-port run before a swap) or `service` (the started unit).
+    pub during: String,
+    /// llama-server's own buffer lines, where its log had them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffers: Option<Buffers>,
+}
+
+/// llama.cpp's reported allocations, in bytes (`… buffer size = N MiB` lines, summed per kind).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buffers {
+    /// Weights: mapped or read (`CPU_Mapped`, `CPU`, `CUDA0` … model buffers), not the repacked copy.
+    pub model_bytes: u64,
+    /// `CPU_REPACK` model buffer: weights the CPU backend rearranged for its kernels.
+    pub repack_bytes: u64,
+    pub kv_bytes: u64,
+    /// Compute and output buffers.
+    pub compute_bytes: u64,
 }
 
 /// `clawlocal bench`'s measurement, from llama-server's own timings (schema: schemas/bench.schema.json).
@@ -84,7 +112,8 @@ impl Receipt {
 
     /// The same installation, ignoring the bookkeeping of how far init got.
     pub fn same_install(&self, other: &Receipt) -> bool {
-        let strip = |r: &Receipt| Receipt { complete: true, files: Vec::new(), bench: None, ..r.clone() };
+        let strip =
+            |r: &Receipt| Receipt { complete: true, files: Vec::new(), bench: None, measured: None, ..r.clone() };
         strip(self) == strip(other)
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::catalog::{AUTO_QUANTS, Catalog, Model, ResolvedFiles, known_quants, quant_rank, quant_spec};
 use crate::error::{Error, Result};
 use crate::estimate::{CacheType, Estimate, MAX_PREFILL_SECONDS, MIN_GENERATION_TPS, Speed, estimate, speed};
-use crate::profile::{Budget, Profile};
+use crate::profile::{Budget, Device, Profile};
 use crate::size::human;
 
 /// OpenClaw refuses context windows below this.
@@ -71,6 +71,19 @@ pub struct Selection {
     pub tools: bool,
     pub license: String,
     pub unverified: Vec<String>,
+    /// Smaller setups of the same model (another quant or a lower context tier) that fit by the estimate, largest
+    /// first: what a measured peak above the budget is pointed to (`install::fit`).
+    #[serde(skip)]
+    pub smaller: Vec<Smaller>,
+}
+
+/// One smaller setup of the selected model, as `init --quant … --context …` would select it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smaller {
+    pub quant: String,
+    pub context: u32,
+    /// Its estimate once loaded (before the prompt cache fills).
+    pub at_load_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -207,9 +220,43 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             tools: model.tools,
             license: model.license.clone(),
             unverified: model.unverified.clone(),
+            smaller: smaller_setups(model, profile, &budget, device, c),
         }
     });
     Outcome { budget, candidates, selection, warnings }
+}
+
+/// Every other quant of `model` the automatic choice considers, and the context tiers below the chosen one, each as
+/// the selection would judge it when asked for, kept when it fits and is smaller than `chosen` at load.
+fn smaller_setups(
+    model: &Model,
+    profile: &Profile,
+    budget: &Budget,
+    device: Device,
+    chosen: &Candidate,
+) -> Vec<Smaller> {
+    let at_load = chosen.estimate.before_prompt_cache();
+    let mut quants: Vec<&str> = AUTO_QUANTS.iter().copied().filter(|q| model.quants.contains_key(*q)).collect();
+    if !quants.contains(&chosen.quant.as_str()) {
+        quants.push(&chosen.quant);
+    }
+    let contexts = std::iter::once(chosen.context).chain(CONTEXT_TIERS.iter().copied().filter(|t| *t < chosen.context));
+    let contexts: Vec<u32> = contexts.filter(|c| *c >= OPENCLAW_MIN_CONTEXT).collect();
+    let mut out: Vec<Smaller> = Vec::new();
+    for quant in quants {
+        for &context in &contexts {
+            if quant == chosen.quant && context == chosen.context {
+                continue;
+            }
+            let c = judge(model, quant, profile, budget, device, Some(context));
+            let bytes = c.estimate.before_prompt_cache();
+            if c.fits && bytes < at_load {
+                out.push(Smaller { quant: quant.to_string(), context, at_load_bytes: bytes });
+            }
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.at_load_bytes));
+    out
 }
 
 /// A context at which OpenClaw's agent prompt leaves room for the conversation.
@@ -361,6 +408,25 @@ mod tests {
 
     fn pick(profile: &str) -> Selection {
         select(&bundled(profile).unwrap(), Catalog::bundled(), &Request::default()).selection.unwrap()
+    }
+
+    #[test]
+    fn the_smaller_setups_fit_are_below_the_selection_and_largest_first() {
+        let s = pick("vps-8gb");
+        assert!(!s.smaller.is_empty(), "{s:#?}");
+        let profile = bundled("vps-8gb").unwrap();
+        for w in s.smaller.windows(2) {
+            assert!(w[0].at_load_bytes >= w[1].at_load_bytes, "{:?}", s.smaller);
+        }
+        for m in &s.smaller {
+            assert!(m.at_load_bytes < s.estimate.before_prompt_cache(), "{m:?}");
+            assert!(m.context >= OPENCLAW_MIN_CONTEXT && m.context <= s.context, "{m:?}");
+            // What `init --quant Q --context N` would select, at the same estimate.
+            let asked =
+                Request { model: Some(s.model.clone()), quant: Some(m.quant.clone()), context: Some(m.context) };
+            let again = select(&profile, Catalog::bundled(), &asked).selection.expect("it fits");
+            assert_eq!(again.estimate.before_prompt_cache(), m.at_load_bytes, "{m:?}");
+        }
     }
 
     #[test]

@@ -47,8 +47,15 @@ pub fn memory(p: &mut Probe) -> Outcome {
         Ok(h) => h.clone(),
         Err(e) => return Outcome::warn(format!("cannot read this host's memory: {e}")),
     };
-    let need = if r.model.estimate_bytes > 0 { r.model.estimate_bytes } else { r.model.size };
     let planned = &r.hardware;
+    // What init measured the engine take beats the estimate; it lives in RAM only where the model does.
+    let measured = r.measured.as_ref().filter(|_| planned.model_in_ram());
+    let growth = r.server.cache_ram_mib * crate::size::MIB;
+    let need = match measured {
+        Some(m) => m.peak_bytes + growth,
+        None if r.model.estimate_bytes > 0 => r.model.estimate_bytes,
+        None => r.model.size,
+    };
     // Only `nvidia-smi` reports VRAM here; a Vulkan card's is not read, so its plan is checked against RAM.
     let cuda = planned.accelerator.as_ref().is_some_and(|a| a.kind == AcceleratorKind::Cuda);
     let (have, what) = match (cuda, host.accelerator.as_ref().and_then(|a| a.memory)) {
@@ -57,11 +64,22 @@ pub fn memory(p: &mut Probe) -> Outcome {
         _ => (host.memory.bytes(), "memory"),
     };
     let fix = p.clawlocal("init --profile auto");
-    let mut detail = format!(
-        "the model needs ~{} (weights + KV cache + overhead); this host has {} {what}",
-        human(need),
-        human(have)
-    );
+    let mut detail = match measured {
+        Some(m) => format!(
+            "the engine took {} once loaded (measured by init at the {} start) + up to {} of prompt cache: ~{}; \
+             this host has {} {what}",
+            human(m.peak_bytes),
+            if m.during == "trial" { "trial run's" } else { "service's" },
+            human(growth),
+            human(need),
+            human(have)
+        ),
+        None => format!(
+            "the model needs ~{} (weights + KV cache + overhead); this host has {} {what}",
+            human(need),
+            human(have)
+        ),
+    };
     if let Some(avail) = host.memory_available.filter(|_| what == "memory") {
         detail.push_str(&format!(" ({} available)", human(avail.bytes())));
     }

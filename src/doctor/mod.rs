@@ -575,6 +575,7 @@ mod fake_host_tests {
             complete: true,
             files: Vec::new(),
             bench: None,
+            measured: None,
         }
     }
 

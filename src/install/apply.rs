@@ -18,6 +18,7 @@ use crate::hub::HubConfig;
 use crate::hub::client::Client;
 use crate::layout::Layout;
 use crate::output::Printer;
+use crate::receipt::Measured;
 use crate::render::service::{self, Ours};
 use crate::render::{Rendered, Target};
 use crate::size::human;
@@ -67,6 +68,8 @@ pub struct Applied {
     pub started: bool,
     pub openclaw_file: PathBuf,
     pub model_path: PathBuf,
+    /// The engine's memory measured by a trial run or the service start: goes into the receipt.
+    pub measured: Option<Measured>,
 }
 
 /// What to do to take a step back.
@@ -87,6 +90,7 @@ pub fn apply(plan: &Plan, env: &Env, host: &dyn Host, printer: &Printer) -> Resu
         started: false,
         openclaw_file: PathBuf::new(),
         model_path: PathBuf::new(),
+        measured: None,
     };
     let mut undo = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
@@ -156,26 +160,30 @@ fn run(
         }
         Step::Engine { path, .. } => (Change::Unchanged, Some(path.clone())),
         Step::Write { .. } => (write(step, env, printer, applied, undo)?, path_of(step)),
-        Step::Trial { program, args, from, to, budget } => {
-            let run = service::trial(host, program, args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
+        Step::Trial { program, args, from, to, fit } => {
+            // Verbosity 4 logs llama.cpp's own buffer lines, kept with the measurement.
+            let args: Vec<String> = args.iter().cloned().chain(["--log-verbosity".into(), "4".into()]).collect();
+            let run = service::trial(host, program, &args, &env.layout.log_dir, env.health_timeout).map_err(|why| {
                 Error::failure(format!(
                     "the new model {to} did not load, so nothing was switched: OpenClaw still uses clawlocal/{from}\n{why}"
                 ))
                 .with_hint("the log above names the cause; the model stays in the Hugging Face cache")
             })?;
-            // The estimate is checked before anything is fetched; this is what the engine really took.
             let measured = run.peak_bytes.map(|p| format!(", peak memory {}", human(p))).unwrap_or_default();
-            if let (Some(peak), Some(budget)) = (run.peak_bytes, budget)
-                && peak > *budget
+            if let (Some(peak), Some(fit)) = (run.peak_bytes, fit)
+                && let Some(over) = fit.judge(peak)
             {
                 return Err(Error::failure(format!(
-                    "the new model {to} took {} of memory in a trial run, above the budget of {} by {}, so nothing was switched: OpenClaw still uses clawlocal/{from}",
-                    human(peak),
-                    human(*budget),
-                    human(peak - budget)
+                    "the new model {to} {} in a trial run, so nothing was switched: OpenClaw still uses clawlocal/{from}",
+                    over.what
                 ))
-                .with_hint("the estimate missed what this model really takes here: choose a smaller context (`--context N`) or quant (`--quant Q`), `clawlocal plan` shows their estimates; the model stays in the Hugging Face cache"));
+                .with_hint(over.hint));
             }
+            applied.measured = run.peak_bytes.map(|peak_bytes| Measured {
+                peak_bytes,
+                during: "trial".into(),
+                buffers: super::fit::buffers_from_log(&run.log),
+            });
             printer.note(&format!(
                 "the new model {to} loaded in a trial run ({:.1}s{measured}); switching from {from}",
                 run.took.as_secs_f64()
@@ -187,9 +195,29 @@ fn run(
             service::activate(host, commands)?;
             (if *restart { Change::Updated } else { Change::Unchanged }, None)
         }
-        Step::WaitHealthy { port, alias, key } => {
+        Step::WaitHealthy { port, alias, key, fit } => {
             wait_healthy(*port, alias, key, env, host)?;
             applied.started = true;
+            // Weights, KV cache and compute buffers are all allocated once it answers. Where the port's holder is
+            // not the engine itself (a container's port forwarder) there is nothing to read.
+            let peak = crate::ports::holder(host, *port)
+                .filter(|h| engine_holds(env, h))
+                .and_then(|h| h.pid)
+                .and_then(|pid| host.read_to_string(std::path::Path::new(&format!("/proc/{pid}/status"))).ok())
+                .and_then(|status| service::peak_from_status(&status));
+            if let (Some(peak), Some(fit)) = (peak, fit)
+                && let Some(over) = fit.judge(peak)
+            {
+                return Err(Error::failure(format!(
+                    "the model {alias} {} when the service started, so OpenClaw was not pointed at it",
+                    over.what
+                ))
+                .with_hint(over.hint));
+            }
+            if fit.is_some() {
+                applied.measured =
+                    peak.map(|peak_bytes| Measured { peak_bytes, during: "service".into(), buffers: None });
+            }
             (Change::Unchanged, None)
         }
         Step::Openclaw(prepared) => {
@@ -246,6 +274,14 @@ fn write(step: &Step, env: &Env, printer: &Printer, applied: &mut Applied, undo:
             }
             applied.units.push(rendered);
             Ok(status)
+        }
+        // The measurement this run took replaces the one the plan carried over.
+        (FileKind::Receipt, _) if applied.measured.is_some() => {
+            let mut receipt: crate::receipt::Receipt = serde_json::from_slice(contents)
+                .map_err(|e| Error::failure(format!("internal error: the planned receipt does not parse: {e}")))?;
+            receipt.measured = applied.measured.clone();
+            let bytes = (serde_json::to_string_pretty(&receipt).expect("the receipt serialises") + "\n").into_bytes();
+            write_guarded(path, &bytes, *mode, guard, undo)
         }
         // The lock keeps pinning a fetched model, which stays in the cache after a failure, so that
         // `uninstall --purge` still finds it: its write is not taken back.

@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod backend;
+pub mod fit;
 mod show;
 mod steps;
 mod survey;

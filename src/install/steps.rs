@@ -95,7 +95,7 @@ pub enum Step {
         from: String,
         to: String,
         /// The RAM budget the engine's measured peak must stay within (None when the model lives in VRAM).
-        budget: Option<u64>,
+        fit: Option<super::fit::FitCheck>,
     },
     /// Enable and (re)start the service.
     Start {
@@ -108,6 +108,9 @@ pub enum Step {
         port: u16,
         alias: String,
         key: String,
+        /// Judge the engine's measured peak (a model this run starts, in RAM): over the budget, OpenClaw is not
+        /// pointed at it and the run is taken back.
+        fit: Option<super::fit::FitCheck>,
     },
     /// openclaw.json as prepared (and judged by OpenClaw) in the survey.
     Openclaw(Box<Prepared>),
@@ -465,30 +468,49 @@ fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p
     b.steps.push(write(FileKind::Lock, layout.lock_file(), p.lock_bytes.clone(), 0o644));
     b.steps.push(Step::Engine { path: engine.path.clone(), version: engine.version.to_string() });
     b.steps.push(write(FileKind::ApiKey, layout.api_key_file(), p.key_bytes.clone(), 0o600));
+    let fit = fit_check(d, &p.server);
     if let Some(old) = p.swap.as_ref().filter(|_| !d.start) {
         let (from, to) = (old.model.id.clone(), p.finished.model.id.clone());
-        let budget = d.profile.model_in_ram().then_some(d.selection.budget_bytes);
         b.steps.push(Step::Trial {
             program: engine.path.clone(),
             args: p.finished.serve.args.clone(),
             from,
             to,
-            budget,
+            fit: fit.clone(),
         });
     }
     let unit_changed = p.units.iter().any(|u| w.bytes(&u.path) != Some(u.text.as_bytes()));
+    // An engine already answering on the port with the same units keeps running: nothing new was loaded to judge.
+    let fresh_engine = unit_changed || !matches!(w.port_holder, Some((_, true)));
     for unit in &p.units {
         b.steps.push(unit_write(unit, w));
     }
     if let Some(target) = target.filter(|_| d.start) {
         let commands = render::service::activation(target, layout, unit_changed, w.uid);
         b.steps.push(Step::Start { target, commands, restart: unit_changed });
-        b.steps.push(Step::WaitHealthy { port: d.options.port, alias: p.server.alias.clone(), key: w.key_text() });
+        b.steps.push(Step::WaitHealthy {
+            port: d.options.port,
+            alias: p.server.alias.clone(),
+            key: w.key_text(),
+            fit: fit.filter(|_| fresh_engine),
+        });
     }
     b.steps.push(Step::Openclaw(Box::new(p.inputs.openclaw.clone())));
     let receipt = receipt_bytes(&p.finished);
     let (kind, mode) = (FileKind::Receipt, 0o644);
     b.steps.push(Step::Write { kind, path: receipt_path, contents: receipt, mode, guard: receipt_guard, target: None });
+}
+
+/// What the engine's measured peak is judged against, where the model lives in RAM.
+fn fit_check(d: &Desired, server: &ServerArgs) -> Option<super::fit::FitCheck> {
+    let s = &d.selection;
+    d.profile.model_in_ram().then(|| super::fit::FitCheck {
+        budget_bytes: s.budget_bytes,
+        estimate_at_load_bytes: s.estimate.before_prompt_cache(),
+        growth_bytes: server.cache_ram_mib * crate::size::MIB,
+        smaller: s.smaller.clone(),
+        quant_flag: matches!(d.want.spec, crate::hub::pull::ModelSpec::Catalog { .. }),
+    })
 }
 
 /// What must hold on this host for the plan to run, each a blocker when it does not.
@@ -624,5 +646,8 @@ fn receipt_for(
         bench: previous
             .filter(|p| p.model.sha256 == resolution.files[0].sha256 && &p.server == server)
             .and_then(|p| p.bench.clone()),
+        measured: previous
+            .filter(|p| p.model.sha256 == resolution.files[0].sha256 && &p.server == server)
+            .and_then(|p| p.measured.clone()),
     }
 }

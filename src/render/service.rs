@@ -262,11 +262,12 @@ fn wait_healthy_unless(
 /// Start the engine with `args` on a free loopback port until `/health` answers, then stop it: a new model proven
 /// to load with this engine before anything is pointed at it (a swap that no service manager restarts). The error
 /// carries the reason and the engine's last log lines.
-/// A trial run that answered: how long the load took, and the engine's peak resident memory once it answered
-/// (VmHWM; None where /proc has no such line).
+/// A trial run that answered: how long the load took, the engine's peak resident memory once it answered
+/// (VmHWM; None where /proc has no such line) and what it logged.
 pub struct TrialRun {
     pub took: Duration,
     pub peak_bytes: Option<u64>,
+    pub log: String,
 }
 
 pub fn trial(
@@ -301,7 +302,7 @@ pub fn trial(
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir(log_dir);
-    outcome.map(|took| TrialRun { took, peak_bytes }).map_err(|why| {
+    outcome.map(|took| TrialRun { took, peak_bytes, log: text.clone() }).map_err(|why| {
         let lines: Vec<&str> = text.lines().collect();
         format!("{why}\n--- last log lines ---\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
     })

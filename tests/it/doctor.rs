@@ -224,6 +224,17 @@ fn e2e_doctor_names_the_layer_of_each_fault() {
     let (code, doc) = s.doctor(&["--only", "host"]);
     assert_eq!((code, failed(&doc)), (1, vec!["host.memory".to_string()]), "{doc:#}");
     assert!(check(&doc, "host.memory")["detail"].as_str().unwrap().contains("too big"));
+    // What init measured the engine take counts over the estimate.
+    let mut r: Value = serde_json::from_str(&receipt).unwrap();
+    r["measured"] = json!({ "peak_bytes": 1u64 << 40, "during": "service" });
+    std::fs::write(s.receipt(), serde_json::to_string_pretty(&r).unwrap()).unwrap();
+    let (code, doc) = s.doctor(&["--only", "host"]);
+    assert_eq!((code, failed(&doc)), (1, vec!["host.memory".to_string()]), "{doc:#}");
+    let detail = check(&doc, "host.memory")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("the engine took 1024.0 GiB once loaded (measured by init at the service's start)"),
+        "{detail}"
+    );
     std::fs::write(s.receipt(), receipt).unwrap();
 
     // 8. The key file readable by others: the security layer, and --fix makes it 0600 again.

@@ -396,6 +396,18 @@ fn e2e_a_model_swap_proves_the_new_model_first_and_keeps_the_old_setup_on_failur
     assert!(config.contains("clawlocal/other-f16") && config.contains("// my OpenClaw config"), "{config}");
     let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(s.receipt()).unwrap()).unwrap();
     assert_eq!(receipt["model"]["id"], "other-f16");
+    // What the trial run measured is kept: the engine's peak and llama.cpp's own buffers, which doctor then uses.
+    let measured = &receipt["measured"];
+    assert_eq!(measured["during"], "trial", "{receipt:#}");
+    let peak = measured["peak_bytes"].as_u64().unwrap();
+    let buffers = &measured["buffers"];
+    let (weights, kv) = (buffers["model_bytes"].as_u64().unwrap(), buffers["kv_bytes"].as_u64().unwrap());
+    assert!(weights > 0 && kv > 0 && buffers["compute_bytes"].as_u64().unwrap() > 0, "{receipt:#}");
+    assert!(peak > weights + kv, "the process holds at least llama.cpp's buffers: {receipt:#}");
+    let (_, doc) = s.doctor(&["--only", "host.memory"]);
+    let detail = doc["checks"][0]["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains(&format!("the engine took {} once loaded", human(peak))), "{detail}");
+    assert!(detail.contains("measured by init at the trial run's start"), "{detail}");
 
     drop(_server);
     let purge = s.run(&["--json", "uninstall", "--purge", "--yes"]);
@@ -618,6 +630,9 @@ fn e2e_a_model_whose_measured_peak_exceeds_the_budget_is_not_switched_to() {
     assert!(run.stderr.contains("the new model heavy-f16 took"), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("above the budget of {}", human(budget))), "{}", run.stderr);
     assert!(run.stderr.contains("OpenClaw still uses clawlocal/tiny-f16"), "{}", run.stderr);
+    // 16384 is OpenClaw's minimum and the file is an hf: spec: nothing smaller of this model is left to offer.
+    assert!(run.stderr.contains("× the estimate of"), "the hint names the measured rate: {}", run.stderr);
+    assert!(run.stderr.contains("no smaller quant or context of this model fits"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(s.config()).unwrap(), config, "openclaw.json was not touched");
     assert_eq!(std::fs::read(s.receipt()).unwrap(), receipt, "the receipt still describes the old setup");
     crate::support::parts::note(&format!(

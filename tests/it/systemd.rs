@@ -101,10 +101,19 @@ fn e2e_systemd_system_unit_for_real_restart_reboot_uninstall() {
     let user = c.sh("ps -o user= -C llama-server").stdout;
     assert!(!user.trim().is_empty() && !user.contains("root"), "runs as the dynamic user, not root: {user:?}");
 
+    // The engine the unit started was measured once it answered (its peak, from its own /proc entry), and kept.
+    let receipt: Value =
+        serde_json::from_slice(&std::fs::read(c.path("var/lib/clawlocal/receipt.json")).unwrap()).unwrap();
+    assert_eq!(receipt["measured"]["during"], "service", "{receipt:#}");
+    let peak = receipt["measured"]["peak_bytes"].as_u64().unwrap();
+    assert!(peak > receipt["model"]["size"].as_u64().unwrap(), "the engine holds at least the weights: {receipt:#}");
+
     // doctor: everything green, the service checks and the online sandbox score included.
     let doctor = c.run(&["clawlocal", "--scope", "system", "doctor", "--json"]);
     let doc: Value = serde_json::from_str(&doctor.stdout).unwrap_or_else(|_| panic!("{}", doctor.stderr));
     assert_eq!((doctor.code, &doc["ok"]), (0, &json!(true)), "{doc:#}");
+    let memory = check(&doc, "host.memory")["detail"].as_str().unwrap();
+    assert!(memory.contains("measured by init at the service's start"), "{memory}");
     for id in ["service.unit", "service.enabled", "service.active", "service.restarts", "security.hardening"] {
         assert_eq!(check(&doc, id)["status"], "pass", "{id}: {doc:#}");
     }
