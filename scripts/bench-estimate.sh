@@ -6,6 +6,9 @@
 #
 # usage: scripts/bench-estimate.sh [--shapes a,b] [--quants Q4_K_M,Q8_0] [--contexts 16384,24576,32768]
 #                                  [--out docs/estimate-calibration.md]
+#        scripts/bench-estimate.sh --checkpoints [--shape gemma-3-1b] [--turns 10]
+#                                  (a sliding-window model's context checkpoints over one conversation:
+#                                  clawlocal's --ctx-checkpoints against llama-server's default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,11 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, yaml' 2
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet numpy==2.4.6 PyYAML==6.0.4
 fi
-exec "$VENV/bin/python" scripts/bench-estimate/run.py --bin "$target/debug/clawlocal" \
+script=scripts/bench-estimate/run.py
+if [ "${1:-}" = "--checkpoints" ]; then
+    shift
+    script=scripts/bench-estimate/checkpoints.py
+fi
+exec "$VENV/bin/python" "$script" --bin "$target/debug/clawlocal" \
     --engine "$llama_dir/llama-server" --quantize "$llama_dir/llama-quantize" \
     --gguf-py "$WORK/llama.cpp/gguf-py" --work "$WORK" "$@"

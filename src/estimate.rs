@@ -23,6 +23,11 @@ pub const TOKENIZER_BYTES_PER_TOKEN: u64 = 96;
 pub const CUDA_CONTEXT_BYTES: u64 = 512 * MIB;
 /// The most prompt cache clawlocal gives llama-server (`--cache-ram`; also its default).
 pub const PROMPT_CACHE_CAP_BYTES: u64 = 8192 * MIB;
+/// Context checkpoints llama-server keeps per slot for a model whose cache cannot be rolled back (sliding-window
+/// or recurrent layers): each a copy of that part of the cache, made as prompts are processed. Its default is 32
+/// (≈ 700 MiB on Gemma-3-1B, 5.4 GiB on Gemma-3-4B, at any context). OpenClaw's turns append to the conversation,
+/// so the latest checkpoints are the ones reused: clawlocal gives at most this many, fewer where the budget is tight.
+pub const MAX_CHECKPOINTS: u64 = 4;
 /// Safety margin on weights + KV + compute, in percent.
 pub const MARGIN_PERCENT: u64 = 5;
 /// An estimated (not Hub-reported) file size is raised by this much, in percent.
@@ -61,6 +66,13 @@ pub struct Estimate {
     /// full context's worth and only what the budget leaves (0 until a selection fits it to a budget).
     #[serde(default)]
     pub prompt_cache_bytes: u64,
+    /// One context checkpoint (`--ctx-checkpoints`): the sliding-window part of the KV cache plus any recurrent
+    /// state; 0 for a model whose cache rolls back (no checkpoints are made).
+    pub checkpoint_each_bytes: u64,
+    /// Checkpoints per slot the engine is given, and what they take in all slots (0 until a selection fits it to a
+    /// budget).
+    pub checkpoints: u64,
+    pub checkpoint_bytes: u64,
     pub compute_bytes: u64,
     /// Runtime baseline + tokenizer (+ CUDA context) + the safety margin.
     pub overhead_bytes: u64,
@@ -108,6 +120,20 @@ pub fn kv_bytes(arch: &Arch, context: u64, cache: CacheType) -> u64 {
     attention + arch.recurrent.map_or(0, |r| u64::from(r.layers) * r.state_bytes)
 }
 
+/// One context checkpoint: what llama-server copies of the cache that cannot be rolled back
+/// (`LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY`): the sliding-window layers' cells and the recurrent state.
+pub fn checkpoint_each_bytes(arch: &Arch, context: u64, cache: CacheType) -> u64 {
+    let windowed: u64 = arch
+        .attention
+        .iter()
+        .filter_map(|g| {
+            let w = g.window?;
+            Some(group_bytes_per_cell(g.layers, g.kv_heads, g.head_dim, cache) * context.min(u64::from(w) + N_UBATCH))
+        })
+        .sum();
+    windowed + arch.recurrent.map_or(0, |r| u64::from(r.layers) * r.state_bytes)
+}
+
 /// Compute buffers. On the CPU, as the pinned build reserves them (ggml-alloc's measure of the worst-case graph:
 /// its `CPU compute buffer size` and `CPU output buffer size` lines, matched to the 0.01 MiB over real shapes by
 /// scripts/bench-estimate.sh): one micro-batch's f32 FFN activations (3·ff: gate, up, their product) and hidden
@@ -146,6 +172,9 @@ pub fn estimate(
         weights_bytes: weights,
         kv_bytes: kv,
         prompt_cache_bytes: 0,
+        checkpoint_each_bytes: checkpoint_each_bytes(&model.arch, context, cache),
+        checkpoints: 0,
+        checkpoint_bytes: 0,
         compute_bytes: compute,
         overhead_bytes: overhead,
         margin_bytes: margin,
@@ -155,16 +184,24 @@ pub fn estimate(
 }
 
 impl Estimate {
-    /// The engine's memory once it has loaded, before earlier conversations fill its prompt cache.
-    pub fn before_prompt_cache(&self) -> u64 {
-        self.total_bytes - self.prompt_cache_bytes
+    /// The engine's memory once it has loaded, before conversations fill its prompt cache and checkpoints.
+    pub fn before_growth(&self) -> u64 {
+        self.total_bytes - self.prompt_cache_bytes - self.checkpoint_bytes
     }
 }
 
-/// The estimate of a candidate that fits `budget`, with the prompt cache it gets: what the budget leaves, up to
-/// one context's KV cache (the conversation OpenClaw switched away from), in whole MiB. The engine's
-/// `--cache-ram` is exactly this, so the peak after many conversations stays within the total.
-pub fn with_prompt_cache(mut e: Estimate, budget: u64) -> Estimate {
+/// The estimate of a candidate that fits `budget`, with the growth the engine is allowed, both in whole units of
+/// what the budget leaves: first context checkpoints (up to `MAX_CHECKPOINTS` per slot, for each of `slots`), then
+/// the prompt cache, up to one context's KV cache (the conversation OpenClaw switched away from), in whole MiB. The
+/// engine's `--ctx-checkpoints` and `--cache-ram` are exactly these, so the peak after many conversations stays
+/// within the total.
+pub fn with_prompt_cache(mut e: Estimate, budget: u64, slots: u64) -> Estimate {
+    let per_checkpoint = e.checkpoint_each_bytes * slots.max(1);
+    if let Some(n) = budget.saturating_sub(e.total_bytes).checked_div(per_checkpoint) {
+        e.checkpoints = n.min(MAX_CHECKPOINTS);
+        e.checkpoint_bytes = e.checkpoints * per_checkpoint;
+        e.total_bytes += e.checkpoint_bytes;
+    }
     let cache = budget.saturating_sub(e.total_bytes).min(e.kv_bytes).min(PROMPT_CACHE_CAP_BYTES) / MIB * MIB;
     e.prompt_cache_bytes = cache;
     e.total_bytes += cache;
@@ -221,6 +258,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, quant_spec};
 
+    const GIB_TEST: u64 = 1 << 30;
     const CPU: Device = Device { bandwidth_gbps: 10.0, compute_gflops: 100.0, cuda: false, offloaded: false };
     const CARD: Device = Device { bandwidth_gbps: 900.0, compute_gflops: 70_000.0, cuda: true, offloaded: true };
 
@@ -290,12 +328,12 @@ mod tests {
         let model = Catalog::bundled().get("qwen2.5-1.5b-instruct").unwrap();
         let quant = quant_spec("Q4_K_M").unwrap();
         let e = estimate(model, quant, None, 16_384, CacheType::F16, CPU);
-        let roomy = with_prompt_cache(e.clone(), e.total_bytes + 10 * e.kv_bytes);
+        let roomy = with_prompt_cache(e.clone(), e.total_bytes + 10 * e.kv_bytes, 1);
         assert_eq!(roomy.prompt_cache_bytes, e.kv_bytes / MIB * MIB);
         assert_eq!(roomy.total_bytes, e.total_bytes + roomy.prompt_cache_bytes);
-        let tight = with_prompt_cache(e.clone(), e.total_bytes + 100 * MIB + 5);
+        let tight = with_prompt_cache(e.clone(), e.total_bytes + 100 * MIB + 5, 1);
         assert_eq!(tight.prompt_cache_bytes, 100 * MIB);
-        assert_eq!(with_prompt_cache(e.clone(), e.total_bytes - 1).prompt_cache_bytes, 0);
+        assert_eq!(with_prompt_cache(e.clone(), e.total_bytes - 1, 1).prompt_cache_bytes, 0);
     }
 
     #[test]
@@ -350,5 +388,31 @@ mod tests {
         let flops = 2.0 * 1_543_714_304.0 * 16_384.0 + 4.0 * 28.0 * 12.0 * 128.0 * 16_384.0 * 16_384.0 / 2.0;
         assert!((s.prefill_seconds - flops / 100e9).abs() < 1e-6);
         assert!(!s.usable(), "{s:?}: 10 GB/s and 100 GFLOPS is too slow for a 16K prompt");
+    }
+
+    /// Gemma-3-4B: 29 sliding-window layers of 4 KV heads × 256, window 1024: a checkpoint holds 1024 + 512 cells
+    /// of them, whatever the context; a model without such layers makes none.
+    #[test]
+    fn checkpoints_hold_the_sliding_window_cells_and_fit_in_what_the_budget_leaves() {
+        let catalog = Catalog::bundled();
+        let gemma = catalog.get("gemma-3-4b-it").unwrap();
+        let each = 29 * 2 * 4 * 256 * 2 * (1024 + 512);
+        assert_eq!(checkpoint_each_bytes(&gemma.arch, 32_768, CacheType::F16), each);
+        assert_eq!(checkpoint_each_bytes(&gemma.arch, 1_000, CacheType::F16), 29 * 2 * 4 * 256 * 2 * 1_000);
+        let qwen = catalog.get("qwen2.5-1.5b-instruct").unwrap();
+        assert_eq!(checkpoint_each_bytes(&qwen.arch, 32_768, CacheType::F16), 0);
+
+        let e = estimate(gemma, quant_spec("Q4_K_M").unwrap(), None, 32_768, CacheType::F16, CPU);
+        let roomy = with_prompt_cache(e.clone(), e.total_bytes + 100 * GIB_TEST, 1);
+        assert_eq!((roomy.checkpoints, roomy.checkpoint_bytes), (MAX_CHECKPOINTS, MAX_CHECKPOINTS * each));
+        assert_eq!(roomy.before_growth(), e.total_bytes);
+        // Room for two and a half: two checkpoints, the half left to the prompt cache.
+        let tight = with_prompt_cache(e.clone(), e.total_bytes + each * 5 / 2, 1);
+        assert_eq!(tight.checkpoints, 2);
+        assert_eq!(tight.prompt_cache_bytes, (each / 2) / MIB * MIB);
+        assert!(tight.total_bytes <= e.total_bytes + each * 5 / 2);
+        // Four slots share the budget: each slot gets its own checkpoints.
+        let slots = with_prompt_cache(e.clone(), e.total_bytes + each * 5 / 2, 4);
+        assert_eq!((slots.checkpoints, slots.checkpoint_bytes), (0, 0));
     }
 }

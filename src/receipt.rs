@@ -144,6 +144,9 @@ pub struct Model {
     pub context: u32,
     /// The memory estimate (weights + KV cache + overhead) the selection was made with.
     pub estimate_bytes: u64,
+    /// Of that, what the engine grows into after it loaded: the prompt cache and the context checkpoints.
+    #[serde(default)]
+    pub growth_bytes: u64,
 }
 
 /// What `receipt.json` records: clawlocal's own engine, or OpenClaw pointed at a server another tool runs.

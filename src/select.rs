@@ -235,7 +235,7 @@ fn smaller_setups(
     device: Device,
     chosen: &Candidate,
 ) -> Vec<Smaller> {
-    let at_load = chosen.estimate.before_prompt_cache();
+    let at_load = chosen.estimate.before_growth();
     let mut quants: Vec<&str> = AUTO_QUANTS.iter().copied().filter(|q| model.quants.contains_key(*q)).collect();
     if !quants.contains(&chosen.quant.as_str()) {
         quants.push(&chosen.quant);
@@ -249,7 +249,7 @@ fn smaller_setups(
                 continue;
             }
             let c = judge(model, quant, profile, budget, device, Some(context));
-            let bytes = c.estimate.before_prompt_cache();
+            let bytes = c.estimate.before_growth();
             if c.fits && bytes < at_load {
                 out.push(Smaller { quant: quant.to_string(), context, at_load_bytes: bytes });
             }
@@ -322,8 +322,11 @@ fn judge(
     let make = |context: u32, cache: CacheType, fits: bool, reason: String| {
         let est = estimate(model, spec, files.size, u64::from(context), cache, device);
         // The prompt cache lives in RAM: it counts against a RAM budget (CPU, unified memory), not a card's VRAM.
-        let est =
-            if fits && profile.model_in_ram() { crate::estimate::with_prompt_cache(est, budget.bytes) } else { est };
+        let est = if fits && profile.model_in_ram() {
+            crate::estimate::with_prompt_cache(est, budget.bytes, crate::engine::args::slots(profile))
+        } else {
+            est
+        };
         let sp = speed(model, est.weights_bytes, cache, device);
         Candidate {
             model: model.id.clone(),
@@ -419,13 +422,13 @@ mod tests {
             assert!(w[0].at_load_bytes >= w[1].at_load_bytes, "{:?}", s.smaller);
         }
         for m in &s.smaller {
-            assert!(m.at_load_bytes < s.estimate.before_prompt_cache(), "{m:?}");
+            assert!(m.at_load_bytes < s.estimate.before_growth(), "{m:?}");
             assert!(m.context >= OPENCLAW_MIN_CONTEXT && m.context <= s.context, "{m:?}");
             // What `init --quant Q --context N` would select, at the same estimate.
             let asked =
                 Request { model: Some(s.model.clone()), quant: Some(m.quant.clone()), context: Some(m.context) };
             let again = select(&profile, Catalog::bundled(), &asked).selection.expect("it fits");
-            assert_eq!(again.estimate.before_prompt_cache(), m.at_load_bytes, "{m:?}");
+            assert_eq!(again.estimate.before_growth(), m.at_load_bytes, "{m:?}");
         }
     }
 

@@ -189,7 +189,7 @@ fn fleet(args: &RenderArgs, global: &GlobalArgs, host: &dyn Host, printer: &Prin
         image: &image,
         release: &release,
         // A pod runs without a prompt cache (`--cache-ram 0`): its memory is the estimate without that term.
-        estimate_bytes: selection.estimate.before_prompt_cache(),
+        estimate_bytes: selection.estimate.before_growth(),
         download_bytes: selection.download_bytes.max(locked.files.iter().map(|f| f.size).sum()),
         context_window: selection.context,
         render_gids: &render_gids,

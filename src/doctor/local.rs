@@ -50,7 +50,8 @@ pub fn memory(p: &mut Probe) -> Outcome {
     let planned = &r.hardware;
     // What init measured the engine take beats the estimate; it lives in RAM only where the model does.
     let measured = r.measured.as_ref().filter(|_| planned.model_in_ram());
-    let growth = r.server.cache_ram_mib * crate::size::MIB;
+    // Receipts from before `growth_bytes` had only the prompt cache's cap.
+    let growth = r.model.growth_bytes.max(r.server.cache_ram_mib * crate::size::MIB);
     let need = match measured {
         Some(m) => m.peak_bytes + growth,
         None if r.model.estimate_bytes > 0 => r.model.estimate_bytes,
@@ -66,7 +67,8 @@ pub fn memory(p: &mut Probe) -> Outcome {
     let fix = p.clawlocal("init --profile auto");
     let mut detail = match measured {
         Some(m) => format!(
-            "the engine took {} once loaded (measured by init at the {} start) + up to {} of prompt cache: ~{}; \
+            "the engine took {} once loaded (measured by init at the {} start) + up to {} of prompt cache and \
+             checkpoints: ~{}; \
              this host has {} {what}",
             human(m.peak_bytes),
             if m.during == "trial" { "trial run's" } else { "service's" },

@@ -547,6 +547,7 @@ mod fake_host_tests {
                 size: GIB,
                 context: 32_768,
                 estimate_bytes: estimate,
+                growth_bytes: 0,
             },
             engine: receipt::Engine {
                 path: "/usr/bin/llama-server".into(),
@@ -562,6 +563,7 @@ mod fake_host_tests {
                 gpu_margin_mib: None,
                 mlock: false,
                 cache_ram_mib: 0,
+                ctx_checkpoints: None,
                 features: Features::PINNED,
             },
             serve: receipt::Command {

@@ -37,6 +37,11 @@ pub struct ServerArgs {
     /// the RAM budget leaves after the estimate; 0 (no prompt cache) when nothing is left.
     #[serde(default)]
     pub cache_ram_mib: u64,
+    /// `--ctx-checkpoints <N>` for a model with sliding-window or recurrent layers: llama-server keeps up to 32
+    /// copies of that cache per slot by default, growing past the estimate; the estimate's own count where the model
+    /// lives in RAM, `MAX_CHECKPOINTS` with a card. None where the model makes none (or the build cannot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctx_checkpoints: Option<u64>,
     pub features: Features,
 }
 
@@ -58,19 +63,28 @@ pub fn server_args(profile: &Profile, selection: &Selection, features: Features)
         }
         AcceleratorKind::Metal => GIB / MIB,
     });
-    let small = accelerator.is_none() || profile.memory.bytes() <= SMALL_BOX;
+    let checkpointing = features.ctx_checkpoints && selection.estimate.checkpoint_each_bytes > 0;
+    let ctx_checkpoints = checkpointing.then(|| {
+        if profile.model_in_ram() { selection.estimate.checkpoints } else { crate::estimate::MAX_CHECKPOINTS }
+    });
     ServerArgs {
         alias: selection.model_id.clone(),
         context: selection.context,
         threads: profile.cores,
-        parallel: if small { 1 } else { 4 },
+        parallel: slots(profile) as u32,
         cache: selection.kv_cache_type,
         gpu_margin_mib,
         mlock: accelerator.is_none()
-            && selection.estimate.before_prompt_cache().saturating_mul(10) <= selection.budget_bytes * 9,
+            && selection.estimate.before_growth().saturating_mul(10) <= selection.budget_bytes * 9,
         cache_ram_mib: cache_ram_mib(profile, selection),
+        ctx_checkpoints,
         features,
     }
+}
+
+/// `--parallel`: one slot on small or CPU-only boxes, else 4 (sharing one unified KV pool).
+pub fn slots(profile: &Profile) -> u64 {
+    if profile.accelerator.is_none() || profile.memory.bytes() <= SMALL_BOX { 1 } else { 4 }
 }
 
 /// llama-server's own default for `--cache-ram`; clawlocal never allows more.
@@ -84,8 +98,9 @@ fn cache_ram_mib(profile: &Profile, selection: &Selection) -> u64 {
     let bytes = if profile.model_in_ram() {
         selection.estimate.prompt_cache_bytes
     } else {
+        let checkpoints = selection.estimate.checkpoint_each_bytes * crate::estimate::MAX_CHECKPOINTS * slots(profile);
         crate::render::memory_max(profile)
-            .saturating_sub(selection.estimate.weights_bytes)
+            .saturating_sub(selection.estimate.weights_bytes + checkpoints)
             .min(selection.estimate.kv_bytes)
     };
     (bytes / MIB).min(DEFAULT_CACHE_RAM_MIB)
@@ -140,6 +155,9 @@ impl ServerArgs {
         }
         if self.features.cache_ram {
             add("--cache-ram", Some(self.cache_ram_mib.to_string()));
+        }
+        if let Some(n) = self.ctx_checkpoints {
+            add("--ctx-checkpoints", Some(n.to_string()));
         }
         add("--jinja", None);
         add("--metrics", None);
@@ -248,14 +266,14 @@ mod tests {
         let (_, old) = args_for(
             "vps-32gb",
             Request::default(),
-            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false },
+            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false, ctx_checkpoints: false },
         );
         assert!(old.iter().any(|x| x == "--mlock") && !old.iter().any(|x| x == "--load-mode"));
         assert!(!old.iter().any(|x| x == "--no-webui"), "only where the build has it");
         let (_, gpu_old) = args_for(
             "gpu-24gb",
             Request::default(),
-            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false },
+            Features { load_mode: false, fit: false, no_webui: false, cache_ram: false, ctx_checkpoints: false },
         );
         assert_eq!(value(&gpu_old, "--n-gpu-layers"), Some("999"), "no --fit: offload every layer");
 
@@ -298,10 +316,29 @@ mod tests {
         s.estimate = crate::estimate::with_prompt_cache(
             crate::estimate::Estimate { total_bytes: s.budget_bytes + 1, prompt_cache_bytes: 0, ..s.estimate },
             s.budget_bytes,
+            1,
         );
         assert_eq!(server_args(&p, &s, Features::PINNED).cache_ram_mib, 0);
         let old = Features { cache_ram: false, ..Features::PINNED };
         let argv = server_args(&p, &s, old).argv(Placement { model: "m", host: "h", port: 1, api_key_file: None });
         assert!(!argv.iter().any(|x| x == "--cache-ram"), "only where the build has it");
+    }
+
+    #[test]
+    fn a_sliding_window_model_gets_the_checkpoints_its_estimate_counts() {
+        let req = Request { model: Some("gemma-3-4b-it".into()), quant: Some("Q4_K_M".into()), context: Some(32_768) };
+        let p = profile::bundled("vps-32gb").unwrap();
+        let s = select(&p, Catalog::bundled(), &req).selection.unwrap();
+        let (a, argv) = args_for("vps-32gb", req.clone(), Features::PINNED);
+        assert!(s.estimate.checkpoints > 0, "{:?}", s.estimate);
+        assert_eq!(a.ctx_checkpoints, Some(s.estimate.checkpoints));
+        assert_eq!(value(&argv, "--ctx-checkpoints"), Some(s.estimate.checkpoints.to_string().as_str()));
+        let old = Features { ctx_checkpoints: false, ..Features::PINNED };
+        let (_, argv) = args_for("vps-32gb", req, old);
+        assert!(!argv.iter().any(|x| x == "--ctx-checkpoints"), "only where the build has it");
+        // A model whose cache rolls back makes no checkpoints: no flag.
+        let (a, argv) = args_for("vps-8gb", Request::default(), Features::PINNED);
+        assert_eq!(a.ctx_checkpoints, None);
+        assert!(!argv.iter().any(|x| x == "--ctx-checkpoints"));
     }
 }

@@ -75,11 +75,15 @@ pub struct Features {
     /// `--cache-ram` (the prompt cache's RAM cap; receipts from before it was probed read as absent).
     #[serde(default)]
     pub cache_ram: bool,
+    /// `--ctx-checkpoints` (builds without it make no context checkpoints).
+    #[serde(default)]
+    pub ctx_checkpoints: bool,
 }
 
 impl Features {
     /// What the pinned release takes; used when rendering without an engine at hand (`render` on another box).
-    pub const PINNED: Self = Self { load_mode: true, fit: true, no_webui: true, cache_ram: true };
+    pub const PINNED: Self =
+        Self { load_mode: true, fit: true, no_webui: true, cache_ram: true, ctx_checkpoints: true };
 
     pub fn from_help(help: &str) -> Self {
         Self {
@@ -87,6 +91,7 @@ impl Features {
             fit: has_flag(help, "--fit"),
             no_webui: has_flag(help, "--no-webui"),
             cache_ram: has_flag(help, "--cache-ram"),
+            ctx_checkpoints: has_flag(help, "--ctx-checkpoints"),
         }
     }
 }
@@ -411,7 +416,7 @@ mod tests {
         assert!(!has_flag(help, "--fi") && !has_flag(help, "--load-mode") && !has_flag(help, "--web"));
         assert_eq!(
             Features::from_help(help),
-            Features { load_mode: false, fit: true, no_webui: true, cache_ram: false }
+            Features { load_mode: false, fit: true, no_webui: true, cache_ram: false, ctx_checkpoints: false }
         );
     }
 

@@ -506,8 +506,8 @@ fn fit_check(d: &Desired, server: &ServerArgs) -> Option<super::fit::FitCheck> {
     let s = &d.selection;
     d.profile.model_in_ram().then(|| super::fit::FitCheck {
         budget_bytes: s.budget_bytes,
-        estimate_at_load_bytes: s.estimate.before_prompt_cache(),
-        growth_bytes: server.cache_ram_mib * crate::size::MIB,
+        estimate_at_load_bytes: s.estimate.before_growth(),
+        growth_bytes: server.cache_ram_mib * crate::size::MIB + s.estimate.checkpoint_bytes,
         smaller: s.smaller.clone(),
         quant_flag: matches!(d.want.spec, crate::hub::pull::ModelSpec::Catalog { .. }),
     })
@@ -617,6 +617,7 @@ fn receipt_for(
             size: resolution.files.iter().map(|f| f.size).sum(),
             context: s.context,
             estimate_bytes: s.estimate.total_bytes,
+            growth_bytes: s.estimate.total_bytes - s.estimate.before_growth(),
         },
         engine: receipt::Engine {
             path: layout.in_image(&engine.path),

@@ -308,8 +308,10 @@ pub fn kubernetes(spec: &FleetSpec<'_>) -> Result<Vec<FleetFile>> {
     let cuda = accel == Some(AcceleratorKind::Cuda);
     let vulkan = accel == Some(AcceleratorKind::Vulkan);
     // No mlock in a pod without IPC_LOCK (every capability is dropped), and no prompt cache: the pod's limit is
-    // the estimate plus a margin, and llama-server's cache would grow past it (8 GiB by default) until OOM.
-    let server = ServerArgs { mlock: false, cache_ram_mib: 0, ..spec.server.clone() };
+    // the estimate plus a margin, and llama-server's cache would grow past it (8 GiB by default) until OOM; the
+    // same for context checkpoints (32 per slot by default) where the model makes them.
+    let checkpoints = spec.server.ctx_checkpoints.map(|_| 0);
+    let server = ServerArgs { mlock: false, cache_ram_mib: 0, ctx_checkpoints: checkpoints, ..spec.server.clone() };
     let model = model_in_pod(spec.locked);
     let args = server.argv(Placement {
         model: &model,
