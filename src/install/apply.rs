@@ -203,8 +203,7 @@ fn run(
             let peak = crate::ports::holder(host, *port)
                 .filter(|h| engine_holds(env, h))
                 .and_then(|h| h.pid)
-                .and_then(|pid| host.read_to_string(std::path::Path::new(&format!("/proc/{pid}/status"))).ok())
-                .and_then(|status| service::peak_from_status(&status));
+                .and_then(|pid| service::peak_of(host, pid));
             if let (Some(peak), Some(fit)) = (peak, fit)
                 && let Some(over) = fit.judge(peak)
             {
@@ -280,8 +279,7 @@ fn write(step: &Step, env: &Env, printer: &Printer, applied: &mut Applied, undo:
             let mut receipt: crate::receipt::Receipt = serde_json::from_slice(contents)
                 .map_err(|e| Error::failure(format!("internal error: the planned receipt does not parse: {e}")))?;
             receipt.measured = applied.measured.clone();
-            let bytes = (serde_json::to_string_pretty(&receipt).expect("the receipt serialises") + "\n").into_bytes();
-            write_guarded(path, &bytes, *mode, guard, undo)
+            write_guarded(path, &super::steps::receipt_bytes(&receipt), *mode, guard, undo)
         }
         // The lock keeps pinning a fetched model, which stays in the cache after a failure, so that
         // `uninstall --purge` still finds it: its write is not taken back.

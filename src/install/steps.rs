@@ -94,7 +94,7 @@ pub enum Step {
         args: Vec<String>,
         from: String,
         to: String,
-        /// The RAM budget the engine's measured peak must stay within (None when the model lives in VRAM).
+        /// What the engine's measured peak is judged against (None when the model lives in VRAM).
         fit: Option<super::fit::FitCheck>,
     },
     /// Enable and (re)start the service.
@@ -425,7 +425,7 @@ fn finished(pending: &Receipt, w: &World, lock: &[u8], key: &[u8], units: &[Rend
     Receipt { complete: true, files, ..pending.clone() }
 }
 
-fn receipt_bytes(r: &Receipt) -> Vec<u8> {
+pub(super) fn receipt_bytes(r: &Receipt) -> Vec<u8> {
     (serde_json::to_string_pretty(r).expect("the receipt serialises") + "\n").into_bytes()
 }
 
@@ -597,6 +597,8 @@ fn receipt_for(
     let s = &d.selection;
     let key_file = layout.api_key_file();
     let existing_key = w.bytes(&key_file).map(String::from_utf8_lossy);
+    // A measurement stays true while the model and its arguments are the same.
+    let same = previous.filter(|p| p.model.sha256 == resolution.files[0].sha256 && &p.server == server);
     Receipt {
         version: receipt::RECEIPT_VERSION,
         profile: d.profile.name.clone(),
@@ -643,12 +645,7 @@ fn receipt_for(
             path: layout.in_image(model),
             sha256: resolution.files[0].sha256.clone(),
         }],
-        // A measurement stays true while the model and its arguments are the same.
-        bench: previous
-            .filter(|p| p.model.sha256 == resolution.files[0].sha256 && &p.server == server)
-            .and_then(|p| p.bench.clone()),
-        measured: previous
-            .filter(|p| p.model.sha256 == resolution.files[0].sha256 && &p.server == server)
-            .and_then(|p| p.measured.clone()),
+        bench: same.and_then(|p| p.bench.clone()),
+        measured: same.and_then(|p| p.measured.clone()),
     }
 }

@@ -293,10 +293,7 @@ pub fn trial(
         Some(format!("llama-server exited ({status}) before it answered"))
     });
     // Weights, KV cache and compute buffers are all allocated by the time it answers.
-    let peak_bytes = host
-        .read_to_string(Path::new(&format!("/proc/{}/status", child.id())))
-        .ok()
-        .and_then(|status| peak_from_status(&status));
+    let peak_bytes = peak_of(host, child.id());
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -306,6 +303,11 @@ pub fn trial(
         let lines: Vec<&str> = text.lines().collect();
         format!("{why}\n--- last log lines ---\n{}", lines[lines.len().saturating_sub(15)..].join("\n"))
     })
+}
+
+/// The peak resident memory of process `pid` (its VmHWM), where /proc has it.
+pub fn peak_of(host: &dyn Host, pid: u32) -> Option<u64> {
+    host.read_to_string(Path::new(&format!("/proc/{pid}/status"))).ok().and_then(|status| peak_from_status(&status))
 }
 
 /// `VmHWM:   123456 kB` in /proc/PID/status, in bytes.
