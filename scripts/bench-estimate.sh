@@ -4,7 +4,7 @@
 # own argv; llama.cpp's buffer lines and the process's VmHWM against `clawlocal plan`'s estimate, estimate ÷
 # measured per row and the worst. Models are cached in ~/.cache/clawlocal-ci/bench-estimate (about 18 GB).
 #
-# usage: scripts/bench-estimate.sh [--shapes a,b] [--quants Q4_K_M,Q8_0] [--contexts 16384,24576,32768]
+# usage: scripts/bench-estimate.sh [--shapes a,b] [--quants Q4_K_M,Q8_0] [--contexts 4096,16384,24576,32768]
 #                                  [--out docs/estimate-calibration.md]
 #        scripts/bench-estimate.sh --checkpoints [--shape gemma-3-1b] [--turns 10]
 #                                  (a sliding-window model's context checkpoints over one conversation:

@@ -149,6 +149,10 @@ pub struct ModelChoice {
     /// Context window in tokens (OpenClaw needs at least 16000)
     #[arg(long, value_name = "TOKENS")]
     pub context: Option<u32>,
+    /// Let --context go below OpenClaw's 16000-token minimum. Hidden: only scripts/bench-estimate.sh uses it, to
+    /// calibrate the memory estimate at 4096 tokens; OpenClaw refuses a model configured so.
+    #[arg(long, hide = true, requires = "context")]
+    pub below_openclaw_minimum: bool,
 }
 
 #[derive(Debug, Args)]

@@ -117,8 +117,9 @@ pub fn best_per_model(candidates: &[Candidate]) -> Vec<&Candidate> {
     out
 }
 
-/// Validate a request before selecting: unknown model or quant, or a context OpenClaw would refuse.
-pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
+/// Validate a request before selecting: unknown model or quant, or a context below `min_context` (OpenClaw's
+/// [`OPENCLAW_MIN_CONTEXT`] but for the estimate's calibration).
+pub fn check_request(catalog: &Catalog, request: &Request, min_context: u32) -> Result<()> {
     let model = request.model.as_ref().map(|spec| {
         catalog.get(spec).ok_or_else(|| {
             Error::usage(format!("unknown model `{spec}`"))
@@ -134,7 +135,7 @@ pub fn check_request(catalog: &Catalog, request: &Request) -> Result<()> {
         return Err(Error::usage(format!("unknown quantization `{q}`")).with_hint(format!("known: {}", known_quants())));
     }
     if let Some(c) = request.context
-        && c < OPENCLAW_MIN_CONTEXT
+        && c < min_context
     {
         return Err(Error::usage(format!(
             "--context {c} is below {OPENCLAW_MIN_CONTEXT}: OpenClaw refuses smaller context windows"
@@ -516,11 +517,14 @@ mod tests {
     #[test]
     fn requests_are_checked() {
         let c = Catalog::bundled();
-        let e = check_request(c, &Request { context: Some(8192), ..Request::default() }).unwrap_err();
+        let small = Request { context: Some(8192), ..Request::default() };
+        let e = check_request(c, &small, OPENCLAW_MIN_CONTEXT).unwrap_err();
         assert!(e.message.contains("8192") && e.message.contains("16000"), "{e}");
-        let e = check_request(c, &Request { model: Some("gpt-5".into()), ..Request::default() }).unwrap_err();
+        // The calibration's floor lets it through; the model and quant are still checked.
+        check_request(c, &small, 1).unwrap();
+        let e = check_request(c, &Request { model: Some("gpt-5".into()), ..Request::default() }, 1).unwrap_err();
         assert!(e.message.contains("gpt-5"), "{e}");
-        let e = check_request(c, &Request { quant: Some("Q9".into()), ..Request::default() }).unwrap_err();
+        let e = check_request(c, &Request { quant: Some("Q9".into()), ..Request::default() }, 1).unwrap_err();
         assert!(e.message.contains("Q9"), "{e}");
     }
 

@@ -118,8 +118,14 @@ class Box:
 
     def estimate(self, binary, context):
         plan = json.loads(clawlocal(binary, self.env, "plan", "--json", "--profile", self.profile, "--model",
-                                    self.spec, "--context", str(context)).stdout)
+                                    self.spec, *context_args(context)).stdout)
         return plan["selection"]["estimate"]
+
+
+def context_args(context):
+    """`--context N`; below OpenClaw's minimum of 16000 with the hidden flag that lets clawlocal plan and set up a
+    context OpenClaw itself would refuse (calibration only)."""
+    return ["--context", str(context)] + (["--below-openclaw-minimum"] if context < 16000 else [])
 
 
 def measure(binary, engine, hub, work, gguf_py, quantize, shape, quant, context, profile_text):
@@ -127,8 +133,11 @@ def measure(binary, engine, hub, work, gguf_py, quantize, shape, quant, context,
     box, path, port, env, spec, profile = b.dir, b.path, b.port, b.env, b.spec, b.profile
     try:
         estimate = b.estimate(binary, context)
-        clawlocal(binary, env, "init", "--yes", "--service", "none", "--no-start", "--profile", profile, "--model",
-                  spec, "--context", str(context), "--engine", engine)
+        # Below 16000 init sets up all the same and exits 1: its doctor finds the context OpenClaw would refuse.
+        r = clawlocal(binary, env, "init", "--yes", "--service", "none", "--no-start", "--profile", profile,
+                      "--model", spec, *context_args(context), "--engine", engine, check=context >= 16000)
+        if r.returncode != 0 and not (r.returncode == 1 and "below 16000" in r.stdout + r.stderr):
+            raise RuntimeError(f"clawlocal init: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
         served = json.loads(clawlocal(binary, env, "serve", "--print", "--json").stdout)
         argv = [served["program"], *served["args"], "-lv", "4"]
         key_file = served["args"][served["args"].index("--api-key-file") + 1]
@@ -205,8 +214,7 @@ if __name__ == "__main__":
     ap.add_argument("--work", required=True, help="a cache folder for the generated models")
     ap.add_argument("--shapes", default=",".join(shapes.SHAPES))
     ap.add_argument("--quants", default="Q4_K_M,Q8_0")
-    # 4096 is not among them: clawlocal refuses contexts below OpenClaw's minimum of 16000.
-    ap.add_argument("--contexts", default="16384,24576,32768")
+    ap.add_argument("--contexts", default="4096,16384,24576,32768")
     ap.add_argument("--memory", default="20GiB", help="the profile's memory (decides mlock, as on a real box)")
     ap.add_argument("--measured", help="rows.json of an earlier run: recompute only the estimates")
     ap.add_argument("--out", help="write the table (markdown) and the rows (json beside it) here")

@@ -57,7 +57,8 @@ pub fn decide(
         }
         _ => Catalog::bundled(),
     };
-    select::check_request(catalog, &request)?;
+    let min_context = if ask.choice.below_openclaw_minimum { 1 } else { select::OPENCLAW_MIN_CONTEXT };
+    select::check_request(catalog, &request, min_context)?;
     let profile = profile::resolve(ask.profile, host)?;
     let outcome = select::select(&profile, catalog, &request);
     let options = plan::Options {

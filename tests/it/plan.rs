@@ -151,6 +151,24 @@ fn bad_requests_exit_2_and_name_the_thing() {
 }
 
 #[test]
+fn the_calibration_flag_plans_below_openclaws_minimum_and_is_hidden() {
+    let ctx = Ctx::new();
+    let asked = ["plan", "--profile", "vps-8gb", "--model", "qwen2.5-1.5b-instruct", "--json", "--context"];
+    let at = |tokens: &str| {
+        let run = ctx.run(&[&asked[..], &[tokens, "--below-openclaw-minimum"]].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["selection"].clone()
+    };
+    let (small, big) = (at("4096"), at("16384"));
+    assert_eq!(small["context"], 4096);
+    // The KV cache is the term that scales with the context: a quarter of the tokens, a quarter of the KV.
+    let kv = |s: &serde_json::Value| s["estimate"]["kv_bytes"].as_u64().unwrap();
+    assert_eq!(kv(&small) * 4, kv(&big), "{small} {big}");
+    assert!(!ctx.run(&["plan", "--help"]).stdout.contains("below-openclaw-minimum"));
+    assert_eq!(ctx.run(&["plan", "--below-openclaw-minimum"]).code, 2, "it needs --context");
+}
+
+#[test]
 fn models_shows_fit_verdicts_for_a_profile() {
     let ctx = Ctx::new();
     let run = ctx.run(&["models", "--profile", "vps-8gb", "--json"]);
