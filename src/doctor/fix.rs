@@ -162,7 +162,7 @@ fn plan(repair: Repair, p: &Probe, env: &Env, printer: &Printer) -> Result<Plan>
         let commands = service::activation(target, layout, true, env.uid);
         steps.push(Step::Start { target, commands, restart: true });
         let key = env.key.clone().unwrap_or_default();
-        steps.push(Step::WaitHealthy { port: r.port, alias: r.server.alias.clone(), key, fit: None });
+        steps.push(Step::WaitHealthy { target, port: r.port, alias: r.server.alias.clone(), key, fit: None });
         Ok(())
     };
     match repair {

@@ -192,15 +192,11 @@ pub fn active(p: &mut Probe) -> Outcome {
             .with_repair(Repair::Restart),
         },
         ServiceKind::Compose => {
-            // `ps -q` lists the project's containers in both docker compose and podman-compose; `--status
-            // running` only docker's, so the container's state is asked of the runtime by name.
-            let ps = p.layout.compose_command(&["ps", "-q"]);
-            let ps: Vec<&str> = ps.iter().map(String::as_str).collect();
+            // `--status running` is docker compose's alone, so the container's state is asked of the runtime.
             let up = p.layout.compose_command(&["up", "-d"]).join(" ");
-            let runtime = if ps[0].starts_with("podman") { "podman" } else { "docker" };
-            let ids = match p.host.run(ps[0], &ps[1..], Duration::from_secs(30)) {
-                None => return Outcome::skip(format!("cannot run `{}`", ps.join(" "))),
-                Some(o) => o.stdout.split_whitespace().map(str::to_string).collect::<Vec<_>>(),
+            let runtime = crate::render::service::container_runtime(p.layout);
+            let Some(ids) = crate::render::service::compose_container_ids(p.host, p.layout) else {
+                return Outcome::skip(format!("cannot run `{}`", p.layout.compose_command(&["ps", "-q"]).join(" ")));
             };
             let running = ids.iter().any(|id| {
                 p.host

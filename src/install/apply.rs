@@ -195,15 +195,16 @@ fn run(
             service::activate(host, commands)?;
             (if *restart { Change::Updated } else { Change::Unchanged }, None)
         }
-        Step::WaitHealthy { port, alias, key, fit } => {
+        Step::WaitHealthy { target, port, alias, key, fit } => {
             wait_healthy(*port, alias, key, env, host)?;
             applied.started = true;
-            // Weights, KV cache and compute buffers are all allocated once it answers. Where the port's holder is
-            // not the engine itself (a container's port forwarder) there is nothing to read.
-            let peak = crate::ports::holder(host, *port)
-                .filter(|h| engine_holds(env, h))
-                .and_then(|h| h.pid)
-                .and_then(|pid| service::peak_of(host, pid));
+            // Weights, KV cache and compute buffers are all allocated once it answers. A container's port is held
+            // by the runtime's forwarder, so the engine is found through the runtime instead.
+            let engine_pid = match target {
+                Target::Compose => service::container_engine_pid(host, &env.layout),
+                _ => crate::ports::holder(host, *port).filter(|h| engine_holds(env, h)).and_then(|h| h.pid),
+            };
+            let peak = engine_pid.and_then(|pid| service::peak_of(host, pid));
             if let (Some(peak), Some(fit)) = (peak, fit)
                 && let Some(over) = fit.judge(peak)
             {

@@ -105,6 +105,8 @@ pub enum Step {
     },
     /// Until `/health` answers and `/v1/models` serves the alias to this key: the engine is clawlocal's and up.
     WaitHealthy {
+        /// The manager that started it: where the engine's process is found to measure it.
+        target: Target,
         port: u16,
         alias: String,
         key: String,
@@ -489,6 +491,7 @@ fn push_steps(b: &mut Builder, d: &Desired, w: &World, target: Option<Target>, p
         let commands = render::service::activation(target, layout, unit_changed, w.uid);
         b.steps.push(Step::Start { target, commands, restart: unit_changed });
         b.steps.push(Step::WaitHealthy {
+            target,
             port: d.options.port,
             alias: p.server.alias.clone(),
             key: w.key_text(),

@@ -317,6 +317,40 @@ pub fn peak_from_status(status: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// The container runtime behind the compose command: `podman compose` and podman-compose drive podman, the
+/// rest docker.
+pub fn container_runtime(layout: &Layout) -> &'static str {
+    if layout.compose.first().is_some_and(|c| c.starts_with("podman")) { "podman" } else { "docker" }
+}
+
+/// The compose project's container ids (`ps -q`, which docker compose and podman-compose both answer); None when
+/// the compose command cannot run.
+pub fn compose_container_ids(host: &dyn Host, layout: &Layout) -> Option<Vec<String>> {
+    let ps = layout.compose_command(&["ps", "-q"]);
+    let ps: Vec<&str> = ps.iter().map(String::as_str).collect();
+    let out = host.run(ps[0], &ps[1..], Duration::from_secs(30))?;
+    Some(out.stdout.split_whitespace().map(str::to_string).collect())
+}
+
+/// The engine's host PID inside the compose project's container, for its peak memory: the port's holder on the
+/// host is the runtime's forwarder (conmon, docker-proxy), never the engine. The container's main process is the
+/// engine in clawlocal's image and llama.cpp's; an init in front of it (tini, dumb-init) is looked through.
+pub fn container_engine_pid(host: &dyn Host, layout: &Layout) -> Option<u32> {
+    let runtime = container_runtime(layout);
+    let is_engine = |pid: u32| {
+        host.read_to_string(Path::new(&format!("/proc/{pid}/comm"))).is_ok_and(|c| c.trim() == "llama-server")
+    };
+    compose_container_ids(host, layout)?.iter().find_map(|id| {
+        let out = host.run(runtime, &["inspect", "-f", "{{.State.Pid}}", id], Duration::from_secs(20))?;
+        let main = out.stdout.trim().parse::<u32>().ok().filter(|&pid| out.status == 0 && pid > 0)?;
+        if is_engine(main) {
+            return Some(main);
+        }
+        let children = host.read_to_string(Path::new(&format!("/proc/{main}/task/{main}/children"))).ok()?;
+        children.split_whitespace().filter_map(|c| c.parse().ok()).find(|&pid| is_engine(pid))
+    })
+}
+
 /// The last lines of the engine's log, from wherever the service manager keeps it.
 pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<String> {
     let out = |program: &str, args: &[&str]| {
@@ -345,6 +379,35 @@ mod tests {
         assert_eq!(peak_from_status(status), Some(656_404 * 1024));
         assert_eq!(peak_from_status("Name:\tx\n"), None, "a kernel thread has no VmHWM");
         assert_eq!(peak_from_status("VmHWM:\t lots kB\n"), None);
+    }
+
+    #[test]
+    fn the_engine_in_a_container_is_found_through_the_runtime_and_an_init_is_looked_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = layout(dir.path());
+        let ps = format!("docker compose -f {} ps -q", l.compose_file.display());
+        let host = FakeHost::linux()
+            .with_command(&ps, "aaa\nbbb\n")
+            .with_command("docker inspect -f {{.State.Pid}} aaa", "0\n")
+            .with_command("docker inspect -f {{.State.Pid}} bbb", "4100\n")
+            .with_file("/proc/4100/comm", "tini\n")
+            .with_file("/proc/4100/task/4100/children", "4101 4102")
+            .with_file("/proc/4101/comm", "sh\n")
+            .with_file("/proc/4102/comm", "llama-server\n");
+        assert_eq!(container_runtime(&l), "docker");
+        assert_eq!(container_engine_pid(&host, &l), Some(4102), "a stopped container (pid 0) is passed over");
+        let only_tini = FakeHost { files: Default::default(), ..host.clone() }.with_file("/proc/4100/comm", "tini\n");
+        assert_eq!(container_engine_pid(&only_tini, &l), None, "no llama-server: nothing to measure");
+
+        l.compose = vec!["podman-compose".into()];
+        let ps = format!("podman-compose -f {} ps -q", l.compose_file.display());
+        let podman = FakeHost::linux()
+            .with_command(&ps, "ccc\n")
+            .with_command("podman inspect -f {{.State.Pid}} ccc", "77\n")
+            .with_file("/proc/77/comm", "llama-server\n");
+        assert_eq!(container_runtime(&l), "podman");
+        assert_eq!(container_engine_pid(&podman, &l), Some(77));
+        assert_eq!(container_engine_pid(&FakeHost::linux(), &l), None, "no compose command: nothing to measure");
     }
 
     fn layout(dir: &Path) -> Layout {

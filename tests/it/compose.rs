@@ -3,7 +3,8 @@
 //! image is imported locally from the systemd test rootfs plus the CI-built llama-server and selected with
 //! `CLAWLOCAL_ENGINE_IMAGE`. `init --service compose` → the container is healthy (`podman healthcheck run`: no
 //! systemd on the host schedules the checks), the key arrives as a secret, the port is published on 127.0.0.1
-//! only, doctor is green, `uninstall` brings it down.
+//! only, init measured the engine inside the container (its VmHWM, in the receipt), doctor is green,
+//! `uninstall` brings it down.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,6 +103,17 @@ fn e2e_compose_under_podman_for_real() {
         panic!("init --service compose:\n{}\n{}\n--- container log ---\n{logs}", run.stdout, run.stderr);
     }
     let id = ids().into_iter().next().expect("a container");
+    let receipt: Value = serde_json::from_slice(
+        &std::fs::read(s.ctx.home().join(".local/state/clawlocal/receipt.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    // The engine's own high-water mark now, read from the host through the runtime's PID for the container.
+    let engine_pid = podman(&conf, &["inspect", "-f", "{{.State.Pid}}", &id]).stdout.trim().to_string();
+    let engine_peak = std::fs::read_to_string(format!("/proc/{engine_pid}/status"))
+        .ok()
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(str::to_string))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024);
 
     let healthy = podman(&conf, &["healthcheck", "run", &id]);
     let port = podman(&conf, &["port", &id]).stdout;
@@ -110,7 +122,23 @@ fn e2e_compose_under_podman_for_real() {
     let left = ids();
     cleanup();
 
-    parts::note(&format!("compose under podman: container {id}, published {}", port.trim()));
+    parts::note(&format!(
+        "compose under podman: container {id}, published {}; measured at the start {} bytes, VmHWM now {engine_peak:?}",
+        port.trim(),
+        receipt["measured"]["peak_bytes"]
+    ));
+    // init measured the engine inside the container (not podman's port forwarder) once it answered.
+    assert_eq!(receipt["measured"]["during"], "service", "{receipt:#}");
+    let measured = receipt["measured"]["peak_bytes"].as_u64().unwrap_or(0);
+    assert!(
+        measured > receipt["model"]["size"].as_u64().unwrap(),
+        "the engine holds at least the weights: {receipt:#}"
+    );
+    let engine_peak = engine_peak.expect("the container's main process has a VmHWM on the host");
+    assert!(
+        measured <= engine_peak && engine_peak - measured < 64 << 20,
+        "the receipt's peak {measured} is the engine's own (VmHWM now {engine_peak})"
+    );
     assert_eq!(healthy.code, 0, "healthcheck: {}{}", healthy.stdout, healthy.stderr);
     assert!(
         port.lines().all(|l| l.contains("-> 127.0.0.1:")) && port.contains(&format!("127.0.0.1:{}", s.port)),
@@ -122,6 +150,8 @@ fn e2e_compose_under_podman_for_real() {
     assert_eq!(active["status"], "pass", "{doc:#}");
     let model = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "server.model").unwrap();
     assert_eq!(model["status"], "pass", "the engine took the key from the compose secret: {doc:#}");
+    let memory = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "host.memory").unwrap();
+    assert!(memory["detail"].as_str().unwrap().contains("measured by init at the service's start"), "{memory}");
     assert_eq!(gone.code, 0, "{}\n{}", gone.stdout, gone.stderr);
     assert!(left.is_empty(), "uninstall brought the project down: {left:?}");
 }
