@@ -112,7 +112,7 @@ impl From<cli::Role> for plan::Role {
 
 impl From<&cli::ModelChoice> for select::Request {
     fn from(c: &cli::ModelChoice) -> Self {
-        Self { model: c.model.clone(), quant: c.quant.clone(), context: c.context }
+        Self { model: c.model.clone(), quant: c.quant.clone(), context: c.context, measured: None }
     }
 }
 

@@ -27,6 +27,17 @@ pub struct Request {
     pub model: Option<String>,
     pub quant: Option<String>,
     pub context: Option<u32>,
+    /// What `clawlocal bench` measured on this box: that model's speed is judged by it instead of the estimate.
+    pub measured: Option<MeasuredSpeed>,
+}
+
+/// One model's speed as `clawlocal bench` measured it through the running engine (the receipt's `bench`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredSpeed {
+    /// The OpenClaw model id benched (`Model::model_id` of a model and quant).
+    pub model_id: String,
+    pub generation_tps: f64,
+    pub prefill_16k_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -41,6 +52,8 @@ pub struct Candidate {
     pub kv_cache_type: CacheType,
     pub estimate: Estimate,
     pub speed: Speed,
+    /// `speed` is what `clawlocal bench` measured for this model on this box, not the estimate.
+    pub speed_measured: bool,
     pub usable: bool,
     pub tools: bool,
     pub download_bytes: u64,
@@ -67,6 +80,8 @@ pub struct Selection {
     pub budget_bytes: u64,
     pub download_bytes: u64,
     pub speed: Speed,
+    /// `speed` is what `clawlocal bench` measured for this model on this box, not the estimate.
+    pub speed_measured: bool,
     pub usable_speed: bool,
     pub tools: bool,
     pub license: String,
@@ -160,7 +175,8 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             None => AUTO_QUANTS.iter().filter(|q| model.quants.contains_key(**q)).map(|q| (*q).to_string()).collect(),
         };
         for quant in quants {
-            candidates.push(judge(model, &quant, profile, &budget, device, request.context));
+            let measured = request.measured.as_ref().filter(|m| m.model_id == model.model_id(&quant));
+            candidates.push(judge(model, &quant, profile, &budget, device, request.context, measured));
         }
     }
     let best = candidates
@@ -174,8 +190,12 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             let s = candidates[i].speed;
             warnings.push(format!(
                 "nothing that fits runs at a usable speed here (≥ {MIN_GENERATION_TPS} tok/s and a 16K prompt in ≤ {MAX_PREFILL_SECONDS} s); \
-                 {} {} estimates {:.1} tok/s and {:.0} s",
-                candidates[i].model, candidates[i].quant, s.generation_tps, s.prefill_seconds
+                 {} {} {} {:.1} tok/s and {:.0} s",
+                candidates[i].model,
+                candidates[i].quant,
+                if candidates[i].speed_measured { "measured (clawlocal bench)" } else { "estimates" },
+                s.generation_tps,
+                s.prefill_seconds
             ));
         }
         let chosen_rank = rank(&candidates[i]);
@@ -217,6 +237,7 @@ pub fn select(profile: &Profile, catalog: &Catalog, request: &Request) -> Outcom
             budget_bytes: budget.bytes,
             download_bytes: c.download_bytes,
             speed: c.speed,
+            speed_measured: c.speed_measured,
             usable_speed: c.usable,
             tools: model.tools,
             license: model.license.clone(),
@@ -249,7 +270,7 @@ fn smaller_setups(
             if quant == chosen.quant && context == chosen.context {
                 continue;
             }
-            let c = judge(model, quant, profile, budget, device, Some(context));
+            let c = judge(model, quant, profile, budget, device, Some(context), None);
             let bytes = c.estimate.before_growth();
             if c.fits && bytes < at_load {
                 out.push(Smaller { quant: quant.to_string(), context, at_load_bytes: bytes });
@@ -311,6 +332,7 @@ fn judge(
     budget: &Budget,
     device: crate::profile::Device,
     asked: Option<u32>,
+    measured: Option<&MeasuredSpeed>,
 ) -> Candidate {
     // A quant only an hf: model's file has: its size is known, so the rates of the fallback are never used.
     let spec = quant_spec(quant).unwrap_or(&crate::catalog::QUANTS[0]);
@@ -328,7 +350,16 @@ fn judge(
         } else {
             est
         };
-        let sp = speed(model, est.weights_bytes, cache, device);
+        // A bench of this model on this box replaces the estimate: at another context or KV cache type the
+        // measured rate is still far closer than the bandwidth model.
+        let sp = measured.map_or_else(
+            || speed(model, est.weights_bytes, cache, device),
+            |m| Speed {
+                generation_tps: m.generation_tps,
+                prefill_seconds: m.prefill_16k_seconds,
+                prompt_tokens: crate::estimate::REFERENCE_PROMPT_TOKENS,
+            },
+        );
         Candidate {
             model: model.id.clone(),
             quant: quant.to_string(),
@@ -339,6 +370,7 @@ fn judge(
             kv_cache_type: cache,
             usable: sp.usable(),
             speed: sp,
+            speed_measured: measured.is_some(),
             estimate: est,
             tools: model.tools,
             download_bytes: weights,
@@ -382,8 +414,11 @@ fn judge(
                 let c = make(context, cache, true, reason);
                 if !c.usable {
                     let reason = format!(
-                        "{}; too slow here: {:.1} tok/s, 16K prompt in {:.0} s",
-                        c.reason, c.speed.generation_tps, c.speed.prefill_seconds
+                        "{}; too slow here: {:.1} tok/s, 16K prompt in {:.0} s{}",
+                        c.reason,
+                        c.speed.generation_tps,
+                        c.speed.prefill_seconds,
+                        if c.speed_measured { " (measured by clawlocal bench)" } else { "" }
                     );
                     return Candidate { reason, ..c };
                 }
@@ -426,8 +461,12 @@ mod tests {
             assert!(m.at_load_bytes < s.estimate.before_growth(), "{m:?}");
             assert!(m.context >= OPENCLAW_MIN_CONTEXT && m.context <= s.context, "{m:?}");
             // What `init --quant Q --context N` would select, at the same estimate.
-            let asked =
-                Request { model: Some(s.model.clone()), quant: Some(m.quant.clone()), context: Some(m.context) };
+            let asked = Request {
+                model: Some(s.model.clone()),
+                quant: Some(m.quant.clone()),
+                context: Some(m.context),
+                measured: None,
+            };
             let again = select(&profile, Catalog::bundled(), &asked).selection.expect("it fits");
             assert_eq!(again.estimate.before_growth(), m.at_load_bytes, "{m:?}");
         }
@@ -470,6 +509,38 @@ mod tests {
         assert!(params("mac-64gb") > params("mac-8gb"));
     }
 
+    /// Issue 22: a bench of the selected model on this box that is below OpenClaw's needs ranks it as too slow,
+    /// and the next model that fits and is estimated usable is selected; a fast bench is simply used.
+    #[test]
+    fn a_bench_of_a_model_on_this_box_replaces_its_estimated_speed() {
+        let profile = bundled("vps-8gb").unwrap();
+        let first = pick("vps-8gb");
+        let bench = |generation_tps: f64| Request {
+            measured: Some(MeasuredSpeed {
+                model_id: first.model_id.clone(),
+                generation_tps,
+                prefill_16k_seconds: 90.0,
+            }),
+            ..Request::default()
+        };
+        let slow = select(&profile, Catalog::bundled(), &bench(2.5));
+        let s = slow.selection.unwrap();
+        assert_ne!(s.model_id, first.model_id, "a measured 2.5 tok/s is not kept: {s:?}");
+        assert!(!s.speed_measured && s.usable_speed, "{s:?}");
+        let benched = slow.candidates.iter().find(|c| c.model == first.model && c.quant == first.quant).unwrap();
+        assert!(benched.speed_measured && !benched.usable && !benched.selected, "{benched:?}");
+        assert_eq!((benched.speed.generation_tps, benched.speed.prefill_seconds), (2.5, 90.0));
+        assert!(benched.reason.contains("too slow here: 2.5 tok/s, 16K prompt in 90 s (measured by clawlocal bench)"));
+        assert!(benched.reason.contains("ranked below: too slow here"), "{}", benched.reason);
+        let others = slow.candidates.iter().filter(|c| c.model != first.model || c.quant != first.quant);
+        assert!(others.clone().all(|c| !c.speed_measured), "only the benched model's speed is measured");
+
+        let fast = select(&profile, Catalog::bundled(), &bench(31.0)).selection.unwrap();
+        assert_eq!(fast.model_id, first.model_id);
+        assert!(fast.speed_measured && fast.usable_speed);
+        assert_eq!(fast.speed.generation_tps, 31.0);
+    }
+
     #[test]
     fn cpu_only_selection_is_usable_and_shows_why_bigger_ones_lost() {
         let o = select(&bundled("vps-8gb").unwrap(), Catalog::bundled(), &Request::default());
@@ -493,6 +564,7 @@ mod tests {
             model: Some("qwen2.5-1.5b-instruct".into()),
             quant: Some("q4_k_m".into()),
             context: Some(32_768),
+            measured: None,
         };
         let o = select(&bundled("vps-8gb").unwrap(), Catalog::bundled(), &req);
         let s = o.selection.unwrap();
@@ -504,7 +576,8 @@ mod tests {
 
     #[test]
     fn context_above_training_context_is_rejected_with_reason() {
-        let req = Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(65_536) };
+        let req =
+            Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(65_536), measured: None };
         let o = select(&bundled("gpu-24gb").unwrap(), Catalog::bundled(), &req);
         assert!(o.selection.is_none());
         assert!(

@@ -60,6 +60,7 @@ pub fn decide(
     let min_context = if ask.choice.below_openclaw_minimum { 1 } else { select::OPENCLAW_MIN_CONTEXT };
     select::check_request(catalog, &request, min_context)?;
     let profile = profile::resolve(ask.profile, host)?;
+    request.measured = measured_speed(layout, &profile);
     let outcome = select::select(&profile, catalog, &request);
     let options = plan::Options {
         service: ask.service.map_or(profile.service, Into::into),
@@ -67,6 +68,23 @@ pub fn decide(
         role: ask.role.map_or(if profile.has_accelerator() { Role::Primary } else { Role::Fallback }, Into::into),
     };
     Ok(Decision { profile, request, outcome, options })
+}
+
+/// The receipt's `clawlocal bench`, when it was measured on this box for the same device figures as `profile`'s
+/// (another profile describes another box; `--root` builds an image for one).
+fn measured_speed(layout: &layout::Layout, profile: &profile::Profile) -> Option<select::MeasuredSpeed> {
+    if layout.root.is_some() {
+        return None;
+    }
+    let Ok(Some(crate::receipt::Install::Engine(r))) = crate::receipt::Install::load(&layout.receipt_file()) else {
+        return None;
+    };
+    let bench = r.bench.as_ref().filter(|_| r.hardware.device() == profile.device())?;
+    Some(select::MeasuredSpeed {
+        model_id: bench.model.clone(),
+        generation_tps: bench.generation_tokens_per_second,
+        prefill_16k_seconds: bench.prefill_16k_seconds,
+    })
 }
 
 pub fn run(args: &PlanArgs, global: &GlobalArgs, host: &dyn Host, printer: &Printer) -> Result<Exit> {
@@ -175,10 +193,11 @@ fn render(profile: &Profile, doc: &PlanDocument, verbose: bool, options: plan::O
             human(e.overhead_bytes),
         ));
         out.push_str(&format!(
-            "Speed     ~{:.1} tokens/s generating, ~{} to read a {}-token prompt (estimates)\n",
+            "Speed     ~{:.1} tokens/s generating, ~{} to read a {}-token prompt ({})\n",
             s.speed.generation_tps,
             duration(s.speed.prefill_seconds),
             s.speed.prompt_tokens,
+            if s.speed_measured { "measured on this box by `clawlocal bench`" } else { "estimates" },
         ));
         out.push_str(&format!(
             "Model     {} · {} · tools: {}\n",

@@ -288,7 +288,8 @@ mod tests {
 
     #[test]
     fn the_asked_context_is_passed_as_is() {
-        let req = Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(20_000) };
+        let req =
+            Request { model: Some("qwen2.5-1.5b-instruct".into()), quant: None, context: Some(20_000), measured: None };
         let (a, argv) = args_for("vps-8gb", req, Features::PINNED);
         assert_eq!((a.context, value(&argv, "--ctx-size")), (20_000, Some("20000")));
     }
@@ -326,7 +327,12 @@ mod tests {
 
     #[test]
     fn a_sliding_window_model_gets_the_checkpoints_its_estimate_counts() {
-        let req = Request { model: Some("gemma-3-4b-it".into()), quant: Some("Q4_K_M".into()), context: Some(32_768) };
+        let req = Request {
+            model: Some("gemma-3-4b-it".into()),
+            quant: Some("Q4_K_M".into()),
+            context: Some(32_768),
+            measured: None,
+        };
         let p = profile::bundled("vps-32gb").unwrap();
         let s = select(&p, Catalog::bundled(), &req).selection.unwrap();
         let (a, argv) = args_for("vps-32gb", req.clone(), Features::PINNED);

@@ -38,7 +38,12 @@ fn case(service: ServiceKind, start: bool, root: bool) -> Case {
     std::fs::write(&layout.openclaw_config, "{ agents: { defaults: { model: { primary: 'a/b' } } } }\n").unwrap();
     let profile = crate::profile::resolve("vps-8gb", &host).unwrap();
     let catalog = crate::catalog::Catalog::bundled();
-    let request = crate::select::Request { model: Some("qwen2.5-0.5b-instruct".into()), quant: None, context: None };
+    let request = crate::select::Request {
+        model: Some("qwen2.5-0.5b-instruct".into()),
+        quant: None,
+        context: None,
+        measured: None,
+    };
     let selection = crate::select::select(&profile, catalog, &request).selection.expect("it fits");
     let want = crate::hub::pull::wanted(&selection.model, Some(&selection.quant)).unwrap();
     let desired = Desired {

@@ -468,7 +468,7 @@ fn e2e_ten_long_conversations_stay_within_the_estimate() {
 }
 
 /// Issue 22: `clawlocal bench` measures the installed model through the engine it runs (llama-server's own
-/// timings), records it in the receipt, and doctor's `server.speed` reads it.
+/// timings), records it in the receipt, doctor's `server.speed` reads it and the selection judges that model by it.
 #[test]
 #[cfg_attr(any(missing_llama_server), ignore = "needs llama-server (README: Real components in the tests)")]
 fn e2e_bench_measures_prefill_and_generation_and_the_receipt_keeps_it() {
@@ -512,6 +512,25 @@ fn e2e_bench_measures_prefill_and_generation_and_the_receipt_keeps_it() {
     assert_eq!(check["status"], expected, "{check}");
     assert!(check["detail"].as_str().unwrap().contains("tokens/s generating"), "{check}");
     drop(server);
+
+    // The selection judges this model by the bench on this box (the profile init used): the measured rates replace
+    // the estimate. Another profile describes another box: estimates there.
+    let spec = crate::support::sandbox::SPEC;
+    let plan = |profile: &str| {
+        let run = s.run(&["--json", "plan", "--profile", profile, "--model", spec]);
+        assert_eq!(run.code, 0, "plan --profile {profile}: {}", run.stderr);
+        run.json()["selection"].clone()
+    };
+    let here = plan("vps-8gb");
+    assert_eq!(here["speed_measured"], true, "{here:#}");
+    assert_eq!(here["speed"]["generation_tps"], doc["generation_tokens_per_second"], "{here:#}");
+    assert_eq!(here["speed"]["prefill_seconds"], doc["prefill_16k_seconds"], "{here:#}");
+    assert_eq!(here["usable_speed"], doc["usable"], "{here:#}");
+    let text = s.run(&["plan", "--profile", "vps-8gb", "--model", spec]);
+    assert!(text.stdout.contains("(measured on this box by `clawlocal bench`)"), "{}", text.stdout);
+    let elsewhere = plan("vps-4gb");
+    assert_eq!(elsewhere["speed_measured"], false, "{elsewhere:#}");
+    assert_ne!(elsewhere["speed"]["generation_tps"], doc["generation_tokens_per_second"], "{elsewhere:#}");
 
     // An identical init keeps the measurement (same model, same arguments) and reports nothing changed.
     let again = s.run_init("none", crate::support::sandbox::SPEC, &[]);
