@@ -358,17 +358,26 @@ fn roll_back(plan: &Plan, failed: &Step, error: Error, undo: Vec<Undo>, env: &En
             .or_else(|| Some("\n--- last log lines ---\n(no log found)".into())),
         _ => None,
     };
+    let started = undo.iter().find_map(|u| match u {
+        Undo::Started(target) => Some(*target),
+        Undo::Restore { .. } => None,
+    });
+    // A first start is stopped while its unit files are still there: `compose -f compose.yaml down` needs the
+    // file the restore below removes (systemctl and launchctl stop by name either way).
+    let stopped = started.filter(|_| plan.swap.is_none()).map(|target| {
+        let stop = service::deactivation(target, layout, host.uid());
+        service::activate(host, &[stop])
+    });
     let mut problems = Vec::new();
-    let mut started = None;
     for u in undo.into_iter().rev() {
-        match u {
-            Undo::Restore { path, before } => {
-                if let Err(e) = restore(&path, before.as_deref()) {
-                    problems.push(e.message);
-                }
-            }
-            Undo::Started(target) => started = Some(target),
+        if let Undo::Restore { path, before } = u
+            && let Err(e) = restore(&path, before.as_deref())
+        {
+            problems.push(e.message);
         }
+    }
+    if let Some(Err(e)) = stopped {
+        problems.push(format!("stopping the service failed: {}", e.message));
     }
     let back = match (&plan.swap, started) {
         (Some(old), Some(target)) => {
@@ -386,9 +395,7 @@ fn roll_back(plan: &Plan, failed: &Step, error: Error, undo: Vec<Undo>, env: &En
                 },
             }
         }
-        (None, Some(target)) => {
-            let stop = service::deactivation(target, layout, host.uid());
-            let _ = service::activate(host, &[stop]);
+        (None, Some(_)) => {
             "what this init wrote was taken back and the service stopped; the model stays in the cache".into()
         }
         (Some(_), None) => "nothing was switched".into(),

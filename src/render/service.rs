@@ -362,7 +362,12 @@ pub fn log_tail(host: &dyn Host, target: Target, layout: &Layout) -> Option<Stri
         Target::SystemdSystem => out("journalctl", &["-u", UNIT_NAME, "-n", "30", "--no-pager"]),
         Target::SystemdUser => out("journalctl", &["--user-unit", UNIT_NAME, "-n", "30", "--no-pager"]),
         Target::Launchd => std::fs::read_to_string(layout.log_dir.join("llm.log")).ok(),
-        Target::Compose => out(compose[0], &compose[1..]),
+        // `podman logs` (under podman-compose) writes the container's stderr to its own stderr, after
+        // podman-compose's chatter on stdout; docker compose writes both to stdout.
+        Target::Compose => host
+            .run(compose[0], &compose[1..], Duration::from_secs(20))
+            .filter(|o| o.status == 0)
+            .map(|o| format!("{}{}", o.stdout, o.stderr)),
     }?;
     let lines: Vec<&str> = text.lines().collect();
     Some(lines[lines.len().saturating_sub(30)..].join("\n"))
