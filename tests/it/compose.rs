@@ -120,20 +120,17 @@ impl Podman {
 fn e2e_compose_under_podman_for_real() {
     let Some(p) = Podman::new("e2e_compose_under_podman_for_real") else { return };
     let (s, conf) = (&p.setup, &p.conf);
-    let with_podman = |args: &[&str]| p.run(args);
     let mut init: Vec<String> = vec!["--json".into()];
     init.extend(s.init_args("compose", SPEC));
     init.extend(["--yes".into(), "--health-timeout".into(), "120".into()]);
     let init: Vec<&str> = init.iter().map(String::as_str).collect();
-    let run = with_podman(&init);
-    let ids = || p.ids();
-    let cleanup = || p.cleanup();
+    let run = p.run(&init);
     if run.code != 0 {
-        let logs = ids().first().map(|id| podman(conf, &["logs", "--tail", "20", id]).stderr).unwrap_or_default();
-        cleanup();
+        let logs = p.ids().first().map(|id| podman(conf, &["logs", "--tail", "20", id]).stderr).unwrap_or_default();
+        p.cleanup();
         panic!("init --service compose:\n{}\n{}\n--- container log ---\n{logs}", run.stdout, run.stderr);
     }
-    let id = ids().into_iter().next().expect("a container");
+    let id = p.ids().into_iter().next().expect("a container");
     let receipt: Value = serde_json::from_slice(
         &std::fs::read(s.ctx.home().join(".local/state/clawlocal/receipt.json")).unwrap_or_default(),
     )
@@ -142,16 +139,14 @@ fn e2e_compose_under_podman_for_real() {
     let engine_pid = podman(conf, &["inspect", "-f", "{{.State.Pid}}", &id]).stdout.trim().to_string();
     let engine_peak = std::fs::read_to_string(format!("/proc/{engine_pid}/status"))
         .ok()
-        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(str::to_string))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024);
+        .and_then(|status| clawlocal::render::service::peak_from_status(&status));
 
     let healthy = podman(conf, &["healthcheck", "run", &id]);
     let port = podman(conf, &["port", &id]).stdout;
-    let doctor = with_podman(&["doctor", "--json"]);
-    let gone = with_podman(&["--json", "uninstall", "--yes"]);
-    let left = ids();
-    cleanup();
+    let doctor = p.run(&["doctor", "--json"]);
+    let gone = p.run(&["--json", "uninstall", "--yes"]);
+    let left = p.ids();
+    p.cleanup();
 
     parts::note(&format!(
         "compose under podman: container {id}, published {}; measured at the start {} bytes, VmHWM now {engine_peak:?}",
